@@ -1,0 +1,222 @@
+/*
+ * pmerge — merge many inputs into one output with parallel worker threads.
+ *
+ * This is the public interface of the engine (libpmerge).  The engine never
+ * prints and never exits: it reports through the callbacks in
+ * struct pmerge_callbacks and returns 0 or a negative errno.  The command-line
+ * front end (src/main.c) is the only place that talks to the user.
+ *
+ * Functions are not thread-safe unless stated otherwise.
+ */
+#ifndef PMERGE_H
+#define PMERGE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define PMERGE_VERSION "1.0.0"
+
+/* Limits and defaults that the CLI documents. */
+#define PMERGE_JOBS_MAX 1024u
+#define PMERGE_BUFFER_DEFAULT (128u * 1024u)
+#define PMERGE_BUFFER_MIN 4096u
+
+/* What stays whole in the output. */
+enum pmerge_unit {
+	PMERGE_UNIT_FILE = 0, /* each input's bytes contiguous and unchanged */
+	PMERGE_UNIT_LINE,     /* records interleave, none is ever torn */
+};
+
+enum pmerge_order {
+	PMERGE_ORDER_DEFAULT = 0, /* input for --unit=file, arrival for line */
+	PMERGE_ORDER_INPUT,       /* command-line order */
+	PMERGE_ORDER_ARRIVAL,     /* whichever worker is ready first */
+};
+
+enum pmerge_lock_kind {
+	PMERGE_LOCK_MUTEX = 0,
+	PMERGE_LOCK_RLOCK,
+	PMERGE_LOCK_SEM,
+	PMERGE_LOCK_SPIN,
+	PMERGE_LOCK_COUNT_,
+};
+
+/* A lock strategy as chosen on the command line ("sem:4" is SEM with n=4). */
+struct pmerge_lock_spec {
+	enum pmerge_lock_kind kind;
+	unsigned n; /* holders allowed at once; 1 for all but SEM */
+};
+
+/*
+ * Parses "mutex", "rlock", "spin" or "sem:N" (1 <= N <= PMERGE_JOBS_MAX).
+ * Returns 0, or -EINVAL when text names no strategy.
+ */
+int pmerge_lock_parse(const char *text, struct pmerge_lock_spec *out);
+
+/*
+ * Writes the strategy's canonical name ("mutex", "sem:4") into buf, always
+ * NUL-terminated.  Returns buf.
+ */
+const char *pmerge_lock_format(const struct pmerge_lock_spec *spec, char *buf,
+			       size_t size);
+
+/* Why an input failed or a note was raised; see pmerge_callbacks. */
+enum pmerge_note {
+	PMERGE_NOTE_SEM_REDUCED = 1, /* the output takes no positioned writes */
+};
+
+/* A live snapshot of a running merge, for progress lines and SIGUSR1. */
+struct pmerge_progress {
+	uint64_t bytes_done;     /* bytes appended to the output so far */
+	uint64_t bytes_total;    /* sum of input sizes, valid if total_known */
+	bool total_known;        /* every input is a regular file */
+	size_t inputs_done;      /* inputs finished (merged or failed) */
+	size_t inputs_total;
+	double elapsed_s;        /* since the merge started */
+	double lock_wait_share;  /* 0..1: worker time spent waiting for the lock */
+	bool finished;           /* the last snapshot of the merge */
+};
+
+/*
+ * The engine's voice.  Every member may be NULL.  user is passed back as is.
+ */
+struct pmerge_callbacks {
+	void *user;
+	/*
+	 * An input failed (err > 0 is an errno, e.g. ENOENT) or was skipped
+	 * because it is the output (err == PMERGE_ERR_INPUT_IS_OUTPUT).
+	 * Called from worker threads, possibly at the same time: the callee
+	 * serialises.
+	 */
+	void (*input_error)(void *user, const char *name, int err);
+	/*
+	 * Something the user should know that is not an error.  Called on the
+	 * thread that called pmerge_run(), before any data is written.
+	 */
+	void (*note)(void *user, enum pmerge_note what, const char *detail);
+	/*
+	 * Periodic snapshot, every progress_interval_ms, and once more with
+	 * finished set.  Called on the loop (main) thread.
+	 */
+	void (*progress)(void *user, const struct pmerge_progress *p);
+	/* SIGUSR1 arrived: print a status line.  Loop thread. */
+	void (*status)(void *user, const struct pmerge_progress *p);
+	/* SIGWINCH arrived: the terminal may have a new width.  Loop thread. */
+	void (*resize)(void *user);
+};
+
+/* Not an errno: an input that is the output itself and was skipped. */
+#define PMERGE_ERR_INPUT_IS_OUTPUT 100000
+
+struct pmerge_config {
+	const char *const *inputs; /* names; "-" is standard input */
+	size_t n_inputs;
+	const char *output;        /* NULL: standard output */
+	bool append;               /* with output: O_APPEND instead of replace */
+	enum pmerge_unit unit;
+	enum pmerge_order order;
+	bool zero_terminated;      /* line unit: records end with NUL */
+	bool tag;                  /* line unit: prefix "NAME\t" */
+	unsigned jobs;             /* 1..PMERGE_JOBS_MAX; 0 picks the default */
+	struct pmerge_lock_spec lock;
+	size_t buffer_size;        /* 0 picks PMERGE_BUFFER_DEFAULT */
+	bool detailed_stats;       /* hold times and histograms */
+	bool handle_signals;       /* INT/TERM/HUP/USR1/WINCH via the loop */
+	unsigned progress_interval_ms; /* 0: no progress callbacks */
+	bool record_layout;        /* remember where each unit landed (bench) */
+	struct pmerge_callbacks cb;
+};
+
+/* Fills cfg with the documented defaults (no inputs: standard input). */
+void pmerge_config_init(struct pmerge_config *cfg);
+
+/* The default number of workers: see README, "Choosing -j". */
+unsigned pmerge_default_jobs(void);
+
+/* Histogram summary of nanosecond durations. */
+struct pmerge_time_summary {
+	uint64_t total, p50, p99, max;
+};
+
+struct pmerge_worker_result {
+	uint64_t inputs, bytes, records, acquisitions, contended, wait_ns;
+};
+
+struct pmerge_lock_result {
+	uint64_t acquisitions, contended;
+	unsigned max_holders, max_depth;
+	struct pmerge_time_summary wait_ns, hold_ns;
+};
+
+/*
+ * Everything a finished merge knows about itself.  Owned by the caller;
+ * release with pmerge_result_free().
+ */
+struct pmerge_result {
+	uint64_t bytes;            /* bytes appended to the output */
+	uint64_t records;          /* records (lines) in line unit, else units */
+	size_t inputs;
+	size_t failed_inputs;
+	double wall_s;
+	struct pmerge_lock_spec lock_used; /* after any sem:N reduction */
+	enum pmerge_unit unit;
+	enum pmerge_order order;   /* resolved, never DEFAULT */
+	unsigned jobs;
+	struct pmerge_lock_result lock;
+	struct pmerge_worker_result *workers; /* jobs entries */
+	/* With record_layout: where each input's unit landed, or UINT64_MAX. */
+	uint64_t *unit_offset;     /* n_inputs entries */
+	uint64_t *unit_length;     /* n_inputs entries */
+	int signal;                /* the signal that stopped the merge, or 0 */
+	int output_error;          /* errno of the output, 0 when fine */
+	bool output_committed;     /* -o replace: the file was renamed in */
+	bool workers_abandoned;    /* a worker did not stop in time */
+};
+
+/*
+ * Runs one merge on the calling thread (which becomes the loop thread).
+ *
+ * Returns 0 when every input was merged and the output is complete; -EIO
+ * when an input failed (see result->failed_inputs); -EPIPE, -ENOSPC, ... when
+ * the output failed (also in result->output_error); -EINTR when stopped by a
+ * signal (result->signal says which: the caller should re-raise it); -EINVAL
+ * for a configuration that makes no sense; -ENOMEM.
+ *
+ * result is filled in every case and must be freed with pmerge_result_free().
+ */
+int pmerge_run(const struct pmerge_config *cfg, struct pmerge_result *result);
+
+/* Releases what pmerge_run() allocated in result.  Accepts NULL. */
+void pmerge_result_free(struct pmerge_result *result);
+
+/*
+ * Renders the statistics of a finished merge as text (human-readable,
+ * several lines) or as one JSON object (DESIGN §3), into a malloc'ed string
+ * the caller frees.  Returns NULL when out of memory.
+ */
+char *pmerge_stats_text(const struct pmerge_config *cfg,
+			const struct pmerge_result *r);
+char *pmerge_stats_json(const struct pmerge_config *cfg,
+			const struct pmerge_result *r);
+
+/*
+ * Formats a progress snapshot into buf (NUL-terminated, no newline) for a
+ * terminal of the given width (live == true: with bar and ETA when the total
+ * is known) or for a log (live == false: plain text).  Returns the length.
+ */
+size_t pmerge_progress_format(const struct pmerge_progress *p, unsigned width,
+			      bool live, char *buf, size_t size);
+
+/* Formats a byte count as "1.5 MiB" into buf.  Returns buf. */
+const char *pmerge_format_bytes(uint64_t bytes, char *buf, size_t size);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* PMERGE_H */

@@ -1,0 +1,45 @@
+/*
+ * The command line: argv -> struct pm_cli.  Used by src/main.c, the option
+ * fuzz harness and the tests.  Not thread-safe (getopt_long).
+ */
+#ifndef PMERGE_CLI_H
+#define PMERGE_CLI_H
+
+#include "pmerge.h"
+
+enum pm_progress_mode { PM_PROGRESS_AUTO, PM_PROGRESS_ALWAYS, PM_PROGRESS_NEVER };
+enum pm_stats_format { PM_STATS_NONE, PM_STATS_TEXT, PM_STATS_JSON };
+
+#define PM_CLI_MAX_LOCKS 16
+
+struct pm_cli {
+	struct pmerge_config cfg;
+	enum pm_progress_mode progress;
+	enum pm_stats_format stats;
+	const char *stats_file;
+	const char *files0_from;
+	bool quiet, verbose;
+	bool help, version;
+	unsigned bench_runs;       /* 0: no --bench */
+	bool order_given;
+	/* --lock may list several strategies for --bench. */
+	struct pmerge_lock_spec locks[PM_CLI_MAX_LOCKS];
+	size_t n_locks;
+	/* Owned: the input list (argv entries or --files0-from names). */
+	char **names;
+	size_t n_names;
+	char *files0_data;         /* backing store of names from files0 */
+};
+
+/*
+ * Parses argv.  Returns 0 on success, 2 on a usage error (the message is
+ * already on stderr, without the "Try" line), or 1 when --files0-from could
+ * not be read (message on stderr).  Always release with pm_cli_free().
+ */
+int pm_cli_parse(struct pm_cli *cli, int argc, char **argv);
+void pm_cli_free(struct pm_cli *cli);
+
+/* The --help text. */
+extern const char pm_cli_usage[];
+
+#endif /* PMERGE_CLI_H */

@@ -1,0 +1,248 @@
+/*
+ * Internal interfaces of the engine.  Not installed; the unit tests include
+ * this header to reach the parts directly.  Every symbol carries the pm_
+ * prefix.
+ */
+#ifndef PMERGE_INTERNAL_H
+#define PMERGE_INTERNAL_H
+
+#include "pmerge.h"
+
+#include <pthread.h>
+#include <semaphore.h>
+#include <stdatomic.h>
+#include <sys/types.h>
+#include <sys/uio.h>
+
+#define PM_CACHELINE 64
+
+/* ------------------------------------------------------------------ time */
+
+/* Monotonic nanoseconds. */
+uint64_t pm_now_ns(void);
+
+/* ------------------------------------------------------------- histogram */
+
+/*
+ * A log-linear histogram of nanosecond durations: 4 sub-buckets per power
+ * of two, so a percentile is reported within 19% of the true value.
+ */
+#define PM_HIST_SUB 4
+#define PM_HIST_BUCKETS (64 * PM_HIST_SUB)
+
+struct pm_hist {
+	uint64_t count, total, max;
+	uint64_t bucket[PM_HIST_BUCKETS];
+};
+
+void pm_hist_add(struct pm_hist *h, uint64_t ns);
+void pm_hist_merge(struct pm_hist *into, const struct pm_hist *from);
+/* q in [0, 1]; returns 0 for an empty histogram. */
+uint64_t pm_hist_quantile(const struct pm_hist *h, double q);
+void pm_hist_summary(const struct pm_hist *h, struct pmerge_time_summary *out);
+
+/* ------------------------------------------------------------ statistics */
+
+/*
+ * One worker's counters.  Only that worker writes them while it runs (the
+ * seed's threading.local); they are merged after join.  Padded so that two
+ * workers never share a cache line.
+ */
+struct pm_worker_stats {
+	_Alignas(PM_CACHELINE) uint64_t inputs;
+	uint64_t bytes;
+	uint64_t records;
+	uint64_t acquisitions;
+	uint64_t contended;
+	uint64_t wait_ns; /* live share reads this: relaxed atomic stores */
+	unsigned max_depth;
+	struct pm_hist wait;
+	struct pm_hist hold;
+	uint64_t hold_start;
+	char pad_[PM_CACHELINE];
+};
+
+/* -------------------------------------------------------- lock strategies */
+
+struct pm_lock;
+
+/*
+ * A lock strategy.  acquire/release may be called by any worker; try_acquire
+ * returns true when it took the lock without waiting.  reentrant strategies
+ * are taken again, nested, around every write call of the append path.
+ */
+struct pm_lock_ops {
+	const char *name;
+	int (*init)(struct pm_lock *l, unsigned n);
+	bool (*try_acquire)(struct pm_lock *l);
+	void (*acquire)(struct pm_lock *l);
+	void (*release)(struct pm_lock *l);
+	void (*destroy)(struct pm_lock *l);
+	bool reentrant;
+	bool shared; /* more than one holder at once is possible */
+};
+
+struct pm_lock {
+	const struct pm_lock_ops *ops;
+	unsigned n;
+	bool detailed; /* time holds and fill histograms */
+	union {
+		pthread_mutex_t mutex;
+		pthread_spinlock_t spin;
+		sem_t sem;
+	} u;
+	_Alignas(PM_CACHELINE) atomic_uint holders;
+	atomic_uint max_holders;
+};
+
+extern const struct pm_lock_ops pm_lock_mutex_ops;
+extern const struct pm_lock_ops pm_lock_rlock_ops;
+extern const struct pm_lock_ops pm_lock_sem_ops;
+extern const struct pm_lock_ops pm_lock_spin_ops;
+
+/* Returns 0 or a negative errno. */
+int pm_lock_init(struct pm_lock *l, const struct pmerge_lock_spec *spec,
+		 bool detailed);
+void pm_lock_destroy(struct pm_lock *l);
+/*
+ * Takes the lock for one unit (outer hold), counting into st: tries first,
+ * and times only the slow path.
+ */
+void pm_lock_enter(struct pm_lock *l, struct pm_worker_stats *st);
+void pm_lock_leave(struct pm_lock *l, struct pm_worker_stats *st);
+/*
+ * Around one write call inside an outer hold: a real nested acquisition for
+ * reentrant strategies (rlock), nothing for the others.
+ */
+void pm_lock_reenter(struct pm_lock *l, struct pm_worker_stats *st,
+		     unsigned *depth);
+void pm_lock_reexit(struct pm_lock *l, unsigned *depth);
+
+/* ------------------------------------------------------------------ lines */
+
+/*
+ * Record framing.  A buffer holds [0, len); records end with term.  These
+ * are pure functions over memory.
+ */
+
+/* Index one past the last terminator in buf[0, len), or 0 if none. */
+size_t pm_lines_complete(const char *buf, size_t len, char term);
+/* Number of terminators in buf[0, len). */
+size_t pm_lines_count(const char *buf, size_t len, char term);
+
+/*
+ * Builds an iovec list for writing the complete records in buf[0, len) each
+ * preceded by tag[0, tag_len) (tag_len may be 0: one iovec for the lot).
+ * Fills at most max iovecs; *used is how many bytes of buf they cover and
+ * the return value the iovec count.  Returns the total bytes in *out_bytes.
+ */
+size_t pm_lines_tag_iov(const char *buf, size_t len, char term, const char *tag,
+			size_t tag_len, struct iovec *iov, size_t max,
+			size_t *used, uint64_t *out_bytes);
+
+/*
+ * Escapes a name for --tag: control characters as \t, \n, \\ (backslash
+ * doubled), other control bytes as \ooo.  Appends the TAB.  Returns a
+ * malloc'ed string, its length in *len, or NULL when out of memory.
+ */
+char *pm_tag_make(const char *name, size_t *len);
+
+/* ------------------------------------------------------------------- sink */
+
+enum pm_sink_kind {
+	PM_SINK_STDOUT,  /* fd 1, written where it stands */
+	PM_SINK_REPLACE, /* temporary file renamed over the target */
+	PM_SINK_APPEND,  /* O_APPEND */
+	PM_SINK_DIRECT,  /* a non-regular -o (device, FIFO, /dev/stdout) */
+};
+
+struct pm_sink {
+	enum pm_sink_kind kind;
+	int fd;
+	bool own_fd;
+	bool positioned;     /* pwrite at reserved offsets is safe */
+	bool regular;        /* the fd is a regular file */
+	bool is_pipe;        /* splice(2) can feed it */
+	dev_t dev;
+	ino_t ino;
+	uint64_t start;      /* offset the merge starts at */
+	_Alignas(PM_CACHELINE) _Atomic uint64_t end; /* next free offset */
+	atomic_bool cfr_broken;    /* copy_file_range fell back once */
+	atomic_bool splice_broken;
+	char *target;        /* REPLACE: the final path */
+	char *temp;          /* REPLACE: the temporary path */
+	const char *name;    /* for messages: the -o argument */
+};
+
+/*
+ * Opens the output named by path (NULL: standard output).  On failure
+ * returns a negative errno and, in *what, which path failed.
+ */
+int pm_sink_open(struct pm_sink *s, const char *path, bool append,
+		 const char **what);
+/* Reserves len bytes at the end; returns the offset of the first byte. */
+uint64_t pm_sink_reserve(struct pm_sink *s, uint64_t len);
+/* Writes all of iov (short writes and EINTR looped).  0 or -errno. */
+int pm_sink_writev(struct pm_sink *s, struct iovec *iov, int cnt, uint64_t off);
+int pm_sink_write(struct pm_sink *s, const void *buf, size_t len, uint64_t off);
+/*
+ * Copies exactly len bytes from in (regular file, at *in_off) to the sink at
+ * off with copy_file_range or splice, falling back to read/write through buf.
+ * len may be UINT64_MAX: until EOF (then *copied says how much).  Returns 0 or
+ * -errno; an input error is returned as -errno with *in_failed set.
+ */
+int pm_sink_copy(struct pm_sink *s, int in, uint64_t *in_off, uint64_t len,
+		 uint64_t off, char *buf, size_t bufsize, uint64_t *copied,
+		 bool *in_failed, int wake_fd);
+/* Success: make the output final (rename, seek).  0 or -errno. */
+int pm_sink_commit(struct pm_sink *s);
+/* Failure: remove the temporary file.  Safe to call twice. */
+void pm_sink_abort(struct pm_sink *s);
+void pm_sink_close(struct pm_sink *s);
+
+/* ----------------------------------------------------------------- source */
+
+struct pm_source {
+	int fd;
+	bool own_fd;
+	bool regular;
+	bool stream;      /* poll before reading */
+	uint64_t size;    /* regular: size when opened */
+	uint64_t offset;  /* regular: where the next read starts */
+	dev_t dev;
+	ino_t ino;
+	const char *name;
+};
+
+/*
+ * Opens an input ("-" is standard input) without blocking on a FIFO with no
+ * writer.  Returns 0 or -errno (-EISDIR for a directory).
+ */
+int pm_source_open(struct pm_source *src, const char *name);
+/*
+ * Reads up to len bytes, waiting in poll() on the input and wake_fd.
+ * Returns bytes read (0 at EOF), -ECANCELED when woken, or -errno.
+ */
+ssize_t pm_source_read(struct pm_source *src, void *buf, size_t len,
+		       int wake_fd);
+void pm_source_close(struct pm_source *src);
+
+/* ------------------------------------------------------------------ order */
+
+/* Turn taking for --order=input: input i appends after input i-1. */
+struct pm_order {
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	size_t turn;
+	bool cancelled;
+};
+
+int pm_order_init(struct pm_order *o);
+void pm_order_destroy(struct pm_order *o);
+/* Waits until it is idx's turn.  Returns 0 or -ECANCELED. */
+int pm_order_wait(struct pm_order *o, size_t idx);
+/* idx is done: the next input may go. */
+void pm_order_done(struct pm_order *o, size_t idx);
+void pm_order_cancel(struct pm_order *o);
+
+#endif /* PMERGE_INTERNAL_H */

@@ -1,0 +1,54 @@
+/*
+ * Helpers shared by the test suites: run the built pmerge (or any command)
+ * with captured output, and make, read and compare files in a scratch
+ * directory.  Test-only code: failures abort the test via ck_assert.
+ */
+#ifndef PMERGE_TUTIL_H
+#define PMERGE_TUTIL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+/* The result of running a command: captured streams and how it ended. */
+struct tu_run {
+	char *out;        /* standard output, NUL-terminated (may hold NULs) */
+	size_t out_len;
+	char *err;        /* standard error, NUL-terminated */
+	size_t err_len;
+	int status;       /* exit status, or -1 if killed */
+	int signal;       /* the killing signal, or 0 */
+	double seconds;   /* wall time */
+};
+
+/* Path of the pmerge binary under test: $PMERGE, else "pmerge". */
+const char *tu_pmerge(void);
+
+/*
+ * Runs argv (argv[0] is looked up in PATH) with standard input from
+ * stdin_path (NULL: /dev/null) and captures stdout and stderr.  Kills the
+ * child after timeout_s seconds (then status is -1 and signal SIGKILL).
+ */
+void tu_run_argv(struct tu_run *r, char *const argv[], const char *stdin_path,
+		 double timeout_s);
+/* The same through "/bin/sh -c cmd". */
+void tu_run_sh(struct tu_run *r, const char *cmd, double timeout_s);
+void tu_run_free(struct tu_run *r);
+
+/* A fresh scratch directory (removed by tu_rmdir_rf); returns malloc'ed path. */
+char *tu_mkdtemp(void);
+void tu_rmdir_rf(const char *dir);
+/* dir/name as a malloc'ed string. */
+char *tu_path(const char *dir, const char *name);
+
+void tu_write_file(const char *path, const void *data, size_t len);
+/* Returns malloc'ed contents (NUL appended), length in *len; NULL if absent. */
+char *tu_read_file(const char *path, size_t *len);
+bool tu_exists(const char *path);
+/* Number of directory entries other than . and .. */
+size_t tu_count_entries(const char *dir);
+/* Deterministic pseudo-random bytes (xorshift) for generated inputs. */
+void tu_fill_random(void *buf, size_t len, uint64_t seed);
+
+#endif
