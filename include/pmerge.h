@@ -78,6 +78,7 @@ struct pmerge_progress {
 	size_t inputs_done;      /* inputs finished (merged or failed) */
 	size_t inputs_total;
 	double elapsed_s;        /* since the merge started */
+	double rate;             /* bytes per second, smoothed */
 	double lock_wait_share;  /* 0..1: worker time spent waiting for the lock */
 	bool finished;           /* the last snapshot of the merge */
 };
@@ -108,6 +109,13 @@ struct pmerge_callbacks {
 	void (*status)(void *user, const struct pmerge_progress *p);
 	/* SIGWINCH arrived: the terminal may have a new width.  Loop thread. */
 	void (*resize)(void *user);
+	/*
+	 * --bench: run number run (0 is the warm-up) of runs under strategy
+	 * lock is about to start.  Called on the thread that called
+	 * pmerge_bench(); after the last run, once more with lock NULL.
+	 */
+	void (*bench_step)(void *user, const char *lock, unsigned run,
+			   unsigned runs);
 };
 
 /* Not an errno: an input that is the output itself and was skipped. */

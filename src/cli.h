@@ -25,6 +25,7 @@ struct pm_cli {
 	/* --lock may list several strategies for --bench. */
 	struct pmerge_lock_spec locks[PM_CLI_MAX_LOCKS];
 	size_t n_locks;
+	bool lock_given;           /* --lock was on the command line */
 	/* Owned: the input list (argv entries or --files0-from names). */
 	char **names;
 	size_t n_names;

@@ -54,7 +54,7 @@ struct pm_worker_stats {
 	uint64_t records;
 	uint64_t acquisitions;
 	uint64_t contended;
-	uint64_t wait_ns; /* live share reads this: relaxed atomic stores */
+	_Atomic uint64_t wait_ns; /* read live by the progress line */
 	unsigned max_depth;
 	struct pm_hist wait;
 	struct pm_hist hold;
@@ -186,14 +186,15 @@ uint64_t pm_sink_reserve(struct pm_sink *s, uint64_t len);
 int pm_sink_writev(struct pm_sink *s, struct iovec *iov, int cnt, uint64_t off);
 int pm_sink_write(struct pm_sink *s, const void *buf, size_t len, uint64_t off);
 /*
- * Copies exactly len bytes from in (regular file, at *in_off) to the sink at
- * off with copy_file_range or splice, falling back to read/write through buf.
- * len may be UINT64_MAX: until EOF (then *copied says how much).  Returns 0 or
- * -errno; an input error is returned as -errno with *in_failed set.
+ * Copies up to len bytes from in (a regular file, from *in_off, which
+ * advances) to the sink at off, with copy_file_range (regular output) or
+ * splice (pipe output), falling back to pread/write through buf.  Stops early
+ * at end of file or when *cancel becomes true; *copied says how much went
+ * out.  Returns 0 or -errno; for an input error *in_failed is set.
  */
 int pm_sink_copy(struct pm_sink *s, int in, uint64_t *in_off, uint64_t len,
 		 uint64_t off, char *buf, size_t bufsize, uint64_t *copied,
-		 bool *in_failed, int wake_fd);
+		 bool *in_failed, const atomic_bool *cancel);
 /* Success: make the output final (rename, seek).  0 or -errno. */
 int pm_sink_commit(struct pm_sink *s);
 /* Failure: remove the temporary file.  Safe to call twice. */
@@ -244,5 +245,62 @@ int pm_order_wait(struct pm_order *o, size_t idx);
 /* idx is done: the next input may go. */
 void pm_order_done(struct pm_order *o, size_t idx);
 void pm_order_cancel(struct pm_order *o);
+
+/* ------------------------------------------------------------------ stats */
+
+#include <stdio.h>
+/* Writes the "lock_stats" JSON object (DESIGN §3) to f. */
+void pm_stats_json_lock(FILE *f, const struct pmerge_lock_result *l);
+
+/* ------------------------------------------------------------------ merge */
+
+struct pm_merge;
+
+/* One worker thread and what only it touches while it runs. */
+struct pm_worker {
+	struct pm_merge *m;
+	pthread_t tid;
+	bool started;
+	unsigned id;
+	char *buf;
+	size_t bufsize;
+	struct iovec *iov;
+	size_t iov_max;
+	struct pm_worker_stats st;
+};
+
+/* Shared state of one merge.  Workers read cfg and write only atomics,
+ * their own pm_worker, and the sink through the lock strategy. */
+struct pm_merge {
+	const struct pmerge_config *cfg;
+	enum pmerge_unit unit;
+	enum pmerge_order order;
+	char term;
+	size_t bufsize;
+	struct pm_sink sink;
+	struct pm_lock lock;
+	bool concurrent;            /* several holders: reserve, then write */
+	pthread_mutex_t tail_mu;    /* reservations; held by open-ended units */
+	pthread_mutex_t stdin_mu;   /* "-" is read by one worker at a time */
+	struct pm_order turn;
+	int wake[2];                /* written once on cancel, never drained */
+	_Alignas(PM_CACHELINE) atomic_size_t next_input;
+	_Alignas(PM_CACHELINE) _Atomic uint64_t bytes_done;
+	atomic_size_t inputs_done;
+	atomic_size_t failed_inputs;
+	atomic_uint workers_done;
+	atomic_bool cancelled;
+	atomic_int output_error;
+	void (*wake_loop)(struct pm_merge *m); /* any thread: poke the loop */
+	void *loop_data;
+	uint64_t *unit_offset, *unit_length; /* record_layout */
+	unsigned n_workers;
+	struct pm_worker *workers;
+};
+
+/* The worker thread's body: merges inputs until none is left. */
+void *pm_worker_main(void *arg);
+/* Any thread: stop every worker soon (idempotent). */
+void pm_merge_cancel(struct pm_merge *m);
 
 #endif /* PMERGE_INTERNAL_H */

@@ -1,0 +1,430 @@
+/* Command-line parsing: argv -> struct pm_cli, with GNU-style diagnostics. */
+#include "cli.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+const char pm_cli_usage[] =
+	"Usage: pmerge [OPTION]... [FILE]...\n"
+	"Merge FILEs into one output with parallel worker threads.\n"
+	"With no FILE, or when FILE is -, read standard input.\n"
+	"\n"
+	"  -o, --output=FILE       write to FILE instead of standard output; a regular\n"
+	"                            FILE is replaced atomically when the whole merge\n"
+	"                            succeeded (mode and owner kept); FILE may be one\n"
+	"                            of the inputs\n"
+	"      --files0-from=F     read input names from F, each ended by NUL;\n"
+	"                            F of - reads the names from standard input\n"
+	"  -a, --append            with -o: append to FILE instead (not atomic)\n"
+	"  -u, --unit=UNIT         what stays whole: 'file' (default; each input's\n"
+	"                            bytes contiguous and unchanged) or 'line'\n"
+	"                            (records interleave, none is ever torn; a final\n"
+	"                            record without terminator gets one)\n"
+	"  -z, --zero-terminated   with --unit=line: records end with NUL\n"
+	"      --tag               with --unit=line: prefix each record with its\n"
+	"                            input's name and a TAB\n"
+	"      --order=ORDER       'input' (default for --unit=file: the output is\n"
+	"                            what cat would write) or 'arrival' (default for\n"
+	"                            --unit=line: whoever is ready first appends)\n"
+	"  -j, --jobs=N            worker threads, 1..1024 (default 4)\n"
+	"  -l, --lock=STRATEGY     guard the output with STRATEGY: mutex (default),\n"
+	"                            rlock, sem:N (up to N writers at once, each at\n"
+	"                            its reserved range), or spin; with --bench, a\n"
+	"                            comma-separated list\n"
+	"  -B, --buffer-size=SIZE  bytes per worker buffer (default 128K; K, M suffixes)\n"
+	"      --progress[=WHEN]   progress on standard error: 'auto' (default: a live\n"
+	"                            line when it is a terminal), 'always' (one plain\n"
+	"                            line per second when it is not), or 'never'\n"
+	"  -q, --quiet             no progress and no warnings; errors still shown\n"
+	"  -v, --verbose           print a one-line summary at the end\n"
+	"      --stats[=FORMAT]    print merge and lock statistics when done, as\n"
+	"                            'text' (default) or 'json'\n"
+	"      --stats-file=FILE   write the statistics to FILE, not standard error\n"
+	"      --bench[=RUNS]      run the merge RUNS times (default 5, after one\n"
+	"                            warm-up) under each lock strategy and compare\n"
+	"                            them on standard output\n"
+	"  -h, --help              display this help and exit\n"
+	"  -V, --version           output version information and exit\n"
+	"\n"
+	"SIGUSR1 prints a status line and the merge goes on.  SIGINT, SIGTERM and\n"
+	"SIGHUP stop the merge, leave an -o FILE as it was, and end by that signal.\n"
+	"\n"
+	"Exit status: 0 if every input was merged, 1 if an input or the output\n"
+	"failed, 2 for bad usage, 128+N when stopped by signal N.\n"
+	"\n"
+	"Examples:\n"
+	"  pmerge -o all.log a.log b.log c.log\n"
+	"  pmerge -u line --tag <(svc1) <(svc2) | grep ERROR\n"
+	"  pmerge --bench -j8 -u line logs/*\n";
+
+enum {
+	OPT_FILES0 = 256,
+	OPT_TAG,
+	OPT_ORDER,
+	OPT_PROGRESS,
+	OPT_STATS,
+	OPT_STATS_FILE,
+	OPT_BENCH,
+};
+
+static const struct option long_options[] = {
+	{ "output", required_argument, NULL, 'o' },
+	{ "files0-from", required_argument, NULL, OPT_FILES0 },
+	{ "append", no_argument, NULL, 'a' },
+	{ "unit", required_argument, NULL, 'u' },
+	{ "zero-terminated", no_argument, NULL, 'z' },
+	{ "tag", no_argument, NULL, OPT_TAG },
+	{ "order", required_argument, NULL, OPT_ORDER },
+	{ "jobs", required_argument, NULL, 'j' },
+	{ "lock", required_argument, NULL, 'l' },
+	{ "buffer-size", required_argument, NULL, 'B' },
+	{ "progress", optional_argument, NULL, OPT_PROGRESS },
+	{ "quiet", no_argument, NULL, 'q' },
+	{ "silent", no_argument, NULL, 'q' },
+	{ "verbose", no_argument, NULL, 'v' },
+	{ "stats", optional_argument, NULL, OPT_STATS },
+	{ "stats-file", required_argument, NULL, OPT_STATS_FILE },
+	{ "bench", optional_argument, NULL, OPT_BENCH },
+	{ "help", no_argument, NULL, 'h' },
+	{ "version", no_argument, NULL, 'V' },
+	{ NULL, 0, NULL, 0 },
+};
+
+static int usage_error(const char *fmt, const char *arg)
+{
+	fputs("pmerge: ", stderr);
+	fprintf(stderr, fmt, arg);
+	fputc('\n', stderr);
+	return 2;
+}
+
+/* Picks word among choices (NULL-terminated); returns its index or -1. */
+static int pick(const char *word, const char *const *choices)
+{
+	for (int i = 0; choices[i]; i++)
+		if (strcmp(word, choices[i]) == 0)
+			return i;
+	return -1;
+}
+
+/* A whole decimal number in [lo, hi], nothing else. */
+static bool parse_uint(const char *s, unsigned long lo, unsigned long hi,
+		       unsigned long *out)
+{
+	char *end;
+	unsigned long v;
+
+	if (*s < '0' || *s > '9')
+		return false;
+	errno = 0;
+	v = strtoul(s, &end, 10);
+	if (errno || *end || v < lo || v > hi)
+		return false;
+	*out = v;
+	return true;
+}
+
+static bool parse_size(const char *s, size_t *out)
+{
+	char *end;
+	unsigned long long v;
+
+	if (*s < '0' || *s > '9')
+		return false;
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (errno)
+		return false;
+	if (*end == 'K' || *end == 'k')
+		v <<= 10, end++;
+	else if (*end == 'M' || *end == 'm')
+		v <<= 20, end++;
+	if (*end == 'i' && end[-1] != *s)
+		end++;
+	if (*end == 'B' && end != s)
+		end++;
+	if (*end || v < PMERGE_BUFFER_MIN || v > (1ull << 30))
+		return false;
+	*out = (size_t)v;
+	return true;
+}
+
+static int parse_locks(struct pm_cli *cli, const char *arg)
+{
+	char *copy = strdup(arg), *save = NULL, *tok;
+	int rc = 0;
+
+	if (!copy)
+		return usage_error("%s", strerror(ENOMEM));
+	cli->n_locks = 0;
+	for (tok = strtok_r(copy, ",", &save); tok;
+	     tok = strtok_r(NULL, ",", &save)) {
+		if (cli->n_locks == PM_CLI_MAX_LOCKS) {
+			rc = usage_error("too many lock strategies in '%s'", arg);
+			break;
+		}
+		if (pmerge_lock_parse(tok, &cli->locks[cli->n_locks]) < 0) {
+			rc = usage_error("invalid lock strategy '%s' (valid: "
+					 "mutex, rlock, sem:N with 1 <= N <= "
+					 "1024, spin)",
+					 tok);
+			break;
+		}
+		cli->n_locks++;
+	}
+	if (rc == 0 && cli->n_locks == 0)
+		rc = usage_error("invalid lock strategy '%s' (valid: mutex, "
+				 "rlock, sem:N with 1 <= N <= 1024, spin)",
+				 arg);
+	free(copy);
+	return rc;
+}
+
+/* Reads NUL-ended names from path ("-": stdin) into cli->names. */
+static int read_files0(struct pm_cli *cli, const char *path)
+{
+	int fd = strcmp(path, "-") == 0 ? STDIN_FILENO
+					: open(path, O_RDONLY | O_CLOEXEC);
+	size_t len = 0, cap = 0, n = 0;
+	char *data = NULL;
+
+	if (fd < 0)
+		goto fail;
+	for (;;) {
+		if (len + 65536 + 1 > cap) {
+			cap = cap ? cap * 2 : 131072;
+			char *d = realloc(data, cap);
+			if (!d) {
+				errno = ENOMEM;
+				goto fail;
+			}
+			data = d;
+		}
+		ssize_t k = read(fd, data + len, cap - len - 1);
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k < 0)
+			goto fail;
+		if (k == 0)
+			break;
+		len += (size_t)k;
+	}
+	if (fd != STDIN_FILENO)
+		close(fd);
+	fd = -1;
+	if (len > 0 && data[len - 1] != '\0')
+		data[len++] = '\0'; /* the last name may lack its NUL */
+	for (size_t i = 0; i < len; i++)
+		n += data[i] == '\0';
+	cli->names = calloc(n ? n : 1, sizeof(char *));
+	if (!cli->names) {
+		errno = ENOMEM;
+		goto fail;
+	}
+	cli->files0_data = data;
+	for (size_t i = 0, start = 0; i < len; i++) {
+		if (data[i] != '\0')
+			continue;
+		char *name = data + start;
+		if (i == start) {
+			fprintf(stderr,
+				"pmerge: %s:%zu: invalid zero-length file name\n",
+				path, cli->n_names + 1);
+			return 1;
+		}
+		if (strcmp(path, "-") == 0 && strcmp(name, "-") == 0) {
+			fprintf(stderr,
+				"pmerge: when reading file names from standard "
+				"input, no file name of '-' allowed\n");
+			return 1;
+		}
+		cli->names[cli->n_names++] = name;
+		start = i + 1;
+	}
+	return 0;
+fail:
+	fprintf(stderr, "pmerge: cannot open '%s' for reading: %s\n", path,
+		strerror(errno));
+	if (fd > STDIN_FILENO)
+		close(fd);
+	free(data);
+	return 1;
+}
+
+static int parse_option(struct pm_cli *cli, int c, const char *arg)
+{
+	static const char *const units[] = { "file", "line", NULL };
+	static const char *const orders[] = { "input", "arrival", NULL };
+	static const char *const whens[] = { "auto", "always", "never", NULL };
+	static const char *const formats[] = { "text", "json", NULL };
+	struct pmerge_config *cfg = &cli->cfg;
+	unsigned long v;
+	int k;
+
+	switch (c) {
+	case 'o':
+		cfg->output = arg;
+		return 0;
+	case OPT_FILES0:
+		cli->files0_from = arg;
+		return 0;
+	case 'a':
+		cfg->append = true;
+		return 0;
+	case 'u':
+		if ((k = pick(arg, units)) < 0)
+			return usage_error("invalid unit '%s' (valid: file, line)",
+					   arg);
+		cfg->unit = k ? PMERGE_UNIT_LINE : PMERGE_UNIT_FILE;
+		return 0;
+	case 'z':
+		cfg->zero_terminated = true;
+		return 0;
+	case OPT_TAG:
+		cfg->tag = true;
+		return 0;
+	case OPT_ORDER:
+		if ((k = pick(arg, orders)) < 0)
+			return usage_error(
+				"invalid order '%s' (valid: input, arrival)", arg);
+		cfg->order = k ? PMERGE_ORDER_ARRIVAL : PMERGE_ORDER_INPUT;
+		return 0;
+	case 'j':
+		if (!parse_uint(arg, 1, PMERGE_JOBS_MAX, &v))
+			return usage_error("invalid number of jobs '%s' (valid: "
+					   "1..1024)",
+					   arg);
+		cfg->jobs = (unsigned)v;
+		return 0;
+	case 'l':
+		cli->lock_given = true;
+		return parse_locks(cli, arg);
+	case 'B':
+		if (!parse_size(arg, &cfg->buffer_size))
+			return usage_error("invalid buffer size '%s' (valid: "
+					   "4K..1G)",
+					   arg);
+		return 0;
+	case OPT_PROGRESS:
+		if ((k = arg ? pick(arg, whens) : PM_PROGRESS_ALWAYS) < 0)
+			return usage_error("invalid progress mode '%s' (valid: "
+					   "auto, always, never)",
+					   arg);
+		cli->progress = (enum pm_progress_mode)k;
+		return 0;
+	case 'q':
+		cli->quiet = true;
+		return 0;
+	case 'v':
+		cli->verbose = true;
+		return 0;
+	case OPT_STATS:
+		if ((k = arg ? pick(arg, formats) : 0) < 0)
+			return usage_error("invalid statistics format '%s' "
+					   "(valid: text, json)",
+					   arg);
+		cli->stats = k ? PM_STATS_JSON : PM_STATS_TEXT;
+		return 0;
+	case OPT_STATS_FILE:
+		cli->stats_file = arg;
+		return 0;
+	case OPT_BENCH:
+		if (!arg)
+			cli->bench_runs = 5;
+		else if (parse_uint(arg, 1, 100000, &v))
+			cli->bench_runs = (unsigned)v;
+		else
+			return usage_error("invalid number of runs '%s' (valid: "
+					   "1..100000)",
+					   arg);
+		return 0;
+	case 'h':
+		cli->help = true;
+		return 0;
+	case 'V':
+		cli->version = true;
+		return 0;
+	default:
+		return 2; /* getopt_long has said what was wrong */
+	}
+}
+
+/* Combinations that make no sense, caught before anything is opened. */
+static int check_combinations(struct pm_cli *cli, int operands)
+{
+	const struct pmerge_config *cfg = &cli->cfg;
+
+	if (cfg->zero_terminated && cfg->unit != PMERGE_UNIT_LINE)
+		return usage_error("%s", "--zero-terminated needs --unit=line");
+	if (cfg->tag && cfg->unit != PMERGE_UNIT_LINE)
+		return usage_error("%s", "--tag needs --unit=line");
+	if (cfg->append && !cfg->output)
+		return usage_error("%s", "--append needs --output");
+	if (cli->bench_runs && cfg->append)
+		return usage_error("%s", "--bench cannot be combined with --append");
+	if (cli->n_locks > 1 && !cli->bench_runs)
+		return usage_error("%s", "a list of lock strategies needs --bench");
+	if (cli->files0_from && operands > 0)
+		return usage_error("%s", "file operands cannot be combined with "
+					 "--files0-from");
+	return 0;
+}
+
+int pm_cli_parse(struct pm_cli *cli, int argc, char **argv)
+{
+	char **args = calloc((size_t)argc + 1, sizeof(char *));
+	int c, rc = 0;
+
+	memset(cli, 0, sizeof(*cli));
+	pmerge_config_init(&cli->cfg);
+	cli->locks[0] = cli->cfg.lock;
+	cli->n_locks = 1;
+	if (!args)
+		return usage_error("%s", strerror(ENOMEM));
+	/* getopt_long's own messages name argv[0]: make that "pmerge". */
+	memcpy(args, argv, (size_t)argc * sizeof(char *));
+	args[0] = (char *)"pmerge";
+	optind = 0;
+	opterr = 1;
+	while (rc == 0 && (c = getopt_long(argc, args, "o:au:zj:l:B:qvhV",
+					   long_options, NULL)) != -1)
+		rc = parse_option(cli, c, optarg);
+	if (rc == 0 && !cli->help && !cli->version)
+		rc = check_combinations(cli, argc - optind);
+	if (rc == 0) {
+		cli->cfg.lock = cli->locks[0];
+		if (cli->files0_from && !cli->help && !cli->version) {
+			rc = read_files0(cli, cli->files0_from);
+		} else {
+			size_t n = (size_t)(argc - optind);
+			cli->names = calloc(n ? n : 1, sizeof(char *));
+			if (!cli->names) {
+				rc = usage_error("%s", strerror(ENOMEM));
+			} else {
+				for (int i = optind; i < argc; i++)
+					cli->names[cli->n_names++] = argv[i];
+				if (n == 0)
+					cli->names[cli->n_names++] = (char *)"-";
+			}
+		}
+		cli->cfg.inputs = (const char *const *)cli->names;
+		cli->cfg.n_inputs = cli->n_names;
+	}
+	free(args);
+	return rc;
+}
+
+void pm_cli_free(struct pm_cli *cli)
+{
+	if (!cli)
+		return;
+	free(cli->names);
+	free(cli->files0_data);
+	cli->names = NULL;
+	cli->files0_data = NULL;
+}

@@ -1,0 +1,111 @@
+/*
+ * Inputs: open without ever blocking on a FIFO, read with poll() on the
+ * input and the wake fd so that cancellation is prompt.
+ */
+#include "internal.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+int pm_source_open(struct pm_source *src, const char *name)
+{
+	struct stat st;
+	int fd, err;
+
+	memset(src, 0, sizeof(*src));
+	src->fd = -1;
+	src->name = name;
+	if (strcmp(name, "-") == 0) {
+		/* Standard input is shared: never change its flags. */
+		fd = STDIN_FILENO;
+	} else {
+		/*
+		 * O_NONBLOCK so that opening a FIFO with no writer returns at
+		 * once; poll() then waits for the writer, cancellably.
+		 */
+		fd = open(name, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+		if (fd < 0)
+			return -errno;
+		src->own_fd = true;
+	}
+	src->fd = fd;
+	if (fstat(fd, &st) < 0) {
+		err = -errno;
+		goto fail;
+	}
+	if (S_ISDIR(st.st_mode)) {
+		err = -EISDIR;
+		goto fail;
+	}
+	src->dev = st.st_dev;
+	src->ino = st.st_ino;
+	src->regular = S_ISREG(st.st_mode);
+	src->stream = !src->regular;
+	if (src->regular) {
+		off_t cur = src->own_fd ? 0 : lseek(fd, 0, SEEK_CUR);
+
+		src->offset = cur > 0 ? (uint64_t)cur : 0;
+		src->size = (uint64_t)st.st_size;
+	}
+	return 0;
+fail:
+	pm_source_close(src);
+	return err;
+}
+
+ssize_t pm_source_read(struct pm_source *src, void *buf, size_t len,
+		       int wake_fd)
+{
+	if (src->regular) {
+		ssize_t n;
+
+		do
+			n = pread(src->fd, buf, len, (off_t)src->offset);
+		while (n < 0 && errno == EINTR);
+		if (n < 0)
+			return -errno;
+		src->offset += (uint64_t)n;
+		return n;
+	}
+	for (;;) {
+		struct pollfd pf[2] = {
+			{ .fd = src->fd, .events = POLLIN },
+			{ .fd = wake_fd, .events = POLLIN },
+		};
+		int rc = poll(pf, wake_fd >= 0 ? 2 : 1, -1);
+
+		if (rc < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		if (wake_fd >= 0 && pf[1].revents)
+			return -ECANCELED;
+		if (pf[0].revents & POLLNVAL)
+			return -EBADF;
+		if (!pf[0].revents)
+			continue;
+		ssize_t n = read(src->fd, buf, len);
+
+		if (n >= 0)
+			return n;
+		if (errno != EINTR && errno != EAGAIN)
+			return -errno;
+	}
+}
+
+void pm_source_close(struct pm_source *src)
+{
+	if (!src || src->fd < 0)
+		return;
+	if (src->own_fd)
+		close(src->fd);
+	else if (src->regular)
+		/* Leave a shared regular stdin where cat would: past what we read. */
+		lseek(src->fd, (off_t)src->offset, SEEK_SET);
+	src->fd = -1;
+}
