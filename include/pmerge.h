@@ -176,7 +176,7 @@ struct pmerge_result {
 	enum pmerge_order order;   /* resolved, never DEFAULT */
 	unsigned jobs;
 	struct pmerge_lock_result lock;
-	struct pmerge_worker_result *workers; /* jobs entries */
+	struct pmerge_worker_result *workers; /* min(jobs, inputs) entries */
 	/* With record_layout: where each input's unit landed, or UINT64_MAX. */
 	uint64_t *unit_offset;     /* n_inputs entries */
 	uint64_t *unit_length;     /* n_inputs entries */

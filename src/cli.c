@@ -407,7 +407,7 @@ int pm_cli_parse(struct pm_cli *cli, int argc, char **argv)
 				rc = usage_error("%s", strerror(ENOMEM));
 			} else {
 				for (int i = optind; i < argc; i++)
-					cli->names[cli->n_names++] = argv[i];
+					cli->names[cli->n_names++] = args[i];
 				if (n == 0)
 					cli->names[cli->n_names++] = (char *)"-";
 			}

@@ -286,23 +286,20 @@ int pm_sink_copy(struct pm_sink *s, int in, uint64_t *in_off, uint64_t len,
 					   SPLICE_F_MORE);
 			if (n < 0 && errno == EINTR)
 				continue;
-			if (n < 0 && (fast_path_unsupported(errno) ||
-				      errno == EIO)) {
+			if (n < 0) {
 				/*
-				 * Fall back for good on errors that say the
-				 * fast path cannot work here; for EIO, retry
-				 * with plain reads and writes, which tell the
-				 * input's failure from the output's.
+				 * Errors that say the fast path cannot work
+				 * here turn it off for good.  Any failure is
+				 * retried with plain reads and writes, which
+				 * tell the input's failure from the output's.
 				 */
-				if (errno != EIO && *copied == 0)
+				if (fast_path_unsupported(errno) && *copied == 0)
 					atomic_store(use_cfr ? &s->cfr_broken
 							     : &s->splice_broken,
 						     true);
 				use_cfr = use_splice = false;
 				continue;
 			}
-			if (n < 0)
-				return -errno;
 		} else {
 			if (want > bufsize)
 				want = bufsize;

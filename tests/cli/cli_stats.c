@@ -1,0 +1,139 @@
+/*
+ * --stats=json: the document of DESIGN §3, read by a real JSON parser
+ * (check_stats.py) and held against what the test knows about the merge.
+ */
+#include "cliutil.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const struct {
+	const char *lock, *jobs, *unit, *order;
+	bool to_file;    /* -o out, else standard output */
+	bool stats_file; /* --stats-file, else standard error */
+} sj_cases[] = {
+    {"mutex", "4", "file", "input", true, false},
+    {"rlock", "2", "line", "arrival", true, false},
+    {"sem:4", "4", "file", "arrival", true, false},
+    {"sem:2", "8", "line", "input", true, true},
+    {"spin", "2", "file", "input", false, true},
+    {"mutex", "1", "line", "input", false, true},
+    {"rlock", "3", "file", "arrival", false, true},
+    {"sem:3", "2", "file", "input", true, true},
+    {"mutex", "2", "line", "arrival", false, false},
+};
+#define N_SJ        (sizeof(sj_cases) / sizeof(sj_cases[0]))
+#define N_SJ_INPUTS 6
+
+START_TEST(stats_json)
+{
+	char *dir = cu_enter_scratch();
+	char *names[N_SJ_INPUTS];
+	size_t lines = 0;
+	struct cu_io io = CU_IO_INIT;
+	struct tu_run r, py;
+
+	/* Non-empty inputs: each must cost at least one acquisition. */
+	for (size_t i = 0; i < N_SJ_INPUTS; i++) {
+		size_t len = 1000 + i * 37000;
+		char *d = cu_gen_text(len, (char)('a' + i), i + 3, i != 2);
+		for (size_t k = 0; k < len; k++)
+			lines += d[k] == '\n';
+		lines += d[len - 1] != '\n';
+		ck_assert_int_gt(asprintf(&names[i], "in%zu", i), 0);
+		tu_write_file(names[i], d, len);
+		free(d);
+	}
+
+	char *args[N_SJ_INPUTS + 16];
+	size_t n = 0;
+	args[n++] = "--stats=json";
+	if (sj_cases[_i].stats_file)
+		args[n++] = "--stats-file=stats.json";
+	args[n++] = "-l";
+	args[n++] = (char *)sj_cases[_i].lock;
+	args[n++] = "-j";
+	args[n++] = (char *)sj_cases[_i].jobs;
+	args[n++] = "-u";
+	args[n++] = (char *)sj_cases[_i].unit;
+	args[n++] = "--order";
+	args[n++] = (char *)sj_cases[_i].order;
+	if (sj_cases[_i].to_file) {
+		args[n++] = "-o";
+		args[n++] = "out";
+	}
+	for (size_t i = 0; i < N_SJ_INPUTS; i++)
+		args[n++] = names[i];
+	cu_pm_argv(&r, &io, args, n);
+	cu_expect_exit(&r, 0);
+
+	size_t out_len = r.out_len;
+	if (sj_cases[_i].to_file) {
+		ck_assert_uint_eq(r.out_len, 0);
+		free(cu_slurp("out", &out_len));
+	}
+	if (sj_cases[_i].stats_file) {
+		/* The statistics went to the file, and nothing else was said.
+		 */
+		cu_expect_err(&r, "");
+		ck_assert(tu_exists("stats.json"));
+	} else {
+		/* Standard error holds the document and nothing else. */
+		tu_write_file("stats.json", r.err, r.err_len);
+	}
+
+	char *a[20];
+	size_t k = 0;
+	a[k++] = "python3";
+	a[k++] = (char *)cu_stats_script;
+	a[k++] = "stats.json";
+	ck_assert_int_gt(asprintf(&a[k++], "lock=%s", sj_cases[_i].lock), 0);
+	ck_assert_int_gt(asprintf(&a[k++], "jobs=%s", sj_cases[_i].jobs), 0);
+	ck_assert_int_gt(asprintf(&a[k++], "unit=%s", sj_cases[_i].unit), 0);
+	ck_assert_int_gt(asprintf(&a[k++], "order=%s", sj_cases[_i].order), 0);
+	ck_assert_int_gt(asprintf(&a[k++], "inputs=%d", N_SJ_INPUTS), 0);
+	ck_assert_int_gt(asprintf(&a[k++], "bytes=%zu", out_len), 0);
+	ck_assert_int_gt(asprintf(&a[k++], "version=%s", cu_expected_version),
+	                 0);
+	if (!strcmp(sj_cases[_i].unit, "line"))
+		ck_assert_int_gt(asprintf(&a[k++], "records=%zu", lines), 0);
+	a[k] = NULL;
+	cu_run_io(&py, &io, a);
+	ck_assert_msg(py.status == 0, "stats check failed (status %d): %s",
+	              py.status, py.err);
+	for (size_t i = 3; i < k; i++)
+		free(a[i]);
+	tu_run_free(&py);
+	tu_run_free(&r);
+	for (size_t i = 0; i < N_SJ_INPUTS; i++)
+		free(names[i]);
+	cu_leave_scratch(dir);
+}
+END_TEST
+
+/* The checker itself must reject a document that breaks the rules. */
+START_TEST(stats_checker_rejects)
+{
+	char *dir = cu_enter_scratch();
+	struct cu_io io = CU_IO_INIT;
+	struct tu_run py;
+
+	cu_write("bad.json", "{\"version\": \"1.0.0\", \"lock\": \"mutex\"}\n");
+	char *a[] = {"python3", (char *)cu_stats_script, "bad.json",
+	             "lock=mutex", NULL};
+	cu_run_io(&py, &io, a);
+	ck_assert_int_eq(py.status, 1);
+	ck_assert_ptr_nonnull(strstr(py.err, "workers"));
+	tu_run_free(&py);
+	cu_leave_scratch(dir);
+}
+END_TEST
+
+TCase *cli_tcase_stats_json(void)
+{
+	TCase *tc = tcase_create("stats-json");
+	tcase_add_loop_test(tc, stats_json, 0, N_SJ);
+	tcase_add_test(tc, stats_checker_rejects);
+	return tc;
+}
