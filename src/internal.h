@@ -230,10 +230,16 @@ void pm_source_close(struct pm_source *src);
 
 /* ------------------------------------------------------------------ order */
 
-/* Turn taking for --order=input: input i appends after input i-1. */
+/*
+ * Turn taking for --order=input: input i appends after input i-1.  Waiters
+ * sleep on one of several condition variables chosen by their index, so
+ * that passing the turn wakes the next input's worker, not every worker.
+ */
+#define PM_ORDER_SLOTS 64
+
 struct pm_order {
 	pthread_mutex_t mu;
-	pthread_cond_t cv;
+	pthread_cond_t cv[PM_ORDER_SLOTS];
 	size_t turn;
 	bool cancelled;
 };

@@ -9,10 +9,14 @@ int pm_order_init(struct pm_order *o)
 
 	if (rc)
 		return -rc;
-	rc = pthread_cond_init(&o->cv, NULL);
-	if (rc) {
-		pthread_mutex_destroy(&o->mu);
-		return -rc;
+	for (unsigned i = 0; i < PM_ORDER_SLOTS; i++) {
+		rc = pthread_cond_init(&o->cv[i], NULL);
+		if (rc) {
+			while (i-- > 0)
+				pthread_cond_destroy(&o->cv[i]);
+			pthread_mutex_destroy(&o->mu);
+			return -rc;
+		}
 	}
 	o->turn = 0;
 	o->cancelled = false;
@@ -23,7 +27,8 @@ void pm_order_destroy(struct pm_order *o)
 {
 	if (!o)
 		return;
-	pthread_cond_destroy(&o->cv);
+	for (unsigned i = 0; i < PM_ORDER_SLOTS; i++)
+		pthread_cond_destroy(&o->cv[i]);
 	pthread_mutex_destroy(&o->mu);
 }
 
@@ -33,7 +38,7 @@ int pm_order_wait(struct pm_order *o, size_t idx)
 
 	pthread_mutex_lock(&o->mu);
 	while (o->turn != idx && !o->cancelled)
-		pthread_cond_wait(&o->cv, &o->mu);
+		pthread_cond_wait(&o->cv[idx % PM_ORDER_SLOTS], &o->mu);
 	if (o->turn != idx)
 		rc = -ECANCELED;
 	pthread_mutex_unlock(&o->mu);
@@ -43,10 +48,12 @@ int pm_order_wait(struct pm_order *o, size_t idx)
 void pm_order_done(struct pm_order *o, size_t idx)
 {
 	pthread_mutex_lock(&o->mu);
-	if (o->turn == idx)
+	if (o->turn == idx) {
 		o->turn = idx + 1;
-	/* Every waiter checks its own index, so all must look. */
-	pthread_cond_broadcast(&o->cv);
+		/* Inputs idx+1 and idx+1+SLOTS·k share a slot: wake them all;
+		 * each checks its own index. */
+		pthread_cond_broadcast(&o->cv[(idx + 1) % PM_ORDER_SLOTS]);
+	}
 	pthread_mutex_unlock(&o->mu);
 }
 
@@ -54,6 +61,7 @@ void pm_order_cancel(struct pm_order *o)
 {
 	pthread_mutex_lock(&o->mu);
 	o->cancelled = true;
-	pthread_cond_broadcast(&o->cv);
+	for (unsigned i = 0; i < PM_ORDER_SLOTS; i++)
+		pthread_cond_broadcast(&o->cv[i]);
 	pthread_mutex_unlock(&o->mu);
 }
