@@ -84,7 +84,7 @@ size_t pmerge_progress_format(const struct pmerge_progress *p, unsigned width,
 	char head[160], tail[128];
 	size_t hn = 0, tn = 0;
 
-	add(head, sizeof(head), &hn, "%zu/%zu  %s", p->inputs_done,
+	add(head, sizeof(head), &hn, "%zu/%zu inputs  %s", p->inputs_done,
 	    p->inputs_total, done);
 	if (p->total_known)
 		add(head, sizeof(head), &hn, " / %s %3.0f%%", total, pct);

@@ -16,6 +16,9 @@
 #include <string.h>
 #include <unistd.h>
 
+/* A large copy is split so that the progress counters move meanwhile. */
+#define PM_PROGRESS_STEP (32ull << 20)
+
 /* The append state of one input. */
 struct unit {
 	struct pm_worker *w;
@@ -176,7 +179,7 @@ static void file_regular(struct unit *u, struct pm_source *src)
 	uint64_t len = src->size > src->offset ? src->size - src->offset : 0;
 	uint64_t copied = 0;
 	bool in_failed = false;
-	int rc;
+	int rc = 0;
 
 	if (len <= w->bufsize) {
 		/*
@@ -197,9 +200,19 @@ static void file_regular(struct unit *u, struct pm_source *src)
 	}
 	if (span_begin(u, len) < 0)
 		return;
-	rc = pm_sink_copy(&m->sink, src->fd, &src->offset, len, u->off, w->buf,
-			  w->bufsize, &copied, &in_failed, &m->cancelled);
-	count_out(u, copied);
+	/* In pieces, so that progress moves during a multi-GiB input. */
+	for (uint64_t part = 0; copied < len; copied += part) {
+		uint64_t want = len - copied < PM_PROGRESS_STEP ? len - copied
+								 : PM_PROGRESS_STEP;
+		rc = pm_sink_copy(&m->sink, src->fd, &src->offset, want, u->off,
+				  w->buf, w->bufsize, &part, &in_failed,
+				  &m->cancelled);
+		count_out(u, part);
+		if (rc < 0 || part < want) {
+			copied += part;
+			break;
+		}
+	}
 	if (rc < 0 && in_failed)
 		input_failed(m, src->name, -rc);
 	else if (rc < 0)
