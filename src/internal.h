@@ -112,7 +112,9 @@ void pm_lock_enter(struct pm_lock *l, struct pm_worker_stats *st);
 void pm_lock_leave(struct pm_lock *l, struct pm_worker_stats *st);
 /*
  * Around one write call inside an outer hold: a real nested acquisition for
- * reentrant strategies (rlock), nothing for the others.
+ * reentrant strategies (rlock), nothing for the others.  *depth counts the
+ * nesting beyond the outer hold (start at 0); st->max_depth records the
+ * deepest hold including the outer one.  Re-entries are not acquisitions.
  */
 void pm_lock_reenter(struct pm_lock *l, struct pm_worker_stats *st,
 		     unsigned *depth);
@@ -131,10 +133,12 @@ size_t pm_lines_complete(const char *buf, size_t len, char term);
 size_t pm_lines_count(const char *buf, size_t len, char term);
 
 /*
- * Builds an iovec list for writing the complete records in buf[0, len) each
- * preceded by tag[0, tag_len) (tag_len may be 0: one iovec for the lot).
- * Fills at most max iovecs; *used is how many bytes of buf they cover and
- * the return value the iovec count.  Returns the total bytes in *out_bytes.
+ * Builds an iovec list for writing the records in buf[0, len), each preceded
+ * by tag[0, tag_len); a final record without terminator counts as a record
+ * too (the caller adds its terminator).  tag_len 0 gives one iovec for the
+ * lot.  Fills at most max iovecs (whole records only): *used is how many
+ * bytes of buf they cover, *out_bytes how many bytes they write, and the
+ * return value the iovec count.
  */
 size_t pm_lines_tag_iov(const char *buf, size_t len, char term, const char *tag,
 			size_t tag_len, struct iovec *iov, size_t max,
@@ -182,7 +186,8 @@ int pm_sink_open(struct pm_sink *s, const char *path, bool append,
 		 const char **what);
 /* Reserves len bytes at the end; returns the offset of the first byte. */
 uint64_t pm_sink_reserve(struct pm_sink *s, uint64_t len);
-/* Writes all of iov (short writes and EINTR looped).  0 or -errno. */
+/* Writes all of iov (short writes and EINTR looped), adjusting the caller's
+ * iovecs as it goes.  0 or -errno. */
 int pm_sink_writev(struct pm_sink *s, struct iovec *iov, int cnt, uint64_t off);
 int pm_sink_write(struct pm_sink *s, const void *buf, size_t len, uint64_t off);
 /*

@@ -247,12 +247,14 @@ int pm_sink_writev(struct pm_sink *s, struct iovec *iov, int cnt, uint64_t off)
 	return 0;
 }
 
-/* Errors after which copy_file_range or splice will never work here. */
+/*
+ * Errors after which copy_file_range or splice will never work on this
+ * output.  Others (EXDEV, EINVAL, EBADF) can depend on the input, so they
+ * only send that one copy down the read/write path.
+ */
 static bool fast_path_unsupported(int err)
 {
-	return err == ENOSYS || err == EXDEV || err == EOPNOTSUPP ||
-	       err == EINVAL || err == EBADF || err == ETXTBSY ||
-	       err == EPERM;
+	return err == ENOSYS || err == EOPNOTSUPP;
 }
 
 int pm_sink_copy(struct pm_sink *s, int in, uint64_t *in_off, uint64_t len,
