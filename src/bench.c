@@ -541,34 +541,31 @@ static int verify_segments(struct bench *b, const struct pmerge_result *res,
 	uint64_t pos = 0, size;
 	int rc = 0;
 
+	*ok = false;
 	if (!seg)
 		return -ENOMEM;
-	*ok = res->unit_offset && res->unit_length;
-	for (size_t i = 0; *ok && i < n; i++) {
+	if (!res->unit_offset || !res->unit_length)
+		goto out;
+	for (size_t i = 0; i < n; i++) {
 		seg[i] =
 		    (struct seg){res->unit_offset[i], res->unit_length[i], i};
 		if (seg[i].off == UINT64_MAX)
-			*ok = false;
+			goto out; /* an input that never landed */
 	}
-	if (!*ok)
-		goto out;
 	qsort(seg, n, sizeof(*seg), seg_cmp);
 	for (size_t i = 0; i < n; i++) {
 		if (seg[i].off != pos)
-			*ok = false;
+			goto out; /* a gap or an overlap */
 		pos += seg[i].len;
 	}
-	if (!*ok || pos != b->want.bytes)
-		goto out_fail;
+	if (pos != b->want.bytes)
+		goto out;
 	hash_init(&c.h);
 	c.left = n ? seg[0].len : 0;
 	c.ok = true;
 	rc = scan_file(b, b->out_path, feed_segments, &c, &size);
 	seg_next(&c);
 	*ok = rc == 0 && c.ok && c.k == c.n && size == b->want.bytes;
-	goto out;
-out_fail:
-	*ok = false;
 out:
 	free(seg);
 	return rc;

@@ -239,22 +239,53 @@ void pm_source_close(struct pm_source *src);
  * Turn taking for --order=input: input i appends after input i-1.  Waiters
  * sleep on one of several condition variables chosen by their index, so
  * that passing the turn wakes the next input's worker, not every worker.
+ *
+ * A worker whose input is fully buffered before its turn comes may park it
+ * (pm_order_offer): the worker that passes the turn then writes it on the
+ * owner's behalf (pm_order_pass), so a run of small inputs goes out without
+ * a thread wake-up between each two of them.
  */
 #define PM_ORDER_SLOTS 64
+
+enum pm_parked_state { PM_PARKED_NONE, PM_PARKED_READY, PM_PARKED_TAKEN,
+		       PM_PARKED_DONE };
+
+/* A unit waiting for its turn, owned by the worker that parked it. */
+struct pm_parked {
+	size_t idx;
+	const char *buf; /* NULL: nothing to write (a failed input) */
+	size_t len;
+	enum pm_parked_state state;
+};
 
 struct pm_order {
 	pthread_mutex_t mu;
 	pthread_cond_t cv[PM_ORDER_SLOTS];
 	size_t turn;
 	bool cancelled;
+	/* Indices in flight span at most PMERGE_JOBS_MAX: one slot each. */
+	struct pm_parked *parked[PMERGE_JOBS_MAX];
 };
 
 int pm_order_init(struct pm_order *o);
 void pm_order_destroy(struct pm_order *o);
 /* Waits until it is idx's turn.  Returns 0 or -ECANCELED. */
 int pm_order_wait(struct pm_order *o, size_t idx);
-/* idx is done: the next input may go. */
+/* idx is done: the next input's worker may go. */
 void pm_order_done(struct pm_order *o, size_t idx);
+/*
+ * idx is done; if the next input is parked, claims it and returns it: the
+ * caller writes it and calls pm_order_pass() for it in turn.  Otherwise
+ * wakes the next input's worker and returns NULL.
+ */
+struct pm_parked *pm_order_pass(struct pm_order *o, size_t idx);
+/*
+ * Parks p (p->idx, p->buf, p->len set by the caller) until either another
+ * worker has written it (returns 1: done, the turn has moved past it) or
+ * its turn came with nobody to write it (returns 0: the caller has the turn
+ * and writes it itself).  -ECANCELED when the merge stops.
+ */
+int pm_order_offer(struct pm_order *o, struct pm_parked *p);
 void pm_order_cancel(struct pm_order *o);
 
 /* ------------------------------------------------------------------ stats */

@@ -163,6 +163,28 @@ static void guard_std_fds(void)
 	}
 }
 
+static void ignore_status_request(int sig)
+{
+	(void)sig;
+}
+
+/*
+ * SIGUSR1 must never kill pmerge, also not while the output is being opened
+ * (a FIFO with no reader yet) before the loop takes the signal over.
+ */
+static void shield_status_signal(void)
+{
+	struct sigaction sa;
+
+	if (sigaction(SIGUSR1, NULL, &sa) != 0 || sa.sa_handler != SIG_DFL)
+		return;
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = ignore_status_request;
+	sa.sa_flags = SA_RESTART;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGUSR1, &sa, NULL);
+}
+
 /* Ends the process the way the signal would have. */
 static void die_by_signal(int sig)
 {
@@ -325,6 +347,7 @@ int main(int argc, char **argv)
 			read_width();
 	}
 	cfg->handle_signals = true;
+	shield_status_signal();
 	cfg->detailed_stats = cli.stats != PM_STATS_NONE || cli.bench_runs;
 	cfg->cb = (struct pmerge_callbacks){
 		.input_error = on_input_error,

@@ -27,6 +27,7 @@ struct unit {
 	const char *tag;
 	size_t tag_len;
 	bool have_turn;
+	bool turn_passed; /* the next input may go (or went) */
 	bool tail;        /* holding tail_mu: an open span */
 	uint64_t off;     /* where the next byte of the span goes */
 	uint64_t span_start;
@@ -61,14 +62,30 @@ static int turn_take(struct unit *u)
 	return rc;
 }
 
-/* Lets the next input go; waits for this one's turn first if need be. */
-static void turn_give(struct unit *u)
+static void span_write(struct unit *u, const char *buf, size_t len);
+
+/*
+ * This input's place in the output is fixed: let the next input go, and
+ * write any fully buffered inputs parked behind it on their owners' behalf.
+ * Waits for this input's turn first if need be (a failed input).
+ */
+static void turn_pass(struct unit *u)
 {
-	if (u->m->order != PMERGE_ORDER_INPUT)
+	struct pm_merge *m = u->m;
+
+	if (m->order != PMERGE_ORDER_INPUT || u->turn_passed)
 		return;
-	if (turn_take(u) == 0)
-		pm_order_done(&u->m->turn, u->idx);
-	u->have_turn = false;
+	u->turn_passed = true;
+	if (turn_take(u) < 0)
+		return;
+	struct pm_parked *next = pm_order_pass(&m->turn, u->idx);
+	while (next) {
+		struct unit h = { .w = u->w, .m = m, .idx = next->idx,
+				  .have_turn = true, .turn_passed = true };
+		if (next->buf)
+			span_write(&h, next->buf, next->len);
+		next = pm_order_pass(&m->turn, next->idx);
+	}
 }
 
 /*
@@ -90,6 +107,13 @@ static int span_begin(struct unit *u, uint64_t len)
 			atomic_store_explicit(&m->sink.end, u->off + len,
 					      memory_order_relaxed);
 			pthread_mutex_unlock(&m->tail_mu);
+			/*
+			 * In --unit=file a closed span is the whole input: with
+			 * its range reserved, the next input may reserve and
+			 * write beside it.  (A line batch is not the last.)
+			 */
+			if (m->unit == PMERGE_UNIT_FILE)
+				turn_pass(u);
 		} else {
 			u->tail = true;
 		}
@@ -148,6 +172,37 @@ static int put(struct unit *u, const void *buf, size_t len)
 	return len ? put_iov(u, &iov, 1, len) : 0;
 }
 
+/* Writes buf[0, len) as one closed span. */
+static void span_write(struct unit *u, const char *buf, size_t len)
+{
+	if (span_begin(u, len) == 0) {
+		put(u, buf, len);
+		span_end(u);
+	}
+}
+
+/*
+ * A whole input is in buf[0, len) (buf NULL: it failed, nothing to write).
+ * In input order it may be parked for the worker that passes the turn to
+ * write; otherwise it is written here.
+ */
+static void deliver(struct unit *u, const char *buf, size_t len)
+{
+	if (u->m->order == PMERGE_ORDER_INPUT && !u->have_turn) {
+		struct pm_parked p = { .idx = u->idx, .buf = buf, .len = len };
+		int rc = pm_order_offer(&u->m->turn, &p);
+
+		if (rc != 0) {
+			/* Written by another worker, or cancelled. */
+			u->turn_passed = true;
+			return;
+		}
+		u->have_turn = true;
+	}
+	if (buf)
+		span_write(u, buf, len);
+}
+
 /* Reads until buf is full or the input ends.  Returns bytes or -errno. */
 static ssize_t read_full(struct pm_merge *m, struct pm_source *src, char *buf,
 			 size_t len)
@@ -190,12 +245,10 @@ static void file_regular(struct unit *u, struct pm_source *src)
 		ssize_t n = read_full(m, src, w->buf, (size_t)len);
 		if (n < 0) {
 			read_failed(u, src, n);
+			deliver(u, NULL, 0);
 			return;
 		}
-		if (span_begin(u, (uint64_t)n) < 0)
-			return;
-		put(u, w->buf, (size_t)n);
-		span_end(u);
+		deliver(u, w->buf, (size_t)n);
 		return;
 	}
 	if (span_begin(u, len) < 0)
@@ -231,14 +284,12 @@ static void file_stream(struct unit *u, struct pm_source *src)
 
 	if (n < 0) {
 		read_failed(u, src, n);
+		deliver(u, NULL, 0);
 		return;
 	}
 	if ((size_t)n < w->bufsize) {
 		/* It ended within the buffer: a closed span. */
-		if (span_begin(u, (uint64_t)n) == 0) {
-			put(u, w->buf, (size_t)n);
-			span_end(u);
-		}
+		deliver(u, w->buf, (size_t)n);
 		return;
 	}
 	if (span_begin(u, UINT64_MAX) < 0)
@@ -394,10 +445,12 @@ static void merge_input(struct pm_worker *w, size_t idx)
 	rc = pm_source_open(&src, name);
 	if (rc < 0) {
 		input_failed(m, name, -rc);
+		deliver(&u, NULL, 0);
 		goto out;
 	}
 	if (is_output(m, &src)) {
 		input_failed(m, name, PMERGE_ERR_INPUT_IS_OUTPUT);
+		deliver(&u, NULL, 0);
 		goto out_close;
 	}
 	w->st.inputs++;
@@ -427,7 +480,7 @@ out_close:
 out:
 	if (is_stdin)
 		pthread_mutex_unlock(&m->stdin_mu);
-	turn_give(&u);
+	turn_pass(&u);
 }
 
 void *pm_worker_main(void *arg)
