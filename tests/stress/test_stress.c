@@ -60,6 +60,50 @@ static void sleep_s(double s)
 		;
 }
 
+/* ------------------------------------------------------------- scratch */
+
+/*
+ * Every test works in a directory of its own under one base directory per
+ * tcase.  A failed check ends the test's process at once, before it can
+ * clean up; the base directory is made and removed by an unchecked fixture,
+ * which runs in the runner's process, so a failure leaves nothing behind
+ * either.  PMERGE_STRESS_KEEP=1 keeps the base directory for a post-mortem.
+ */
+static char *base_dir;
+static char *scratch;
+
+static void base_setup(void)
+{
+	base_dir = tu_mkdtemp();
+}
+
+static void base_teardown(void)
+{
+	const char *keep = getenv("PMERGE_STRESS_KEEP");
+	if (keep && *keep && strcmp(keep, "0") != 0)
+		fprintf(stderr, "test_stress: kept %s\n", base_dir);
+	else
+		tu_rmdir_rf(base_dir);
+	free(base_dir);
+	base_dir = NULL;
+}
+
+static char *scratch_new(void)
+{
+	ck_assert_ptr_nonnull(base_dir);
+	ck_assert_int_gt(asprintf(&scratch, "%s/t.XXXXXX", base_dir), 0);
+	ck_assert_ptr_nonnull(mkdtemp(scratch));
+	return scratch;
+}
+
+/* The test passed: its directory goes now rather than with the tcase. */
+static void scratch_done(void)
+{
+	tu_rmdir_rf(scratch);
+	free(scratch);
+	scratch = NULL;
+}
+
 /* ------------------------------------------------------------ processes */
 
 /*
@@ -333,7 +377,7 @@ static int producer_args(const struct scenario *sc, const struct producer *p,
 static void run_scenario(const struct scenario *sc)
 {
 	struct producer prod[MAX_PRODUCERS];
-	char *dir = tu_mkdtemp();
+	char *dir = scratch_new();
 	char *out_path = tu_path(dir, "out");
 	char *merr_path = tu_path(dir, "pmerge.err");
 	char *mout_path = tu_path(dir, "pmerge.out");
@@ -613,8 +657,7 @@ static void run_scenario(const struct scenario *sc)
 	free(mout_path);
 	free(vout_path);
 	free(verr_path);
-	tu_rmdir_rf(dir);
-	free(dir);
+	scratch_done();
 }
 
 START_TEST(lock_to_file)
@@ -779,7 +822,7 @@ static size_t make_record(char *buf, size_t size, uint64_t src, uint64_t seq,
  */
 START_TEST(line_arrives_before_eof)
 {
-	char *dir = tu_mkdtemp();
+	char *dir = scratch_new();
 	char *fifo = tu_path(dir, "live");
 	char *small = tu_path(dir, "small");
 	char *merr_path = tu_path(dir, "pmerge.err");
@@ -907,8 +950,7 @@ START_TEST(line_arrives_before_eof)
 	free(fifo);
 	free(small);
 	free(merr_path);
-	tu_rmdir_rf(dir);
-	free(dir);
+	scratch_done();
 }
 END_TEST
 
@@ -951,7 +993,7 @@ START_TEST(huge_record_memory)
 {
 	const char *const *extra = huge_variants[_i];
 	bool tag = extra[0] && strcmp(extra[0], "--tag") == 0;
-	char *dir = tu_mkdtemp();
+	char *dir = scratch_new();
 	char *small = tu_path(dir, "small");
 	char *verr_path = tu_path(dir, "verify.err");
 	char *merr_path = tu_path(dir, "pmerge.err");
@@ -1034,8 +1076,7 @@ START_TEST(huge_record_memory)
 	free(small);
 	free(verr_path);
 	free(merr_path);
-	tu_rmdir_rf(dir);
-	free(dir);
+	scratch_done();
 }
 END_TEST
 
@@ -1046,7 +1087,7 @@ END_TEST
  */
 START_TEST(unterminated_huge_line_memory)
 {
-	char *dir = tu_mkdtemp();
+	char *dir = scratch_new();
 	char *big = tu_path(dir, "big");
 	char *merr_path = tu_path(dir, "pmerge.err");
 	int fd = open(big, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
@@ -1100,8 +1141,7 @@ START_TEST(unterminated_huge_line_memory)
 	free(merr_text);
 	free(big);
 	free(merr_path);
-	tu_rmdir_rf(dir);
-	free(dir);
+	scratch_done();
 }
 END_TEST
 
@@ -1165,6 +1205,7 @@ static Suite *stress_suite(void)
 	if (wanted("locks")) {
 		tc = tcase_create("locks");
 		tcase_set_timeout(tc, t);
+		tcase_add_unchecked_fixture(tc, base_setup, base_teardown);
 		tcase_add_loop_test(tc, lock_to_file, 0, n_locks);
 		tcase_add_loop_test(tc, lock_to_pipe, 0, n_locks);
 		suite_add_tcase(s, tc);
@@ -1172,6 +1213,7 @@ static Suite *stress_suite(void)
 	if (wanted("modes")) {
 		tc = tcase_create("modes");
 		tcase_set_timeout(tc, t);
+		tcase_add_unchecked_fixture(tc, base_setup, base_teardown);
 		tcase_add_test(tc, many_jobs_sem_file);
 		tcase_add_test(tc, many_jobs_spin_pipe_stdin);
 		tcase_add_test(tc, append_sem_file);
@@ -1186,6 +1228,7 @@ static Suite *stress_suite(void)
 	if (wanted("latency")) {
 		tc = tcase_create("latency");
 		tcase_set_timeout(tc, 120);
+		tcase_add_unchecked_fixture(tc, base_setup, base_teardown);
 		tcase_add_test(tc, line_arrives_before_eof);
 		suite_add_tcase(s, tc);
 	}
@@ -1196,6 +1239,7 @@ static Suite *stress_suite(void)
 		                  : 1;
 		tc = tcase_create("memory");
 		tcase_set_timeout(tc, 600);
+		tcase_add_unchecked_fixture(tc, base_setup, base_teardown);
 		tcase_add_loop_test(tc, huge_record_memory, 0, n);
 		tcase_add_test(tc, unterminated_huge_line_memory);
 		suite_add_tcase(s, tc);
