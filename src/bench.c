@@ -93,6 +93,8 @@ static void hash_update(struct hasher *h, const void *data, size_t len)
 {
 	const unsigned char *p = data;
 
+	if (len == 0)
+		return; /* data may be NULL then: a record without a tag */
 	h->total += len;
 	if (h->npend > 0) {
 		size_t take = 32 - h->npend < len ? 32 - h->npend : len;

@@ -1,6 +1,7 @@
 /* Log-linear histograms of durations, and the monotonic clock. */
 #include "internal.h"
 
+#include <math.h>
 #include <time.h>
 
 uint64_t pm_now_ns(void)
@@ -62,7 +63,11 @@ uint64_t pm_hist_quantile(const struct pm_hist *h, double q)
 		q = 0;
 	if (q > 1)
 		q = 1;
-	uint64_t rank = (uint64_t)(q * (double)(h->count - 1)) + 1;
+	/* Nearest rank: the smallest value with at least q of the samples at
+	 * or below it, so p99 of two samples is the larger one. */
+	uint64_t rank = (uint64_t)ceil(q * (double)h->count);
+	if (rank < 1)
+		rank = 1;
 	uint64_t seen = 0;
 	for (unsigned b = 0; b < PM_HIST_BUCKETS; b++) {
 		seen += h->bucket[b];

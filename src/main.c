@@ -130,6 +130,32 @@ static void on_progress(void *user, const struct pmerge_progress *p)
 	pthread_mutex_unlock(&ui.mu);
 }
 
+/* --bench: which run is going on, in place of the progress line. */
+static void on_bench_step(void *user, const char *lock, unsigned run,
+			  unsigned runs)
+{
+	char line[160];
+	int n;
+
+	(void)user;
+	if (!ui.live)
+		return;
+	pthread_mutex_lock(&ui.mu);
+	if (!lock) {
+		clear_line_locked();
+	} else {
+		n = run == 0 ? snprintf(line, sizeof(line),
+					"\rpmerge: bench %s: warm-up\033[K", lock)
+			     : snprintf(line, sizeof(line),
+					"\rpmerge: bench %s: run %u of %u\033[K",
+					lock, run, runs);
+		put_err(line, (size_t)n < sizeof(line) ? (size_t)n
+						       : sizeof(line) - 1);
+		ui.line_shown = true;
+	}
+	pthread_mutex_unlock(&ui.mu);
+}
+
 static void on_status(void *user, const struct pmerge_progress *p)
 {
 	char line[512];
@@ -280,6 +306,7 @@ static int run_bench(struct pm_cli *cli)
 			      cli->lock_given ? cli->n_locks : 0,
 			      cli->bench_runs, cli->stats == PM_STATS_JSON,
 			      &report, &sig);
+	bool reported = report != NULL;
 
 	if (sig)
 		die_by_signal(sig);
@@ -301,6 +328,19 @@ static int run_bench(struct pm_cli *cli)
 	}
 	if (rc == -EPIPE || rc == -ENOSPC || rc == -EBADF)
 		return output_failure(cli, -rc);
+	if (rc == -ESPIPE)
+		message("--bench reads every input once per run: inputs must "
+			"be regular files");
+	else if (rc == -EINVAL)
+		message("%s: --bench needs -o to name a regular file that is "
+			"not one of the inputs",
+			cli->cfg.output ? cli->cfg.output : "-");
+	else if (rc == -EIO && reported)
+		message("--bench: a run's output did not verify (rows marked "
+			"FAILED)");
+	else if (rc < 0 && rc != -EIO)
+		message("%s: %s", cli->cfg.output ? cli->cfg.output : "--bench",
+			strerror(-rc));
 	return rc == 0 ? 0 : 1;
 }
 
@@ -355,6 +395,7 @@ int main(int argc, char **argv)
 		.progress = on_progress,
 		.status = on_status,
 		.resize = on_resize,
+		.bench_step = on_bench_step,
 	};
 	rc = cli.bench_runs ? run_bench(&cli) : run_merge(&cli);
 	pm_cli_free(&cli);

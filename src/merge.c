@@ -41,7 +41,19 @@ struct run {
 	bool total_known;
 	double rate;             /* smoothed over the progress ticks */
 	uint64_t last_ns, last_bytes;
+	bool masked;             /* stop signals held back by finish() */
+	sigset_t saved_mask;
 };
+
+/* The signals that finish() holds back until the output is settled. */
+static void settle_signals(sigset_t *set)
+{
+	sigemptyset(set);
+	sigaddset(set, SIGINT);
+	sigaddset(set, SIGTERM);
+	sigaddset(set, SIGHUP);
+	sigaddset(set, SIGUSR1);
+}
 
 void pmerge_config_init(struct pmerge_config *cfg)
 {
@@ -133,6 +145,17 @@ static void finish(struct run *r)
 		if (m->workers[i].started)
 			pthread_join(m->workers[i].tid, NULL);
 	r->finished = true;
+	/*
+	 * Closing the signal handles gives the signals back their default
+	 * action; until the output is committed or removed, a signal must
+	 * not kill us with the temporary file in place.  Hold them back
+	 * (this is the only thread left) and collect them afterwards.
+	 */
+	if (m->cfg->handle_signals) {
+		sigset_t set;
+		settle_signals(&set);
+		r->masked = pthread_sigmask(SIG_BLOCK, &set, &r->saved_mask) == 0;
+	}
 	for (size_t i = 0; i < N_STOP; i++)
 		close_handle((uv_handle_t *)&r->stop[i], &r->stop_on[i]);
 	for (size_t i = 0; i < N_INFO; i++)
@@ -481,6 +504,19 @@ int pmerge_run(const struct pmerge_config *cfg, struct pmerge_result *result)
 			result->output_error = -crc;
 		else
 			result->output_committed = m->sink.kind == PM_SINK_REPLACE;
+	}
+	if (r->masked) {
+		/* A stop signal that came during the commit still counts. */
+		sigset_t set;
+		struct timespec zero = { 0, 0 };
+		int sig;
+
+		settle_signals(&set);
+		while ((sig = sigtimedwait(&set, NULL, &zero)) > 0)
+			if (sig != SIGUSR1 && !r->signal)
+				r->signal = sig;
+		pthread_sigmask(SIG_SETMASK, &r->saved_mask, NULL);
+		result->signal = r->signal;
 	}
 	if (cfg->progress_interval_ms && cfg->cb.progress) {
 		struct pmerge_progress p;

@@ -470,7 +470,9 @@ static void merge_input(struct pm_worker *w, size_t idx)
 		free(tag);
 	} else {
 		w->st.records++;
-		if (src.regular)
+		/* Files such as those in /proc say they are empty and are
+		 * not: read those to their end like a stream. */
+		if (src.regular && src.size > 0)
 			file_regular(&u, &src);
 		else
 			file_stream(&u, &src);

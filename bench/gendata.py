@@ -1,0 +1,120 @@
+#!/usr/bin/env python3
+"""Generates the benchmark data sets of bench/run.
+
+Usage: gendata.py DIR KIND [PARAM=VALUE]...
+
+KIND is one of
+  big      COUNT files big1..bigN of SIZE bytes of random data
+  small    COUNT files small/f00000.. of 0..MAX bytes each (uniform)
+  lines    COUNT files lines/l1.. of LINES records of 10..90 bytes each
+           (the newline included), printable text
+  onerec   one file onerec of SIZE bytes: a single record and its newline
+
+A set is written only when DIR/.KIND.done does not already hold the same
+parameters, so that a second run reuses the data.  The random data is
+seeded: every machine benchmarks the same bytes.
+"""
+
+import os
+import random
+import string
+import sys
+
+CHUNK = 1 << 20
+
+
+def done_marker(path, kind, params):
+    return os.path.join(path, f".{kind}.done"), repr(sorted(params.items()))
+
+
+def is_done(path, kind, params):
+    marker, text = done_marker(path, kind, params)
+    try:
+        with open(marker, encoding="utf-8") as f:
+            return f.read() == text
+    except OSError:
+        return False
+
+
+def mark_done(path, kind, params):
+    marker, text = done_marker(path, kind, params)
+    with open(marker, "w", encoding="utf-8") as f:
+        f.write(text)
+
+
+def write_random(path, size, rng):
+    with open(path, "wb") as f:
+        left = size
+        while left > 0:
+            n = min(left, CHUNK)
+            f.write(rng.randbytes(n))
+            left -= n
+
+
+def gen_big(path, p, rng):
+    for i in range(1, p["count"] + 1):
+        write_random(os.path.join(path, f"big{i}"), p["size"], rng)
+
+
+def gen_small(path, p, rng):
+    d = os.path.join(path, "small")
+    os.makedirs(d, exist_ok=True)
+    for name in os.listdir(d):
+        os.unlink(os.path.join(d, name))
+    for i in range(p["count"]):
+        size = rng.randint(0, p["max"])
+        with open(os.path.join(d, f"f{i:05d}"), "wb") as f:
+            f.write(rng.randbytes(size))
+
+
+def text_pool(rng, size):
+    alphabet = (string.ascii_letters + string.digits + " .,:;-_=+/").encode()
+    return bytes(rng.choice(alphabet) for _ in range(size))
+
+
+def gen_lines(path, p, rng):
+    d = os.path.join(path, "lines")
+    os.makedirs(d, exist_ok=True)
+    pool = text_pool(rng, 1 << 16)
+    for i in range(1, p["count"] + 1):
+        out = []
+        for _ in range(p["lines"]):
+            n = rng.randint(9, 89)  # and the newline: 10..90 bytes
+            off = rng.randrange(0, len(pool) - n)
+            out.append(pool[off:off + n])
+        with open(os.path.join(d, f"l{i}"), "wb") as f:
+            f.write(b"\n".join(out))
+            f.write(b"\n")
+
+
+def gen_onerec(path, p, rng):
+    pool = text_pool(rng, CHUNK)
+    with open(os.path.join(path, "onerec"), "wb") as f:
+        left = p["size"] - 1
+        while left > 0:
+            n = min(left, len(pool))
+            f.write(pool[:n])
+            left -= n
+        f.write(b"\n")
+
+
+GENERATORS = {"big": gen_big, "small": gen_small, "lines": gen_lines,
+              "onerec": gen_onerec}
+
+
+def main(argv):
+    if len(argv) < 3 or argv[2] not in GENERATORS:
+        print(__doc__, file=sys.stderr)
+        return 2
+    path, kind = argv[1], argv[2]
+    params = {k: int(v) for k, v in (a.split("=", 1) for a in argv[3:])}
+    os.makedirs(path, exist_ok=True)
+    if is_done(path, kind, params):
+        return 0
+    GENERATORS[kind](path, params, random.Random(f"pmerge-{kind}"))
+    mark_done(path, kind, params)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))
