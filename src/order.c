@@ -128,6 +128,8 @@ int pm_order_offer(struct pm_order *o, struct pm_parked *p)
 	 */
 	while (rc == -ECANCELED && p->state == PM_PARKED_TAKEN)
 		pthread_cond_wait(cv_of(o, p->idx), &o->mu);
+	if (p->state == PM_PARKED_DONE)
+		rc = 1; /* written after all: say so, whatever woke us first */
 	if (*slot == p)
 		*slot = NULL;
 	pthread_mutex_unlock(&o->mu);
