@@ -22,9 +22,9 @@ extern "C" {
 #define PMERGE_VERSION "1.0.0"
 
 /* Limits and defaults that the CLI documents. */
-#define PMERGE_JOBS_MAX 1024u
+#define PMERGE_JOBS_MAX       1024u
 #define PMERGE_BUFFER_DEFAULT (128u * 1024u)
-#define PMERGE_BUFFER_MIN 4096u
+#define PMERGE_BUFFER_MIN     4096u
 
 /* What stays whole in the output. */
 enum pmerge_unit {
@@ -63,7 +63,7 @@ int pmerge_lock_parse(const char *text, struct pmerge_lock_spec *out);
  * NUL-terminated.  Returns buf.
  */
 const char *pmerge_lock_format(const struct pmerge_lock_spec *spec, char *buf,
-			       size_t size);
+                               size_t size);
 
 /* Why an input failed or a note was raised; see pmerge_callbacks. */
 enum pmerge_note {
@@ -72,15 +72,16 @@ enum pmerge_note {
 
 /* A live snapshot of a running merge, for progress lines and SIGUSR1. */
 struct pmerge_progress {
-	uint64_t bytes_done;     /* bytes appended to the output so far */
-	uint64_t bytes_total;    /* sum of input sizes, valid if total_known */
-	bool total_known;        /* every input is a regular file */
-	size_t inputs_done;      /* inputs finished (merged or failed) */
+	uint64_t bytes_done;  /* bytes appended to the output so far */
+	uint64_t bytes_total; /* sum of input sizes, valid if total_known */
+	bool total_known;     /* every input is a regular file */
+	size_t inputs_done;   /* inputs finished (merged or failed) */
 	size_t inputs_total;
-	double elapsed_s;        /* since the merge started */
-	double rate;             /* bytes per second, smoothed */
-	double lock_wait_share;  /* 0..1: worker time spent waiting for the lock */
-	bool finished;           /* the last snapshot of the merge */
+	double elapsed_s; /* since the merge started */
+	double rate;      /* bytes per second, smoothed */
+	double
+	    lock_wait_share; /* 0..1: worker time spent waiting for the lock */
+	bool finished;       /* the last snapshot of the merge */
 };
 
 /*
@@ -115,7 +116,7 @@ struct pmerge_callbacks {
 	 * pmerge_bench(); after the last run, once more with lock NULL.
 	 */
 	void (*bench_step)(void *user, const char *lock, unsigned run,
-			   unsigned runs);
+	                   unsigned runs);
 };
 
 /* Not an errno: an input that is the output itself and was skipped. */
@@ -124,19 +125,19 @@ struct pmerge_callbacks {
 struct pmerge_config {
 	const char *const *inputs; /* names; "-" is standard input */
 	size_t n_inputs;
-	const char *output;        /* NULL: standard output */
-	bool append;               /* with output: O_APPEND instead of replace */
+	const char *output; /* NULL: standard output */
+	bool append;        /* with output: O_APPEND instead of replace */
 	enum pmerge_unit unit;
 	enum pmerge_order order;
-	bool zero_terminated;      /* line unit: records end with NUL */
-	bool tag;                  /* line unit: prefix "NAME\t" */
-	unsigned jobs;             /* 1..PMERGE_JOBS_MAX; 0 picks the default */
+	bool zero_terminated; /* line unit: records end with NUL */
+	bool tag;             /* line unit: prefix "NAME\t" */
+	unsigned jobs;        /* 1..PMERGE_JOBS_MAX; 0 picks the default */
 	struct pmerge_lock_spec lock;
-	size_t buffer_size;        /* 0 picks PMERGE_BUFFER_DEFAULT */
-	bool detailed_stats;       /* hold times and histograms */
-	bool handle_signals;       /* INT/TERM/HUP/USR1/WINCH via the loop */
+	size_t buffer_size;  /* 0 picks PMERGE_BUFFER_DEFAULT */
+	bool detailed_stats; /* hold times and histograms */
+	bool handle_signals; /* INT/TERM/HUP/USR1/WINCH via the loop */
 	unsigned progress_interval_ms; /* 0: no progress callbacks */
-	bool record_layout;        /* remember where each unit landed (bench) */
+	bool record_layout; /* remember where each unit landed (bench) */
 	struct pmerge_callbacks cb;
 };
 
@@ -166,24 +167,24 @@ struct pmerge_lock_result {
  * release with pmerge_result_free().
  */
 struct pmerge_result {
-	uint64_t bytes;            /* bytes appended to the output */
-	uint64_t records;          /* records (lines) in line unit, else units */
+	uint64_t bytes;   /* bytes appended to the output */
+	uint64_t records; /* records (lines) in line unit, else units */
 	size_t inputs;
 	size_t failed_inputs;
 	double wall_s;
 	struct pmerge_lock_spec lock_used; /* after any sem:N reduction */
 	enum pmerge_unit unit;
-	enum pmerge_order order;   /* resolved, never DEFAULT */
+	enum pmerge_order order; /* resolved, never DEFAULT */
 	unsigned jobs;
 	struct pmerge_lock_result lock;
 	struct pmerge_worker_result *workers; /* min(jobs, inputs) entries */
 	/* With record_layout: where each input's unit landed, or UINT64_MAX. */
-	uint64_t *unit_offset;     /* n_inputs entries */
-	uint64_t *unit_length;     /* n_inputs entries */
-	int signal;                /* the signal that stopped the merge, or 0 */
-	int output_error;          /* errno of the output, 0 when fine */
-	bool output_committed;     /* -o replace: the file was renamed in */
-	bool workers_abandoned;    /* a worker did not stop in time */
+	uint64_t *unit_offset;  /* n_inputs entries */
+	uint64_t *unit_length;  /* n_inputs entries */
+	int signal;             /* the signal that stopped the merge, or 0 */
+	int output_error;       /* errno of the output, 0 when fine */
+	bool output_committed;  /* -o replace: the file was renamed in */
+	bool workers_abandoned; /* a worker did not stop in time */
 };
 
 /*
@@ -208,9 +209,9 @@ void pmerge_result_free(struct pmerge_result *result);
  * the caller frees.  Returns NULL when out of memory.
  */
 char *pmerge_stats_text(const struct pmerge_config *cfg,
-			const struct pmerge_result *r);
+                        const struct pmerge_result *r);
 char *pmerge_stats_json(const struct pmerge_config *cfg,
-			const struct pmerge_result *r);
+                        const struct pmerge_result *r);
 
 /*
  * Formats a progress snapshot into buf (NUL-terminated, no newline) for a
@@ -218,7 +219,7 @@ char *pmerge_stats_json(const struct pmerge_config *cfg,
  * is known) or for a log (live == false: plain text).  Returns the length.
  */
 size_t pmerge_progress_format(const struct pmerge_progress *p, unsigned width,
-			      bool live, char *buf, size_t size);
+                              bool live, char *buf, size_t size);
 
 /* Formats a byte count as "1.5 MiB" into buf.  Returns buf. */
 const char *pmerge_format_bytes(uint64_t bytes, char *buf, size_t size);

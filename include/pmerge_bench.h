@@ -30,8 +30,8 @@ extern "C" {
  * cfg->cb.bench_step reports the runs as they start.
  */
 int pmerge_bench(const struct pmerge_config *cfg,
-		 const struct pmerge_lock_spec *locks, size_t n_locks,
-		 unsigned runs, bool json, char **report, int *signal);
+                 const struct pmerge_lock_spec *locks, size_t n_locks,
+                 unsigned runs, bool json, char **report, int *signal);
 
 #ifdef __cplusplus
 }

@@ -10,57 +10,74 @@
 #include <unistd.h>
 
 const char pm_cli_usage[] =
-	"Usage: pmerge [OPTION]... [FILE]...\n"
-	"Merge FILEs into one output with parallel worker threads.\n"
-	"With no FILE, or when FILE is -, read standard input.\n"
-	"\n"
-	"  -o, --output=FILE       write to FILE instead of standard output; a regular\n"
-	"                            FILE is replaced atomically when the whole merge\n"
-	"                            succeeded (mode and owner kept); FILE may be one\n"
-	"                            of the inputs\n"
-	"      --files0-from=F     read input names from F, each ended by NUL;\n"
-	"                            F of - reads the names from standard input\n"
-	"  -a, --append            with -o: append to FILE instead (not atomic)\n"
-	"  -u, --unit=UNIT         what stays whole: 'file' (default; each input's\n"
-	"                            bytes contiguous and unchanged) or 'line'\n"
-	"                            (records interleave, none is ever torn; a final\n"
-	"                            record without terminator gets one)\n"
-	"  -z, --zero-terminated   with --unit=line: records end with NUL\n"
-	"      --tag               with --unit=line: prefix each record with its\n"
-	"                            input's name and a TAB\n"
-	"      --order=ORDER       'input' (default for --unit=file: the output is\n"
-	"                            what cat would write) or 'arrival' (default for\n"
-	"                            --unit=line: whoever is ready first appends)\n"
-	"  -j, --jobs=N            worker threads, 1..1024 (default 4)\n"
-	"  -l, --lock=STRATEGY     guard the output with STRATEGY: mutex (default),\n"
-	"                            rlock, sem:N (up to N writers at once, each at\n"
-	"                            its reserved range), or spin; with --bench, a\n"
-	"                            comma-separated list\n"
-	"  -B, --buffer-size=SIZE  bytes per worker buffer (default 128K; K, M suffixes)\n"
-	"      --progress[=WHEN]   progress on standard error: 'auto' (default: a live\n"
-	"                            line when it is a terminal), 'always' (one plain\n"
-	"                            line per second when it is not), or 'never'\n"
-	"  -q, --quiet             no progress and no warnings; errors still shown\n"
-	"  -v, --verbose           print a one-line summary at the end\n"
-	"      --stats[=FORMAT]    print merge and lock statistics when done, as\n"
-	"                            'text' (default) or 'json'\n"
-	"      --stats-file=FILE   write the statistics to FILE, not standard error\n"
-	"      --bench[=RUNS]      run the merge RUNS times (default 5, after one\n"
-	"                            warm-up) under each lock strategy and compare\n"
-	"                            them on standard output\n"
-	"  -h, --help              display this help and exit\n"
-	"  -V, --version           output version information and exit\n"
-	"\n"
-	"SIGUSR1 prints a status line and the merge goes on.  SIGINT, SIGTERM and\n"
-	"SIGHUP stop the merge, leave an -o FILE as it was, and end by that signal.\n"
-	"\n"
-	"Exit status: 0 if every input was merged, 1 if an input or the output\n"
-	"failed, 2 for bad usage, 128+N when stopped by signal N.\n"
-	"\n"
-	"Examples:\n"
-	"  pmerge -o all.log a.log b.log c.log\n"
-	"  pmerge -u line --tag <(svc1) <(svc2) | grep ERROR\n"
-	"  pmerge --bench -j8 -u line logs/*\n";
+    "Usage: pmerge [OPTION]... [FILE]...\n"
+    "Merge FILEs into one output with parallel worker threads.\n"
+    "With no FILE, or when FILE is -, read standard input.\n"
+    "\n"
+    "  -o, --output=FILE       write to FILE instead of standard output; a "
+    "regular\n"
+    "                            FILE is replaced atomically when the whole "
+    "merge\n"
+    "                            succeeded (mode and owner kept); FILE may be "
+    "one\n"
+    "                            of the inputs\n"
+    "      --files0-from=F     read input names from F, each ended by NUL;\n"
+    "                            F of - reads the names from standard input\n"
+    "  -a, --append            with -o: append to FILE instead (not atomic)\n"
+    "  -u, --unit=UNIT         what stays whole: 'file' (default; each "
+    "input's\n"
+    "                            bytes contiguous and unchanged) or 'line'\n"
+    "                            (records interleave, none is ever torn; a "
+    "final\n"
+    "                            record without terminator gets one)\n"
+    "  -z, --zero-terminated   with --unit=line: records end with NUL\n"
+    "      --tag               with --unit=line: prefix each record with its\n"
+    "                            input's name and a TAB\n"
+    "      --order=ORDER       'input' (default for --unit=file: the output "
+    "is\n"
+    "                            what cat would write) or 'arrival' (default "
+    "for\n"
+    "                            --unit=line: whoever is ready first appends)\n"
+    "  -j, --jobs=N            worker threads, 1..1024 (default 4)\n"
+    "  -l, --lock=STRATEGY     guard the output with STRATEGY: mutex "
+    "(default),\n"
+    "                            rlock, sem:N (up to N writers at once, each "
+    "at\n"
+    "                            its reserved range), or spin; with --bench, "
+    "a\n"
+    "                            comma-separated list\n"
+    "  -B, --buffer-size=SIZE  bytes per worker buffer (default 128K; K, M "
+    "suffixes)\n"
+    "      --progress[=WHEN]   progress on standard error: 'auto' (default: a "
+    "live\n"
+    "                            line when it is a terminal), 'always' (one "
+    "plain\n"
+    "                            line per second when it is not), or 'never'\n"
+    "  -q, --quiet             no progress and no warnings; errors still "
+    "shown\n"
+    "  -v, --verbose           print a one-line summary at the end\n"
+    "      --stats[=FORMAT]    print merge and lock statistics when done, as\n"
+    "                            'text' (default) or 'json'\n"
+    "      --stats-file=FILE   write the statistics to FILE, not standard "
+    "error\n"
+    "      --bench[=RUNS]      run the merge RUNS times (default 5, after one\n"
+    "                            warm-up) under each lock strategy and "
+    "compare\n"
+    "                            them on standard output\n"
+    "  -h, --help              display this help and exit\n"
+    "  -V, --version           output version information and exit\n"
+    "\n"
+    "SIGUSR1 prints a status line and the merge goes on.  SIGINT, SIGTERM and\n"
+    "SIGHUP stop the merge, leave an -o FILE as it was, and end by that "
+    "signal.\n"
+    "\n"
+    "Exit status: 0 if every input was merged, 1 if an input or the output\n"
+    "failed, 2 for bad usage, 128+N when stopped by signal N.\n"
+    "\n"
+    "Examples:\n"
+    "  pmerge -o all.log a.log b.log c.log\n"
+    "  pmerge -u line --tag <(svc1) <(svc2) | grep ERROR\n"
+    "  pmerge --bench -j8 -u line logs/*\n";
 
 enum {
 	OPT_FILES0 = 256,
@@ -73,26 +90,26 @@ enum {
 };
 
 static const struct option long_options[] = {
-	{ "output", required_argument, NULL, 'o' },
-	{ "files0-from", required_argument, NULL, OPT_FILES0 },
-	{ "append", no_argument, NULL, 'a' },
-	{ "unit", required_argument, NULL, 'u' },
-	{ "zero-terminated", no_argument, NULL, 'z' },
-	{ "tag", no_argument, NULL, OPT_TAG },
-	{ "order", required_argument, NULL, OPT_ORDER },
-	{ "jobs", required_argument, NULL, 'j' },
-	{ "lock", required_argument, NULL, 'l' },
-	{ "buffer-size", required_argument, NULL, 'B' },
-	{ "progress", optional_argument, NULL, OPT_PROGRESS },
-	{ "quiet", no_argument, NULL, 'q' },
-	{ "silent", no_argument, NULL, 'q' },
-	{ "verbose", no_argument, NULL, 'v' },
-	{ "stats", optional_argument, NULL, OPT_STATS },
-	{ "stats-file", required_argument, NULL, OPT_STATS_FILE },
-	{ "bench", optional_argument, NULL, OPT_BENCH },
-	{ "help", no_argument, NULL, 'h' },
-	{ "version", no_argument, NULL, 'V' },
-	{ NULL, 0, NULL, 0 },
+    {"output", required_argument, NULL, 'o'},
+    {"files0-from", required_argument, NULL, OPT_FILES0},
+    {"append", no_argument, NULL, 'a'},
+    {"unit", required_argument, NULL, 'u'},
+    {"zero-terminated", no_argument, NULL, 'z'},
+    {"tag", no_argument, NULL, OPT_TAG},
+    {"order", required_argument, NULL, OPT_ORDER},
+    {"jobs", required_argument, NULL, 'j'},
+    {"lock", required_argument, NULL, 'l'},
+    {"buffer-size", required_argument, NULL, 'B'},
+    {"progress", optional_argument, NULL, OPT_PROGRESS},
+    {"quiet", no_argument, NULL, 'q'},
+    {"silent", no_argument, NULL, 'q'},
+    {"verbose", no_argument, NULL, 'v'},
+    {"stats", optional_argument, NULL, OPT_STATS},
+    {"stats-file", required_argument, NULL, OPT_STATS_FILE},
+    {"bench", optional_argument, NULL, OPT_BENCH},
+    {"help", no_argument, NULL, 'h'},
+    {"version", no_argument, NULL, 'V'},
+    {NULL, 0, NULL, 0},
 };
 
 static int usage_error(const char *fmt, const char *arg)
@@ -114,7 +131,7 @@ static int pick(const char *word, const char *const *choices)
 
 /* A whole decimal number in [lo, hi], nothing else. */
 static bool parse_uint(const char *s, unsigned long lo, unsigned long hi,
-		       unsigned long *out)
+                       unsigned long *out)
 {
 	char *end;
 	unsigned long v;
@@ -165,22 +182,23 @@ static int parse_locks(struct pm_cli *cli, const char *arg)
 	for (tok = strtok_r(copy, ",", &save); tok;
 	     tok = strtok_r(NULL, ",", &save)) {
 		if (cli->n_locks == PM_CLI_MAX_LOCKS) {
-			rc = usage_error("too many lock strategies in '%s'", arg);
+			rc = usage_error("too many lock strategies in '%s'",
+			                 arg);
 			break;
 		}
 		if (pmerge_lock_parse(tok, &cli->locks[cli->n_locks]) < 0) {
 			rc = usage_error("invalid lock strategy '%s' (valid: "
-					 "mutex, rlock, sem:N with 1 <= N <= "
-					 "1024, spin)",
-					 tok);
+			                 "mutex, rlock, sem:N with 1 <= N <= "
+			                 "1024, spin)",
+			                 tok);
 			break;
 		}
 		cli->n_locks++;
 	}
 	if (rc == 0 && cli->n_locks == 0)
 		rc = usage_error("invalid lock strategy '%s' (valid: mutex, "
-				 "rlock, sem:N with 1 <= N <= 1024, spin)",
-				 arg);
+		                 "rlock, sem:N with 1 <= N <= 1024, spin)",
+		                 arg);
 	free(copy);
 	return rc;
 }
@@ -189,7 +207,7 @@ static int parse_locks(struct pm_cli *cli, const char *arg)
 static int read_files0(struct pm_cli *cli, const char *path)
 {
 	int fd = strcmp(path, "-") == 0 ? STDIN_FILENO
-					: open(path, O_RDONLY | O_CLOEXEC);
+	                                : open(path, O_RDONLY | O_CLOEXEC);
 	size_t len = 0, cap = 0, n = 0;
 	char *data = NULL;
 
@@ -232,15 +250,16 @@ static int read_files0(struct pm_cli *cli, const char *path)
 			continue;
 		char *name = data + start;
 		if (i == start) {
-			fprintf(stderr,
-				"pmerge: %s:%zu: invalid zero-length file name\n",
-				path, cli->n_names + 1);
+			fprintf(
+			    stderr,
+			    "pmerge: %s:%zu: invalid zero-length file name\n",
+			    path, cli->n_names + 1);
 			return 1;
 		}
 		if (strcmp(path, "-") == 0 && strcmp(name, "-") == 0) {
 			fprintf(stderr,
-				"pmerge: when reading file names from standard "
-				"input, no file name of '-' allowed\n");
+			        "pmerge: when reading file names from standard "
+			        "input, no file name of '-' allowed\n");
 			return 1;
 		}
 		cli->names[cli->n_names++] = name;
@@ -249,7 +268,7 @@ static int read_files0(struct pm_cli *cli, const char *path)
 	return 0;
 fail:
 	fprintf(stderr, "pmerge: cannot open '%s' for reading: %s\n", path,
-		strerror(errno));
+	        strerror(errno));
 	if (fd > STDIN_FILENO)
 		close(fd);
 	free(data);
@@ -258,10 +277,10 @@ fail:
 
 static int parse_option(struct pm_cli *cli, int c, const char *arg)
 {
-	static const char *const units[] = { "file", "line", NULL };
-	static const char *const orders[] = { "input", "arrival", NULL };
-	static const char *const whens[] = { "auto", "always", "never", NULL };
-	static const char *const formats[] = { "text", "json", NULL };
+	static const char *const units[] = {"file", "line", NULL};
+	static const char *const orders[] = {"input", "arrival", NULL};
+	static const char *const whens[] = {"auto", "always", "never", NULL};
+	static const char *const formats[] = {"text", "json", NULL};
 	struct pmerge_config *cfg = &cli->cfg;
 	unsigned long v;
 	int k;
@@ -278,8 +297,8 @@ static int parse_option(struct pm_cli *cli, int c, const char *arg)
 		return 0;
 	case 'u':
 		if ((k = pick(arg, units)) < 0)
-			return usage_error("invalid unit '%s' (valid: file, line)",
-					   arg);
+			return usage_error(
+			    "invalid unit '%s' (valid: file, line)", arg);
 		cfg->unit = k ? PMERGE_UNIT_LINE : PMERGE_UNIT_FILE;
 		return 0;
 	case 'z':
@@ -291,14 +310,15 @@ static int parse_option(struct pm_cli *cli, int c, const char *arg)
 	case OPT_ORDER:
 		if ((k = pick(arg, orders)) < 0)
 			return usage_error(
-				"invalid order '%s' (valid: input, arrival)", arg);
+			    "invalid order '%s' (valid: input, arrival)", arg);
 		cfg->order = k ? PMERGE_ORDER_ARRIVAL : PMERGE_ORDER_INPUT;
 		return 0;
 	case 'j':
 		if (!parse_uint(arg, 1, PMERGE_JOBS_MAX, &v))
-			return usage_error("invalid number of jobs '%s' (valid: "
-					   "1..1024)",
-					   arg);
+			return usage_error(
+			    "invalid number of jobs '%s' (valid: "
+			    "1..1024)",
+			    arg);
 		cfg->jobs = (unsigned)v;
 		return 0;
 	case 'l':
@@ -307,14 +327,14 @@ static int parse_option(struct pm_cli *cli, int c, const char *arg)
 	case 'B':
 		if (!parse_size(arg, &cfg->buffer_size))
 			return usage_error("invalid buffer size '%s' (valid: "
-					   "4K..1G)",
-					   arg);
+			                   "4K..1G)",
+			                   arg);
 		return 0;
 	case OPT_PROGRESS:
 		if ((k = arg ? pick(arg, whens) : PM_PROGRESS_ALWAYS) < 0)
 			return usage_error("invalid progress mode '%s' (valid: "
-					   "auto, always, never)",
-					   arg);
+			                   "auto, always, never)",
+			                   arg);
 		cli->progress = (enum pm_progress_mode)k;
 		return 0;
 	case 'q':
@@ -326,8 +346,8 @@ static int parse_option(struct pm_cli *cli, int c, const char *arg)
 	case OPT_STATS:
 		if ((k = arg ? pick(arg, formats) : 0) < 0)
 			return usage_error("invalid statistics format '%s' "
-					   "(valid: text, json)",
-					   arg);
+			                   "(valid: text, json)",
+			                   arg);
 		cli->stats = k ? PM_STATS_JSON : PM_STATS_TEXT;
 		return 0;
 	case OPT_STATS_FILE:
@@ -339,9 +359,10 @@ static int parse_option(struct pm_cli *cli, int c, const char *arg)
 		else if (parse_uint(arg, 1, 100000, &v))
 			cli->bench_runs = (unsigned)v;
 		else
-			return usage_error("invalid number of runs '%s' (valid: "
-					   "1..100000)",
-					   arg);
+			return usage_error(
+			    "invalid number of runs '%s' (valid: "
+			    "1..100000)",
+			    arg);
 		return 0;
 	case 'h':
 		cli->help = true;
@@ -366,12 +387,15 @@ static int check_combinations(struct pm_cli *cli, int operands)
 	if (cfg->append && !cfg->output)
 		return usage_error("%s", "--append needs --output");
 	if (cli->bench_runs && cfg->append)
-		return usage_error("%s", "--bench cannot be combined with --append");
+		return usage_error("%s",
+		                   "--bench cannot be combined with --append");
 	if (cli->n_locks > 1 && !cli->bench_runs)
-		return usage_error("%s", "a list of lock strategies needs --bench");
+		return usage_error("%s",
+		                   "a list of lock strategies needs --bench");
 	if (cli->files0_from && operands > 0)
-		return usage_error("%s", "file operands cannot be combined with "
-					 "--files0-from");
+		return usage_error("%s",
+		                   "file operands cannot be combined with "
+		                   "--files0-from");
 	return 0;
 }
 
@@ -392,7 +416,7 @@ int pm_cli_parse(struct pm_cli *cli, int argc, char **argv)
 	optind = 0;
 	opterr = 1;
 	while (rc == 0 && (c = getopt_long(argc, args, "o:au:zj:l:B:qvhV",
-					   long_options, NULL)) != -1)
+	                                   long_options, NULL)) != -1)
 		rc = parse_option(cli, c, optarg);
 	if (rc == 0 && !cli->help && !cli->version)
 		rc = check_combinations(cli, argc - optind);
@@ -409,7 +433,8 @@ int pm_cli_parse(struct pm_cli *cli, int argc, char **argv)
 				for (int i = optind; i < argc; i++)
 					cli->names[cli->n_names++] = args[i];
 				if (n == 0)
-					cli->names[cli->n_names++] = (char *)"-";
+					cli->names[cli->n_names++] =
+					    (char *)"-";
 			}
 		}
 		cli->cfg.inputs = (const char *const *)cli->names;

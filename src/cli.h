@@ -7,7 +7,11 @@
 
 #include "pmerge.h"
 
-enum pm_progress_mode { PM_PROGRESS_AUTO, PM_PROGRESS_ALWAYS, PM_PROGRESS_NEVER };
+enum pm_progress_mode {
+	PM_PROGRESS_AUTO,
+	PM_PROGRESS_ALWAYS,
+	PM_PROGRESS_NEVER
+};
 enum pm_stats_format { PM_STATS_NONE, PM_STATS_TEXT, PM_STATS_JSON };
 
 #define PM_CLI_MAX_LOCKS 16
@@ -20,16 +24,16 @@ struct pm_cli {
 	const char *files0_from;
 	bool quiet, verbose;
 	bool help, version;
-	unsigned bench_runs;       /* 0: no --bench */
+	unsigned bench_runs; /* 0: no --bench */
 	bool order_given;
 	/* --lock may list several strategies for --bench. */
 	struct pmerge_lock_spec locks[PM_CLI_MAX_LOCKS];
 	size_t n_locks;
-	bool lock_given;           /* --lock was on the command line */
+	bool lock_given; /* --lock was on the command line */
 	/* Owned: the input list (argv entries or --files0-from names). */
 	char **names;
 	size_t n_names;
-	char *files0_data;         /* backing store of names from files0 */
+	char *files0_data; /* backing store of names from files0 */
 };
 
 /*

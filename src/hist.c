@@ -74,8 +74,9 @@ uint64_t pm_hist_quantile(const struct pm_hist *h, double q)
 		if (seen >= rank) {
 			/* The middle of the bucket, but never above the max. */
 			uint64_t lo = bucket_low(b);
-			uint64_t hi = b + 1 < PM_HIST_BUCKETS ? bucket_low(b + 1)
-							      : h->max + 1;
+			uint64_t hi = b + 1 < PM_HIST_BUCKETS
+			                  ? bucket_low(b + 1)
+			                  : h->max + 1;
 			uint64_t mid = lo + (hi - lo) / 2;
 			return mid > h->max ? h->max : mid;
 		}

@@ -27,7 +27,7 @@ uint64_t pm_now_ns(void);
  * A log-linear histogram of nanosecond durations: 4 sub-buckets per power
  * of two, so a percentile is reported within 19% of the true value.
  */
-#define PM_HIST_SUB 4
+#define PM_HIST_SUB     4
 #define PM_HIST_BUCKETS (64 * PM_HIST_SUB)
 
 struct pm_hist {
@@ -102,7 +102,7 @@ extern const struct pm_lock_ops pm_lock_spin_ops;
 
 /* Returns 0 or a negative errno. */
 int pm_lock_init(struct pm_lock *l, const struct pmerge_lock_spec *spec,
-		 bool detailed);
+                 bool detailed);
 void pm_lock_destroy(struct pm_lock *l);
 /*
  * Takes the lock for one unit (outer hold), counting into st: tries first,
@@ -117,7 +117,7 @@ void pm_lock_leave(struct pm_lock *l, struct pm_worker_stats *st);
  * deepest hold including the outer one.  Re-entries are not acquisitions.
  */
 void pm_lock_reenter(struct pm_lock *l, struct pm_worker_stats *st,
-		     unsigned *depth);
+                     unsigned *depth);
 void pm_lock_reexit(struct pm_lock *l, unsigned *depth);
 
 /* ------------------------------------------------------------------ lines */
@@ -141,8 +141,8 @@ size_t pm_lines_count(const char *buf, size_t len, char term);
  * return value the iovec count.
  */
 size_t pm_lines_tag_iov(const char *buf, size_t len, char term, const char *tag,
-			size_t tag_len, struct iovec *iov, size_t max,
-			size_t *used, uint64_t *out_bytes);
+                        size_t tag_len, struct iovec *iov, size_t max,
+                        size_t *used, uint64_t *out_bytes);
 
 /*
  * Escapes a name for --tag: control characters as \t, \n, \\ (backslash
@@ -164,18 +164,18 @@ struct pm_sink {
 	enum pm_sink_kind kind;
 	int fd;
 	bool own_fd;
-	bool positioned;     /* pwrite at reserved offsets is safe */
-	bool regular;        /* the fd is a regular file */
-	bool is_pipe;        /* splice(2) can feed it */
+	bool positioned; /* pwrite at reserved offsets is safe */
+	bool regular;    /* the fd is a regular file */
+	bool is_pipe;    /* splice(2) can feed it */
 	dev_t dev;
 	ino_t ino;
-	uint64_t start;      /* offset the merge starts at */
+	uint64_t start; /* offset the merge starts at */
 	_Alignas(PM_CACHELINE) _Atomic uint64_t end; /* next free offset */
-	atomic_bool cfr_broken;    /* copy_file_range fell back once */
+	atomic_bool cfr_broken; /* copy_file_range fell back once */
 	atomic_bool splice_broken;
-	char *target;        /* REPLACE: the final path */
-	char *temp;          /* REPLACE: the temporary path */
-	const char *name;    /* for messages: the -o argument */
+	char *target;     /* REPLACE: the final path */
+	char *temp;       /* REPLACE: the temporary path */
+	const char *name; /* for messages: the -o argument */
 };
 
 /*
@@ -183,7 +183,7 @@ struct pm_sink {
  * returns a negative errno and, in *what, which path failed.
  */
 int pm_sink_open(struct pm_sink *s, const char *path, bool append,
-		 const char **what);
+                 const char **what);
 /* Reserves len bytes at the end; returns the offset of the first byte. */
 uint64_t pm_sink_reserve(struct pm_sink *s, uint64_t len);
 /* Writes all of iov (short writes and EINTR looped), adjusting the caller's
@@ -198,8 +198,8 @@ int pm_sink_write(struct pm_sink *s, const void *buf, size_t len, uint64_t off);
  * out.  Returns 0 or -errno; for an input error *in_failed is set.
  */
 int pm_sink_copy(struct pm_sink *s, int in, uint64_t *in_off, uint64_t len,
-		 uint64_t off, char *buf, size_t bufsize, uint64_t *copied,
-		 bool *in_failed, const atomic_bool *cancel);
+                 uint64_t off, char *buf, size_t bufsize, uint64_t *copied,
+                 bool *in_failed, const atomic_bool *cancel);
 /* Success: make the output final (rename, seek).  0 or -errno. */
 int pm_sink_commit(struct pm_sink *s);
 /* Failure: remove the temporary file.  Safe to call twice. */
@@ -212,9 +212,9 @@ struct pm_source {
 	int fd;
 	bool own_fd;
 	bool regular;
-	bool stream;      /* poll before reading */
-	uint64_t size;    /* regular: size when opened */
-	uint64_t offset;  /* regular: where the next read starts */
+	bool stream;     /* poll before reading */
+	uint64_t size;   /* regular: size when opened */
+	uint64_t offset; /* regular: where the next read starts */
 	dev_t dev;
 	ino_t ino;
 	const char *name;
@@ -230,7 +230,7 @@ int pm_source_open(struct pm_source *src, const char *name);
  * Returns bytes read (0 at EOF), -ECANCELED when woken, or -errno.
  */
 ssize_t pm_source_read(struct pm_source *src, void *buf, size_t len,
-		       int wake_fd);
+                       int wake_fd);
 void pm_source_close(struct pm_source *src);
 
 /* ------------------------------------------------------------------ order */
@@ -247,8 +247,12 @@ void pm_source_close(struct pm_source *src);
  */
 #define PM_ORDER_SLOTS 64
 
-enum pm_parked_state { PM_PARKED_NONE, PM_PARKED_READY, PM_PARKED_TAKEN,
-		       PM_PARKED_DONE };
+enum pm_parked_state {
+	PM_PARKED_NONE,
+	PM_PARKED_READY,
+	PM_PARKED_TAKEN,
+	PM_PARKED_DONE
+};
 
 /* A unit waiting for its turn, owned by the worker that parked it. */
 struct pm_parked {
@@ -321,11 +325,11 @@ struct pm_merge {
 	size_t bufsize;
 	struct pm_sink sink;
 	struct pm_lock lock;
-	bool concurrent;            /* several holders: reserve, then write */
-	pthread_mutex_t tail_mu;    /* reservations; held by open-ended units */
-	pthread_mutex_t stdin_mu;   /* "-" is read by one worker at a time */
+	bool concurrent;          /* several holders: reserve, then write */
+	pthread_mutex_t tail_mu;  /* reservations; held by open-ended units */
+	pthread_mutex_t stdin_mu; /* "-" is read by one worker at a time */
 	struct pm_order turn;
-	int wake[2];                /* written once on cancel, never drained */
+	int wake[2]; /* written once on cancel, never drained */
 	_Alignas(PM_CACHELINE) atomic_size_t next_input;
 	_Alignas(PM_CACHELINE) _Atomic uint64_t bytes_done;
 	atomic_size_t inputs_done;

@@ -37,8 +37,8 @@ size_t pm_lines_count(const char *buf, size_t len, char term)
 }
 
 size_t pm_lines_tag_iov(const char *buf, size_t len, char term, const char *tag,
-			size_t tag_len, struct iovec *iov, size_t max,
-			size_t *used, uint64_t *out_bytes)
+                        size_t tag_len, struct iovec *iov, size_t max,
+                        size_t *used, uint64_t *out_bytes)
 {
 	size_t n = 0, pos = 0;
 

@@ -11,10 +11,10 @@
 #include <string.h>
 
 static const struct pm_lock_ops *const lock_ops[PMERGE_LOCK_COUNT_] = {
-	[PMERGE_LOCK_MUTEX] = &pm_lock_mutex_ops,
-	[PMERGE_LOCK_RLOCK] = &pm_lock_rlock_ops,
-	[PMERGE_LOCK_SEM] = &pm_lock_sem_ops,
-	[PMERGE_LOCK_SPIN] = &pm_lock_spin_ops,
+    [PMERGE_LOCK_MUTEX] = &pm_lock_mutex_ops,
+    [PMERGE_LOCK_RLOCK] = &pm_lock_rlock_ops,
+    [PMERGE_LOCK_SEM] = &pm_lock_sem_ops,
+    [PMERGE_LOCK_SPIN] = &pm_lock_spin_ops,
 };
 
 int pmerge_lock_parse(const char *text, struct pmerge_lock_spec *out)
@@ -22,7 +22,8 @@ int pmerge_lock_parse(const char *text, struct pmerge_lock_spec *out)
 	if (!text)
 		return -EINVAL;
 	for (int k = 0; k < PMERGE_LOCK_COUNT_; k++) {
-		if (k != PMERGE_LOCK_SEM && strcmp(text, lock_ops[k]->name) == 0) {
+		if (k != PMERGE_LOCK_SEM &&
+		    strcmp(text, lock_ops[k]->name) == 0) {
 			out->kind = (enum pmerge_lock_kind)k;
 			out->n = 1;
 			return 0;
@@ -50,7 +51,7 @@ int pmerge_lock_parse(const char *text, struct pmerge_lock_spec *out)
 }
 
 const char *pmerge_lock_format(const struct pmerge_lock_spec *spec, char *buf,
-			       size_t size)
+                               size_t size)
 {
 	if (spec->kind == PMERGE_LOCK_SEM)
 		snprintf(buf, size, "sem:%u", spec->n);
@@ -62,7 +63,7 @@ const char *pmerge_lock_format(const struct pmerge_lock_spec *spec, char *buf,
 }
 
 int pm_lock_init(struct pm_lock *l, const struct pmerge_lock_spec *spec,
-		 bool detailed)
+                 bool detailed)
 {
 	if (spec->kind >= PMERGE_LOCK_COUNT_ || spec->n == 0)
 		return -EINVAL;
@@ -85,13 +86,14 @@ void pm_lock_destroy(struct pm_lock *l)
 
 static void note_holders(struct pm_lock *l)
 {
-	unsigned h = atomic_fetch_add_explicit(&l->holders, 1,
-					       memory_order_relaxed) + 1;
-	unsigned m = atomic_load_explicit(&l->max_holders, memory_order_relaxed);
+	unsigned h =
+	    atomic_fetch_add_explicit(&l->holders, 1, memory_order_relaxed) + 1;
+	unsigned m =
+	    atomic_load_explicit(&l->max_holders, memory_order_relaxed);
 
 	while (h > m && !atomic_compare_exchange_weak_explicit(
-				&l->max_holders, &m, h, memory_order_relaxed,
-				memory_order_relaxed))
+	                    &l->max_holders, &m, h, memory_order_relaxed,
+	                    memory_order_relaxed))
 		;
 }
 
@@ -105,11 +107,11 @@ void pm_lock_enter(struct pm_lock *l, struct pm_worker_stats *st)
 		l->ops->acquire(l);
 		waited = pm_now_ns() - t0;
 		st->contended++;
-		atomic_store_explicit(&st->wait_ns,
-				      atomic_load_explicit(&st->wait_ns,
-							   memory_order_relaxed) +
-					      waited,
-				      memory_order_relaxed);
+		atomic_store_explicit(
+		    &st->wait_ns,
+		    atomic_load_explicit(&st->wait_ns, memory_order_relaxed) +
+		        waited,
+		    memory_order_relaxed);
 	}
 	st->acquisitions++;
 	note_holders(l);
@@ -130,7 +132,7 @@ void pm_lock_leave(struct pm_lock *l, struct pm_worker_stats *st)
 }
 
 void pm_lock_reenter(struct pm_lock *l, struct pm_worker_stats *st,
-		     unsigned *depth)
+                     unsigned *depth)
 {
 	if (!l->ops->reentrant)
 		return;

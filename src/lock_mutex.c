@@ -30,10 +30,10 @@ static void mutex_destroy(struct pm_lock *l)
 }
 
 const struct pm_lock_ops pm_lock_mutex_ops = {
-	.name = "mutex",
-	.init = mutex_init,
-	.try_acquire = mutex_try,
-	.acquire = mutex_acquire,
-	.release = mutex_release,
-	.destroy = mutex_destroy,
+    .name = "mutex",
+    .init = mutex_init,
+    .try_acquire = mutex_try,
+    .acquire = mutex_acquire,
+    .release = mutex_release,
+    .destroy = mutex_destroy,
 };

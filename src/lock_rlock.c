@@ -39,11 +39,11 @@ static void rlock_destroy(struct pm_lock *l)
 }
 
 const struct pm_lock_ops pm_lock_rlock_ops = {
-	.name = "rlock",
-	.init = rlock_init,
-	.try_acquire = rlock_try,
-	.acquire = rlock_acquire,
-	.release = rlock_release,
-	.destroy = rlock_destroy,
-	.reentrant = true,
+    .name = "rlock",
+    .init = rlock_init,
+    .try_acquire = rlock_try,
+    .acquire = rlock_acquire,
+    .release = rlock_release,
+    .destroy = rlock_destroy,
+    .reentrant = true,
 };

@@ -36,11 +36,11 @@ static void sem_strategy_destroy(struct pm_lock *l)
 }
 
 const struct pm_lock_ops pm_lock_sem_ops = {
-	.name = "sem",
-	.init = sem_strategy_init,
-	.try_acquire = sem_strategy_try,
-	.acquire = sem_strategy_acquire,
-	.release = sem_strategy_release,
-	.destroy = sem_strategy_destroy,
-	.shared = true,
+    .name = "sem",
+    .init = sem_strategy_init,
+    .try_acquire = sem_strategy_try,
+    .acquire = sem_strategy_acquire,
+    .release = sem_strategy_release,
+    .destroy = sem_strategy_destroy,
+    .shared = true,
 };

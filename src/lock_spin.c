@@ -31,10 +31,10 @@ static void spin_destroy(struct pm_lock *l)
 }
 
 const struct pm_lock_ops pm_lock_spin_ops = {
-	.name = "spin",
-	.init = spin_init,
-	.try_acquire = spin_try,
-	.acquire = spin_acquire,
-	.release = spin_release,
-	.destroy = spin_destroy,
+    .name = "spin",
+    .init = spin_init,
+    .try_acquire = spin_try,
+    .acquire = spin_acquire,
+    .release = spin_release,
+    .destroy = spin_destroy,
 };

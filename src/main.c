@@ -20,14 +20,14 @@
 /* What is on standard error, shared by the loop thread and the workers. */
 struct ui {
 	pthread_mutex_t mu;
-	bool live;          /* a progress line redrawn in place */
-	bool line_shown;    /* something of it is on the screen now */
+	bool live;       /* a progress line redrawn in place */
+	bool line_shown; /* something of it is on the screen now */
 	bool quiet;
 	unsigned width;
-	bool pipe_ignored;  /* SIGPIPE was ignored when we started */
+	bool pipe_ignored; /* SIGPIPE was ignored when we started */
 };
 
-static struct ui ui = { .mu = PTHREAD_MUTEX_INITIALIZER, .width = 80 };
+static struct ui ui = {.mu = PTHREAD_MUTEX_INITIALIZER, .width = 80};
 
 /* Writes all of buf to fd 2; messages must not be lost to EINTR. */
 static void put_err(const char *buf, size_t len)
@@ -86,8 +86,8 @@ static void on_note(void *user, enum pmerge_note what, const char *detail)
 	(void)user;
 	if (what == PMERGE_NOTE_SEM_REDUCED && !ui.quiet)
 		message("note: %s takes no positioned writes; sem:N runs as "
-			"sem:1",
-			detail);
+		        "sem:1",
+		        detail);
 }
 
 static void read_width(void)
@@ -118,7 +118,7 @@ static void on_progress(void *user, const struct pmerge_progress *p)
 	} else if (ui.live) {
 		line[0] = '\r';
 		n = pmerge_progress_format(p, ui.width, true, line + 1,
-					   sizeof(line) - 8);
+		                           sizeof(line) - 8);
 		memcpy(line + 1 + n, "\033[K", 3);
 		put_err(line, n + 4);
 		ui.line_shown = true;
@@ -132,7 +132,7 @@ static void on_progress(void *user, const struct pmerge_progress *p)
 
 /* --bench: which run is going on, in place of the progress line. */
 static void on_bench_step(void *user, const char *lock, unsigned run,
-			  unsigned runs)
+                          unsigned runs)
 {
 	char line[160];
 	int n;
@@ -144,13 +144,14 @@ static void on_bench_step(void *user, const char *lock, unsigned run,
 	if (!lock) {
 		clear_line_locked();
 	} else {
-		n = run == 0 ? snprintf(line, sizeof(line),
-					"\rpmerge: bench %s: warm-up\033[K", lock)
-			     : snprintf(line, sizeof(line),
-					"\rpmerge: bench %s: run %u of %u\033[K",
-					lock, run, runs);
+		n = run == 0
+		        ? snprintf(line, sizeof(line),
+		                   "\rpmerge: bench %s: warm-up\033[K", lock)
+		        : snprintf(line, sizeof(line),
+		                   "\rpmerge: bench %s: run %u of %u\033[K",
+		                   lock, run, runs);
 		put_err(line, (size_t)n < sizeof(line) ? (size_t)n
-						       : sizeof(line) - 1);
+		                                       : sizeof(line) - 1);
 		ui.line_shown = true;
 	}
 	pthread_mutex_unlock(&ui.mu);
@@ -226,8 +227,9 @@ static void die_by_signal(int sig)
 
 static int write_stats(const struct pm_cli *cli, const struct pmerge_result *r)
 {
-	char *text = cli->stats == PM_STATS_JSON ? pmerge_stats_json(&cli->cfg, r)
-						 : pmerge_stats_text(&cli->cfg, r);
+	char *text = cli->stats == PM_STATS_JSON
+	                 ? pmerge_stats_json(&cli->cfg, r)
+	                 : pmerge_stats_text(&cli->cfg, r);
 	int rc = 0;
 
 	if (!text) {
@@ -254,16 +256,17 @@ static void verbose_summary(const struct pmerge_result *r)
 {
 	char b[32], rate[32];
 	uint64_t total_wait = r->lock.wait_ns.total;
-	double busy = r->wall_s * 1e9 * (r->jobs < r->inputs ? r->jobs : r->inputs);
+	double busy =
+	    r->wall_s * 1e9 * (r->jobs < r->inputs ? r->jobs : r->inputs);
 
-	message("merged %zu of %zu inputs, %s in %.3f s (%s/s), lock wait %.1f%%",
-		r->inputs - r->failed_inputs, r->inputs,
-		pmerge_format_bytes(r->bytes, b, sizeof(b)), r->wall_s,
-		pmerge_format_bytes(r->wall_s > 0 ? (uint64_t)((double)r->bytes /
-							       r->wall_s)
-						  : 0,
-				    rate, sizeof(rate)),
-		busy > 0 ? 100.0 * (double)total_wait / busy : 0.0);
+	message(
+	    "merged %zu of %zu inputs, %s in %.3f s (%s/s), lock wait %.1f%%",
+	    r->inputs - r->failed_inputs, r->inputs,
+	    pmerge_format_bytes(r->bytes, b, sizeof(b)), r->wall_s,
+	    pmerge_format_bytes(
+	        r->wall_s > 0 ? (uint64_t)((double)r->bytes / r->wall_s) : 0,
+	        rate, sizeof(rate)),
+	    busy > 0 ? 100.0 * (double)total_wait / busy : 0.0);
 }
 
 static int output_failure(const struct pm_cli *cli, int err)
@@ -302,10 +305,10 @@ static int run_bench(struct pm_cli *cli)
 {
 	char *report = NULL;
 	int sig = 0;
-	int rc = pmerge_bench(&cli->cfg, cli->lock_given ? cli->locks : NULL,
-			      cli->lock_given ? cli->n_locks : 0,
-			      cli->bench_runs, cli->stats == PM_STATS_JSON,
-			      &report, &sig);
+	int rc =
+	    pmerge_bench(&cli->cfg, cli->lock_given ? cli->locks : NULL,
+	                 cli->lock_given ? cli->n_locks : 0, cli->bench_runs,
+	                 cli->stats == PM_STATS_JSON, &report, &sig);
 	bool reported = report != NULL;
 
 	if (sig)
@@ -330,17 +333,17 @@ static int run_bench(struct pm_cli *cli)
 		return output_failure(cli, -rc);
 	if (rc == -ESPIPE)
 		message("--bench reads every input once per run: inputs must "
-			"be regular files");
+		        "be regular files");
 	else if (rc == -EINVAL)
 		message("%s: --bench needs -o to name a regular file that is "
-			"not one of the inputs",
-			cli->cfg.output ? cli->cfg.output : "-");
+		        "not one of the inputs",
+		        cli->cfg.output ? cli->cfg.output : "-");
 	else if (rc == -EIO && reported)
 		message("--bench: a run's output did not verify (rows marked "
-			"FAILED)");
+		        "FAILED)");
 	else if (rc < 0 && rc != -EIO)
 		message("%s: %s", cli->cfg.output ? cli->cfg.output : "--bench",
-			strerror(-rc));
+		        strerror(-rc));
 	return rc == 0 ? 0 : 1;
 }
 
@@ -351,8 +354,8 @@ int main(int argc, char **argv)
 	int rc;
 
 	guard_std_fds();
-	ui.pipe_ignored = sigaction(SIGPIPE, NULL, &sa) == 0 &&
-			  sa.sa_handler == SIG_IGN;
+	ui.pipe_ignored =
+	    sigaction(SIGPIPE, NULL, &sa) == 0 && sa.sa_handler == SIG_IGN;
 	rc = pm_cli_parse(&cli, argc, argv);
 	if (rc == 2) {
 		fputs("Try 'pmerge --help' for more information.\n", stderr);
@@ -381,7 +384,8 @@ int main(int argc, char **argv)
 	if (cli.progress == PM_PROGRESS_ALWAYS ||
 	    (cli.progress == PM_PROGRESS_AUTO && tty)) {
 		ui.live = tty;
-		/* A terminal: 10 redraws a second at most; a log: one a second. */
+		/* A terminal: 10 redraws a second at most; a log: one a second.
+		 */
 		cfg->progress_interval_ms = tty ? 100 : 1000;
 		if (tty)
 			read_width();
@@ -390,12 +394,12 @@ int main(int argc, char **argv)
 	shield_status_signal();
 	cfg->detailed_stats = cli.stats != PM_STATS_NONE || cli.bench_runs;
 	cfg->cb = (struct pmerge_callbacks){
-		.input_error = on_input_error,
-		.note = on_note,
-		.progress = on_progress,
-		.status = on_status,
-		.resize = on_resize,
-		.bench_step = on_bench_step,
+	    .input_error = on_input_error,
+	    .note = on_note,
+	    .progress = on_progress,
+	    .status = on_status,
+	    .resize = on_resize,
+	    .bench_step = on_bench_step,
 	};
 	rc = cli.bench_runs ? run_bench(&cli) : run_merge(&cli);
 	pm_cli_free(&cli);

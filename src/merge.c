@@ -18,8 +18,8 @@
  * them (only a write blocked on a stalled reader can take that long). */
 #define PM_GRACE_MS 500
 
-static const int stop_signals[] = { SIGINT, SIGTERM, SIGHUP };
-static const int info_signals[] = { SIGUSR1, SIGWINCH };
+static const int stop_signals[] = {SIGINT, SIGTERM, SIGHUP};
+static const int info_signals[] = {SIGUSR1, SIGWINCH};
 #define N_STOP (sizeof(stop_signals) / sizeof(stop_signals[0]))
 #define N_INFO (sizeof(info_signals) / sizeof(info_signals[0]))
 
@@ -39,9 +39,9 @@ struct run {
 	uint64_t t0;
 	uint64_t bytes_total;
 	bool total_known;
-	double rate;             /* smoothed over the progress ticks */
+	double rate; /* smoothed over the progress ticks */
 	uint64_t last_ns, last_bytes;
-	bool masked;             /* stop signals held back by finish() */
+	bool masked; /* stop signals held back by finish() */
 	sigset_t saved_mask;
 };
 
@@ -84,7 +84,8 @@ static void snapshot(struct run *r, struct pmerge_progress *p)
 	double busy;
 
 	memset(p, 0, sizeof(*p));
-	p->bytes_done = atomic_load_explicit(&m->bytes_done, memory_order_relaxed);
+	p->bytes_done =
+	    atomic_load_explicit(&m->bytes_done, memory_order_relaxed);
 	p->bytes_total = r->bytes_total;
 	p->total_known = r->total_known;
 	p->inputs_done = atomic_load(&m->inputs_done);
@@ -92,33 +93,35 @@ static void snapshot(struct run *r, struct pmerge_progress *p)
 	p->elapsed_s = (double)(now - r->t0) / 1e9;
 	for (unsigned i = 0; i < m->n_workers; i++)
 		waited += atomic_load_explicit(&m->workers[i].st.wait_ns,
-					       memory_order_relaxed);
+		                               memory_order_relaxed);
 	busy = (double)(now - r->t0) * m->n_workers;
 	p->lock_wait_share = busy > 0 ? (double)waited / busy : 0;
 	if (p->lock_wait_share > 1)
 		p->lock_wait_share = 1;
 	p->finished = r->finished;
-	p->rate = r->rate > 0 ? r->rate
-		  : p->elapsed_s > 0 ? (double)p->bytes_done / p->elapsed_s : 0;
+	p->rate = r->rate > 0        ? r->rate
+	          : p->elapsed_s > 0 ? (double)p->bytes_done / p->elapsed_s
+	                             : 0;
 	if (p->finished)
-		p->rate = p->elapsed_s > 0 ? (double)p->bytes_done / p->elapsed_s
-					   : 0;
+		p->rate =
+		    p->elapsed_s > 0 ? (double)p->bytes_done / p->elapsed_s : 0;
 }
 
 /* An exponentially weighted rate: steady, yet follows a change in ~2 s. */
 static void update_rate(struct run *r)
 {
 	uint64_t now = pm_now_ns();
-	uint64_t bytes = atomic_load_explicit(&r->m.bytes_done,
-					      memory_order_relaxed);
+	uint64_t bytes =
+	    atomic_load_explicit(&r->m.bytes_done, memory_order_relaxed);
 	double dt = (double)(now - r->last_ns) / 1e9;
 
 	if (dt <= 0)
 		return;
 	double inst = (double)(bytes - r->last_bytes) / dt;
 	double alpha = dt / 2.0 > 1 ? 1 : dt / 2.0;
-	r->rate = r->last_ns == r->t0 && r->rate == 0 ? inst
-						      : alpha * inst + (1 - alpha) * r->rate;
+	r->rate = r->last_ns == r->t0 && r->rate == 0
+	              ? inst
+	              : alpha * inst + (1 - alpha) * r->rate;
 	r->last_ns = now;
 	r->last_bytes = bytes;
 }
@@ -154,7 +157,8 @@ static void finish(struct run *r)
 	if (m->cfg->handle_signals) {
 		sigset_t set;
 		settle_signals(&set);
-		r->masked = pthread_sigmask(SIG_BLOCK, &set, &r->saved_mask) == 0;
+		r->masked =
+		    pthread_sigmask(SIG_BLOCK, &set, &r->saved_mask) == 0;
 	}
 	for (size_t i = 0; i < N_STOP; i++)
 		close_handle((uv_handle_t *)&r->stop[i], &r->stop_on[i]);
@@ -169,8 +173,7 @@ static void on_async(uv_async_t *h)
 {
 	struct run *r = h->data;
 
-	if (!r->finished &&
-	    atomic_load(&r->m.workers_done) == r->m.n_workers)
+	if (!r->finished && atomic_load(&r->m.workers_done) == r->m.n_workers)
 		finish(r);
 }
 
@@ -241,7 +244,7 @@ static void measure_total(struct run *r)
 	for (size_t i = 0; i < cfg->n_inputs && r->total_known; i++) {
 		const char *n = cfg->inputs[i];
 		int rc = strcmp(n, "-") == 0 ? fstat(STDIN_FILENO, &st)
-					     : stat(n, &st);
+		                             : stat(n, &st);
 		if (rc < 0 || !S_ISREG(st.st_mode))
 			r->total_known = false;
 		else
@@ -268,8 +271,8 @@ static int start_loop(struct run *r)
 		r->progress.data = r;
 		r->progress_on = true;
 		uv_timer_start(&r->progress, on_progress,
-			       cfg->progress_interval_ms,
-			       cfg->progress_interval_ms);
+		               cfg->progress_interval_ms,
+		               cfg->progress_interval_ms);
 	}
 	if (!cfg->handle_signals)
 		return 0;
@@ -303,7 +306,7 @@ static int start_workers(struct run *r)
 	 * loop thread takes them. */
 	sigfillset(&all);
 	for (int s = 0; s < 4; s++)
-		sigdelset(&all, (int[]){ SIGSEGV, SIGBUS, SIGFPE, SIGILL }[s]);
+		sigdelset(&all, (int[]){SIGSEGV, SIGBUS, SIGFPE, SIGILL}[s]);
 	pthread_sigmask(SIG_BLOCK, &all, &old);
 	for (unsigned i = 0; i < m->n_workers; i++) {
 		struct pm_worker *w = &m->workers[i];
@@ -331,10 +334,11 @@ static int setup(struct run *r, const struct pmerge_config *cfg)
 	m->cfg = cfg;
 	m->unit = cfg->unit;
 	m->order = cfg->order != PMERGE_ORDER_DEFAULT ? cfg->order
-		   : cfg->unit == PMERGE_UNIT_LINE   ? PMERGE_ORDER_ARRIVAL
-						     : PMERGE_ORDER_INPUT;
+	           : cfg->unit == PMERGE_UNIT_LINE    ? PMERGE_ORDER_ARRIVAL
+	                                              : PMERGE_ORDER_INPUT;
 	m->term = cfg->zero_terminated ? '\0' : '\n';
-	m->bufsize = cfg->buffer_size ? cfg->buffer_size : PMERGE_BUFFER_DEFAULT;
+	m->bufsize =
+	    cfg->buffer_size ? cfg->buffer_size : PMERGE_BUFFER_DEFAULT;
 	if (m->bufsize < PMERGE_BUFFER_MIN)
 		m->bufsize = PMERGE_BUFFER_MIN;
 	unsigned jobs = cfg->jobs ? cfg->jobs : pmerge_default_jobs();
@@ -361,7 +365,8 @@ static int setup(struct run *r, const struct pmerge_config *cfg)
 		res->lock_used.n = 1;
 		if (cfg->cb.note)
 			cfg->cb.note(cfg->cb.user, PMERGE_NOTE_SEM_REDUCED,
-				     cfg->output ? cfg->output : "standard output");
+			             cfg->output ? cfg->output
+			                         : "standard output");
 	}
 	rc = pm_lock_init(&m->lock, &res->lock_used, cfg->detailed_stats);
 	if (rc < 0)
@@ -380,8 +385,8 @@ static int setup(struct run *r, const struct pmerge_config *cfg)
 			return -ENOMEM;
 		memset(m->unit_offset, 0xff, cfg->n_inputs * sizeof(uint64_t));
 	}
-	m->workers = calloc(m->n_workers ? m->n_workers : 1,
-			    sizeof(*m->workers));
+	m->workers =
+	    calloc(m->n_workers ? m->n_workers : 1, sizeof(*m->workers));
 	if (!m->workers)
 		return -ENOMEM;
 	for (unsigned i = 0; i < m->n_workers; i++) {
@@ -406,21 +411,21 @@ static void gather(struct run *r)
 {
 	struct pm_merge *m = &r->m;
 	struct pmerge_result *res = r->res;
-	struct pm_hist wait = { 0 }, hold = { 0 };
+	struct pm_hist wait = {0}, hold = {0};
 
-	res->workers = calloc(m->n_workers ? m->n_workers : 1,
-			      sizeof(*res->workers));
+	res->workers =
+	    calloc(m->n_workers ? m->n_workers : 1, sizeof(*res->workers));
 	for (unsigned i = 0; i < m->n_workers; i++) {
 		const struct pm_worker_stats *st = &m->workers[i].st;
 
 		if (res->workers)
 			res->workers[i] = (struct pmerge_worker_result){
-				.inputs = st->inputs,
-				.bytes = st->bytes,
-				.records = st->records,
-				.acquisitions = st->acquisitions,
-				.contended = st->contended,
-				.wait_ns = atomic_load(&st->wait_ns),
+			    .inputs = st->inputs,
+			    .bytes = st->bytes,
+			    .records = st->records,
+			    .acquisitions = st->acquisitions,
+			    .contended = st->contended,
+			    .wait_ns = atomic_load(&st->wait_ns),
 			};
 		res->records += st->records;
 		res->lock.acquisitions += st->acquisitions;
@@ -503,12 +508,13 @@ int pmerge_run(const struct pmerge_config *cfg, struct pmerge_result *result)
 		if (crc < 0)
 			result->output_error = -crc;
 		else
-			result->output_committed = m->sink.kind == PM_SINK_REPLACE;
+			result->output_committed =
+			    m->sink.kind == PM_SINK_REPLACE;
 	}
 	if (r->masked) {
 		/* A stop signal that came during the commit still counts. */
 		sigset_t set;
-		struct timespec zero = { 0, 0 };
+		struct timespec zero = {0, 0};
 		int sig;
 
 		settle_signals(&set);

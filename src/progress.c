@@ -7,8 +7,8 @@
 
 const char *pmerge_format_bytes(uint64_t bytes, char *buf, size_t size)
 {
-	static const char *const units[] = { "B",   "KiB", "MiB", "GiB",
-					     "TiB", "PiB", "EiB" };
+	static const char *const units[] = {"B",   "KiB", "MiB", "GiB",
+	                                    "TiB", "PiB", "EiB"};
 	double v = (double)bytes;
 	unsigned u = 0;
 
@@ -19,8 +19,11 @@ const char *pmerge_format_bytes(uint64_t bytes, char *buf, size_t size)
 	if (u == 0)
 		snprintf(buf, size, "%llu B", (unsigned long long)bytes);
 	else
-		snprintf(buf, size, "%.*f %s", v < 10 ? 2 : v < 100 ? 1 : 0, v,
-			 units[u]);
+		snprintf(buf, size, "%.*f %s",
+		         v < 10    ? 2
+		         : v < 100 ? 1
+		                   : 0,
+		         v, units[u]);
 	return buf;
 }
 
@@ -30,7 +33,7 @@ static void fmt_duration(double s, char *buf, size_t size)
 
 	if (t >= 3600)
 		snprintf(buf, size, "%lu:%02lu:%02lu", t / 3600, t / 60 % 60,
-			 t % 60);
+		         t % 60);
 	else
 		snprintf(buf, size, "%lu:%02lu", t / 60, t % 60);
 }
@@ -51,7 +54,7 @@ static void add(char *buf, size_t size, size_t *n, const char *fmt, ...)
 }
 
 size_t pmerge_progress_format(const struct pmerge_progress *p, unsigned width,
-			      bool live, char *buf, size_t size)
+                              bool live, char *buf, size_t size)
 {
 	char done[32], total[32], rate[32], eta[32], el[32];
 	size_t n = 0;
@@ -64,9 +67,9 @@ size_t pmerge_progress_format(const struct pmerge_progress *p, unsigned width,
 	pmerge_format_bytes((uint64_t)p->rate, rate, sizeof(rate));
 	fmt_duration(p->elapsed_s, el, sizeof(el));
 	if (p->total_known) {
-		pct = p->bytes_total
-			      ? 100.0 * (double)p->bytes_done / (double)p->bytes_total
-			      : 100.0;
+		pct = p->bytes_total ? 100.0 * (double)p->bytes_done /
+		                           (double)p->bytes_total
+		                     : 100.0;
 		if (pct > 100)
 			pct = 100;
 		pmerge_format_bytes(p->bytes_total, total, sizeof(total));
@@ -76,11 +79,12 @@ size_t pmerge_progress_format(const struct pmerge_progress *p, unsigned width,
 		    p->inputs_total, done);
 		if (p->total_known)
 			add(buf, size, &n, " of %s (%.0f%%)", total, pct);
-		add(buf, size, &n, ", %s/s, %s elapsed, lock wait %.0f%%",
-		    rate, el, 100 * p->lock_wait_share);
+		add(buf, size, &n, ", %s/s, %s elapsed, lock wait %.0f%%", rate,
+		    el, 100 * p->lock_wait_share);
 		return n;
 	}
-	/* Live: the fixed fields first, then a bar in whatever width is left. */
+	/* Live: the fixed fields first, then a bar in whatever width is left.
+	 */
 	char head[160], tail[128];
 	size_t hn = 0, tn = 0;
 
@@ -92,7 +96,7 @@ size_t pmerge_progress_format(const struct pmerge_progress *p, unsigned width,
 	if (p->total_known && !p->finished && p->rate > 0 &&
 	    p->bytes_total > p->bytes_done) {
 		fmt_duration((double)(p->bytes_total - p->bytes_done) / p->rate,
-			     eta, sizeof(eta));
+		             eta, sizeof(eta));
 		add(tail, sizeof(tail), &tn, "  ETA %s", eta);
 	} else {
 		add(tail, sizeof(tail), &tn, "  %s", el);

@@ -52,7 +52,7 @@ static char *final_path(const char *path)
 		if (link[0] == '/' || !slash) {
 			next = strdup(link);
 		} else if (asprintf(&next, "%.*s/%s", (int)(slash - cur), cur,
-				    link) < 0) {
+		                    link) < 0) {
 			next = NULL;
 		}
 		free(cur);
@@ -134,7 +134,7 @@ static int open_replace(struct pm_sink *s, const char *path)
 	const char *slash = strrchr(target, '/');
 	const char *base = slash ? slash + 1 : target;
 	if (asprintf(&s->temp, "%.*s.%s.pmerge-XXXXXX",
-		     slash ? (int)(slash - target + 1) : 0, target, base) < 0) {
+	             slash ? (int)(slash - target + 1) : 0, target, base) < 0) {
 		s->temp = NULL;
 		return -ENOMEM;
 	}
@@ -163,7 +163,7 @@ static int open_replace(struct pm_sink *s, const char *path)
 }
 
 int pm_sink_open(struct pm_sink *s, const char *path, bool append,
-		 const char **what)
+                 const char **what)
 {
 	int rc, alias;
 
@@ -176,8 +176,9 @@ int pm_sink_open(struct pm_sink *s, const char *path, bool append,
 		s->fd = path ? alias : STDOUT_FILENO;
 	} else if (append) {
 		s->kind = PM_SINK_APPEND;
-		s->fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC |
-					   O_NOCTTY, 0666);
+		s->fd = open(
+		    path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOCTTY,
+		    0666);
 		if (s->fd < 0) {
 			rc = -errno;
 			goto fail;
@@ -208,7 +209,7 @@ uint64_t pm_sink_reserve(struct pm_sink *s, uint64_t len)
 
 int pm_sink_write(struct pm_sink *s, const void *buf, size_t len, uint64_t off)
 {
-	struct iovec iov = { .iov_base = (void *)buf, .iov_len = len };
+	struct iovec iov = {.iov_base = (void *)buf, .iov_len = len};
 
 	return pm_sink_writev(s, &iov, 1, off);
 }
@@ -224,7 +225,7 @@ int pm_sink_writev(struct pm_sink *s, struct iovec *iov, int cnt, uint64_t off)
 			continue;
 		}
 		n = s->positioned ? pwritev(s->fd, iov, cnt, (off_t)off)
-				  : writev(s->fd, iov, cnt);
+		                  : writev(s->fd, iov, cnt);
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
@@ -258,14 +259,15 @@ static bool fast_path_unsupported(int err)
 }
 
 int pm_sink_copy(struct pm_sink *s, int in, uint64_t *in_off, uint64_t len,
-		 uint64_t off, char *buf, size_t bufsize, uint64_t *copied,
-		 bool *in_failed, const atomic_bool *cancel)
+                 uint64_t off, char *buf, size_t bufsize, uint64_t *copied,
+                 bool *in_failed, const atomic_bool *cancel)
 {
-	bool use_cfr = s->regular && s->positioned &&
-		       !atomic_load_explicit(&s->cfr_broken, memory_order_relaxed);
-	bool use_splice = !use_cfr && s->is_pipe &&
-			  !atomic_load_explicit(&s->splice_broken,
-						memory_order_relaxed);
+	bool use_cfr =
+	    s->regular && s->positioned &&
+	    !atomic_load_explicit(&s->cfr_broken, memory_order_relaxed);
+	bool use_splice =
+	    !use_cfr && s->is_pipe &&
+	    !atomic_load_explicit(&s->splice_broken, memory_order_relaxed);
 
 	*copied = 0;
 	*in_failed = false;
@@ -282,10 +284,10 @@ int pm_sink_copy(struct pm_sink *s, int in, uint64_t *in_off, uint64_t len,
 
 			if (use_cfr)
 				n = copy_file_range(in, &ioff, s->fd, &ooff,
-						    (size_t)want, 0);
+				                    (size_t)want, 0);
 			else
 				n = splice(in, &ioff, s->fd, NULL, (size_t)want,
-					   SPLICE_F_MORE);
+				           SPLICE_F_MORE);
 			if (n < 0 && errno == EINTR)
 				continue;
 			if (n < 0) {
@@ -295,10 +297,12 @@ int pm_sink_copy(struct pm_sink *s, int in, uint64_t *in_off, uint64_t len,
 				 * retried with plain reads and writes, which
 				 * tell the input's failure from the output's.
 				 */
-				if (fast_path_unsupported(errno) && *copied == 0)
-					atomic_store(use_cfr ? &s->cfr_broken
-							     : &s->splice_broken,
-						     true);
+				if (fast_path_unsupported(errno) &&
+				    *copied == 0)
+					atomic_store(use_cfr
+					                 ? &s->cfr_broken
+					                 : &s->splice_broken,
+					             true);
 				use_cfr = use_splice = false;
 				continue;
 			}
@@ -306,7 +310,8 @@ int pm_sink_copy(struct pm_sink *s, int in, uint64_t *in_off, uint64_t len,
 			if (want > bufsize)
 				want = bufsize;
 			do
-				n = pread(in, buf, (size_t)want, (off_t)*in_off);
+				n = pread(in, buf, (size_t)want,
+				          (off_t)*in_off);
 			while (n < 0 && errno == EINTR);
 			if (n < 0) {
 				*in_failed = true;

@@ -58,7 +58,7 @@ fail:
 }
 
 ssize_t pm_source_read(struct pm_source *src, void *buf, size_t len,
-		       int wake_fd)
+                       int wake_fd)
 {
 	if (src->regular) {
 		ssize_t n;
@@ -73,8 +73,8 @@ ssize_t pm_source_read(struct pm_source *src, void *buf, size_t len,
 	}
 	for (;;) {
 		struct pollfd pf[2] = {
-			{ .fd = src->fd, .events = POLLIN },
-			{ .fd = wake_fd, .events = POLLIN },
+		    {.fd = src->fd, .events = POLLIN},
+		    {.fd = wake_fd, .events = POLLIN},
 		};
 		int rc = poll(pf, wake_fd >= 0 ? 2 : 1, -1);
 
@@ -105,7 +105,8 @@ void pm_source_close(struct pm_source *src)
 	if (src->own_fd)
 		close(src->fd);
 	else if (src->regular)
-		/* Leave a shared regular stdin where cat would: past what we read. */
+		/* Leave a shared regular stdin where cat would: past what we
+		 * read. */
 		lseek(src->fd, (off_t)src->offset, SEEK_SET);
 	src->fd = -1;
 }

@@ -32,7 +32,7 @@ struct unit {
 	uint64_t off;     /* where the next byte of the span goes */
 	uint64_t span_start;
 	uint64_t span_len;
-	unsigned depth;   /* rlock nesting inside the span */
+	unsigned depth; /* rlock nesting inside the span */
 };
 
 static void input_failed(struct pm_merge *m, const char *name, int err)
@@ -47,7 +47,8 @@ static int output_failed(struct pm_merge *m, int rc)
 	int expected = 0;
 
 	if (rc != -ECANCELED) {
-		atomic_compare_exchange_strong(&m->output_error, &expected, -rc);
+		atomic_compare_exchange_strong(&m->output_error, &expected,
+		                               -rc);
 		pm_merge_cancel(m);
 	}
 	return rc;
@@ -80,8 +81,11 @@ static void turn_pass(struct unit *u)
 		return;
 	struct pm_parked *next = pm_order_pass(&m->turn, u->idx);
 	while (next) {
-		struct unit h = { .w = u->w, .m = m, .idx = next->idx,
-				  .have_turn = true, .turn_passed = true };
+		struct unit h = {.w = u->w,
+		                 .m = m,
+		                 .idx = next->idx,
+		                 .have_turn = true,
+		                 .turn_passed = true};
 		if (next->buf)
 			span_write(&h, next->buf, next->len);
 		next = pm_order_pass(&m->turn, next->idx);
@@ -102,10 +106,11 @@ static int span_begin(struct unit *u, uint64_t len)
 	pm_lock_enter(&m->lock, &u->w->st);
 	if (m->concurrent) {
 		pthread_mutex_lock(&m->tail_mu);
-		u->off = atomic_load_explicit(&m->sink.end, memory_order_relaxed);
+		u->off =
+		    atomic_load_explicit(&m->sink.end, memory_order_relaxed);
 		if (len != UINT64_MAX) {
 			atomic_store_explicit(&m->sink.end, u->off + len,
-					      memory_order_relaxed);
+			                      memory_order_relaxed);
 			pthread_mutex_unlock(&m->tail_mu);
 			/*
 			 * In --unit=file a closed span is the whole input: with
@@ -118,7 +123,8 @@ static int span_begin(struct unit *u, uint64_t len)
 			u->tail = true;
 		}
 	} else {
-		u->off = atomic_load_explicit(&m->sink.end, memory_order_relaxed);
+		u->off =
+		    atomic_load_explicit(&m->sink.end, memory_order_relaxed);
 	}
 	u->span_start = u->off;
 	u->span_len = len;
@@ -131,7 +137,8 @@ static void span_end(struct unit *u)
 	uint64_t written = u->off - u->span_start;
 
 	if (!m->concurrent || u->tail)
-		atomic_store_explicit(&m->sink.end, u->off, memory_order_relaxed);
+		atomic_store_explicit(&m->sink.end, u->off,
+		                      memory_order_relaxed);
 	if (u->tail) {
 		pthread_mutex_unlock(&m->tail_mu);
 		u->tail = false;
@@ -167,7 +174,7 @@ static int put_iov(struct unit *u, struct iovec *iov, int cnt, uint64_t len)
 
 static int put(struct unit *u, const void *buf, size_t len)
 {
-	struct iovec iov = { .iov_base = (void *)buf, .iov_len = len };
+	struct iovec iov = {.iov_base = (void *)buf, .iov_len = len};
 
 	return len ? put_iov(u, &iov, 1, len) : 0;
 }
@@ -189,7 +196,7 @@ static void span_write(struct unit *u, const char *buf, size_t len)
 static void deliver(struct unit *u, const char *buf, size_t len)
 {
 	if (u->m->order == PMERGE_ORDER_INPUT && !u->have_turn) {
-		struct pm_parked p = { .idx = u->idx, .buf = buf, .len = len };
+		struct pm_parked p = {.idx = u->idx, .buf = buf, .len = len};
 		int rc = pm_order_offer(&u->m->turn, &p);
 
 		if (rc != 0) {
@@ -205,12 +212,13 @@ static void deliver(struct unit *u, const char *buf, size_t len)
 
 /* Reads until buf is full or the input ends.  Returns bytes or -errno. */
 static ssize_t read_full(struct pm_merge *m, struct pm_source *src, char *buf,
-			 size_t len)
+                         size_t len)
 {
 	size_t got = 0;
 
 	while (got < len) {
-		ssize_t n = pm_source_read(src, buf + got, len - got, m->wake[0]);
+		ssize_t n =
+		    pm_source_read(src, buf + got, len - got, m->wake[0]);
 		if (n < 0)
 			return n;
 		if (n == 0)
@@ -255,11 +263,12 @@ static void file_regular(struct unit *u, struct pm_source *src)
 		return;
 	/* In pieces, so that progress moves during a multi-GiB input. */
 	for (uint64_t part = 0; copied < len; copied += part) {
-		uint64_t want = len - copied < PM_PROGRESS_STEP ? len - copied
-								 : PM_PROGRESS_STEP;
+		uint64_t want = len - copied < PM_PROGRESS_STEP
+		                    ? len - copied
+		                    : PM_PROGRESS_STEP;
 		rc = pm_sink_copy(&m->sink, src->fd, &src->offset, want, u->off,
-				  w->buf, w->bufsize, &part, &in_failed,
-				  &m->cancelled);
+		                  w->buf, w->bufsize, &part, &in_failed,
+		                  &m->cancelled);
 		count_out(u, part);
 		if (rc < 0 || part < want) {
 			copied += part;
@@ -307,7 +316,7 @@ static void file_stream(struct unit *u, struct pm_source *src)
  * add_term: the final record had none) as one closed span.
  */
 static int append_records(struct unit *u, const char *buf, size_t len,
-			  bool add_term)
+                          bool add_term)
 {
 	struct pm_worker *w = u->w;
 	struct pm_merge *m = u->m;
@@ -322,12 +331,12 @@ static int append_records(struct unit *u, const char *buf, size_t len,
 		size_t used;
 		uint64_t bytes;
 		size_t cnt = pm_lines_tag_iov(buf + pos, len - pos, m->term,
-					      u->tag, u->tag_len, w->iov,
-					      w->iov_max - 1, &used, &bytes);
+		                              u->tag, u->tag_len, w->iov,
+		                              w->iov_max - 1, &used, &bytes);
 		pos += used;
 		if (add_term && pos == len) {
-			w->iov[cnt++] = (struct iovec){ .iov_base = &m->term,
-							.iov_len = 1 };
+			w->iov[cnt++] =
+			    (struct iovec){.iov_base = &m->term, .iov_len = 1};
 			bytes++;
 		}
 		rc = put_iov(u, w->iov, (int)cnt, bytes);
@@ -341,7 +350,7 @@ static int append_records(struct unit *u, const char *buf, size_t len,
  * until its terminator.  On return buf[0, *fill) holds what followed it.
  */
 static int long_record(struct unit *u, struct pm_source *src, size_t *fill,
-		       bool *eof)
+                       bool *eof)
 {
 	struct pm_worker *w = u->w;
 	struct pm_merge *m = u->m;
@@ -390,8 +399,8 @@ static void line_unit(struct unit *u, struct pm_source *src)
 	bool eof = false;
 
 	while (!eof) {
-		ssize_t n = pm_source_read(src, w->buf + fill, w->bufsize - fill,
-					   m->wake[0]);
+		ssize_t n = pm_source_read(src, w->buf + fill,
+		                           w->bufsize - fill, m->wake[0]);
 		if (n < 0) {
 			read_failed(u, src, n);
 			if (n == -ECANCELED)
@@ -432,7 +441,7 @@ static void merge_input(struct pm_worker *w, size_t idx)
 	struct pm_merge *m = w->m;
 	const char *name = m->cfg->inputs[idx];
 	bool is_stdin = strcmp(name, "-") == 0;
-	struct unit u = { .w = w, .m = m, .idx = idx };
+	struct unit u = {.w = w, .m = m, .idx = idx};
 	struct pm_source src;
 	int rc;
 

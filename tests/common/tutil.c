@@ -31,7 +31,8 @@ static double now_s(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-static void append(char **buf, size_t *len, size_t *cap, const char *d, size_t n)
+static void append(char **buf, size_t *len, size_t *cap, const char *d,
+                   size_t n)
 {
 	if (*len + n + 1 > *cap) {
 		size_t c = *cap ? *cap : 4096;
@@ -47,7 +48,7 @@ static void append(char **buf, size_t *len, size_t *cap, const char *d, size_t n
 }
 
 void tu_run_argv(struct tu_run *r, char *const argv[], const char *stdin_path,
-		 double timeout_s)
+                 double timeout_s)
 {
 	int po[2], pe[2];
 	posix_spawn_file_actions_t fa;
@@ -60,18 +61,19 @@ void tu_run_argv(struct tu_run *r, char *const argv[], const char *stdin_path,
 	ck_assert_int_eq(pipe2(po, O_CLOEXEC), 0);
 	ck_assert_int_eq(pipe2(pe, O_CLOEXEC), 0);
 	posix_spawn_file_actions_init(&fa);
-	posix_spawn_file_actions_addopen(&fa, 0, stdin_path ? stdin_path : "/dev/null",
-					 O_RDONLY, 0);
+	posix_spawn_file_actions_addopen(
+	    &fa, 0, stdin_path ? stdin_path : "/dev/null", O_RDONLY, 0);
 	posix_spawn_file_actions_adddup2(&fa, po[1], 1);
 	posix_spawn_file_actions_adddup2(&fa, pe[1], 2);
-	ck_assert_int_eq(posix_spawnp(&pid, argv[0], &fa, NULL, argv, environ), 0);
+	ck_assert_int_eq(posix_spawnp(&pid, argv[0], &fa, NULL, argv, environ),
+	                 0);
 	posix_spawn_file_actions_destroy(&fa);
 	close(po[1]);
 	close(pe[1]);
 	append(&r->out, &r->out_len, &cap_o, "", 0);
 	append(&r->err, &r->err_len, &cap_e, "", 0);
 
-	struct pollfd pf[2] = { { po[0], POLLIN, 0 }, { pe[0], POLLIN, 0 } };
+	struct pollfd pf[2] = {{po[0], POLLIN, 0}, {pe[0], POLLIN, 0}};
 	int open_fds = 2;
 	bool killed = false;
 	while (open_fds > 0) {
@@ -90,9 +92,11 @@ void tu_run_argv(struct tu_run *r, char *const argv[], const char *stdin_path,
 			ssize_t k = read(pf[i].fd, b, sizeof(b));
 			if (k > 0) {
 				if (i == 0)
-					append(&r->out, &r->out_len, &cap_o, b, (size_t)k);
+					append(&r->out, &r->out_len, &cap_o, b,
+					       (size_t)k);
 				else
-					append(&r->err, &r->err_len, &cap_e, b, (size_t)k);
+					append(&r->err, &r->err_len, &cap_e, b,
+					       (size_t)k);
 			} else if (k == 0 || errno != EINTR) {
 				close(pf[i].fd);
 				pf[i].fd = -1;
@@ -113,7 +117,7 @@ void tu_run_argv(struct tu_run *r, char *const argv[], const char *stdin_path,
 
 void tu_run_sh(struct tu_run *r, const char *cmd, double timeout_s)
 {
-	char *argv[] = { "/bin/sh", "-c", (char *)cmd, NULL };
+	char *argv[] = {"/bin/sh", "-c", (char *)cmd, NULL};
 	tu_run_argv(r, argv, NULL, timeout_s);
 }
 
@@ -128,7 +132,8 @@ char *tu_mkdtemp(void)
 {
 	const char *t = getenv("TMPDIR");
 	char *p;
-	ck_assert_int_gt(asprintf(&p, "%s/pmerge-test.XXXXXX", t && *t ? t : "/tmp"), 0);
+	ck_assert_int_gt(
+	    asprintf(&p, "%s/pmerge-test.XXXXXX", t && *t ? t : "/tmp"), 0);
 	ck_assert_ptr_nonnull(mkdtemp(p));
 	return p;
 }

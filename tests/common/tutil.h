@@ -13,13 +13,13 @@
 
 /* The result of running a command: captured streams and how it ended. */
 struct tu_run {
-	char *out;        /* standard output, NUL-terminated (may hold NULs) */
+	char *out; /* standard output, NUL-terminated (may hold NULs) */
 	size_t out_len;
-	char *err;        /* standard error, NUL-terminated */
+	char *err; /* standard error, NUL-terminated */
 	size_t err_len;
-	int status;       /* exit status, or -1 if killed */
-	int signal;       /* the killing signal, or 0 */
-	double seconds;   /* wall time */
+	int status;     /* exit status, or -1 if killed */
+	int signal;     /* the killing signal, or 0 */
+	double seconds; /* wall time */
 };
 
 /* Path of the pmerge binary under test: $PMERGE, else "pmerge". */
@@ -31,12 +31,13 @@ const char *tu_pmerge(void);
  * child after timeout_s seconds (then status is -1 and signal SIGKILL).
  */
 void tu_run_argv(struct tu_run *r, char *const argv[], const char *stdin_path,
-		 double timeout_s);
+                 double timeout_s);
 /* The same through "/bin/sh -c cmd". */
 void tu_run_sh(struct tu_run *r, const char *cmd, double timeout_s);
 void tu_run_free(struct tu_run *r);
 
-/* A fresh scratch directory (removed by tu_rmdir_rf); returns malloc'ed path. */
+/* A fresh scratch directory (removed by tu_rmdir_rf); returns malloc'ed path.
+ */
 char *tu_mkdtemp(void);
 void tu_rmdir_rf(const char *dir);
 /* dir/name as a malloc'ed string. */
