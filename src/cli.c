@@ -203,16 +203,23 @@ static int parse_locks(struct pm_cli *cli, const char *arg)
 	return rc;
 }
 
-/* Reads NUL-ended names from path ("-": stdin) into cli->names. */
+/*
+ * Reads NUL-ended names from path ("-": stdin) into cli->names.  Bad names
+ * (empty, or "-" when the list itself is stdin) are reported and skipped,
+ * as GNU du and wc do, and make the exit status 1.
+ */
 static int read_files0(struct pm_cli *cli, const char *path)
 {
-	int fd = strcmp(path, "-") == 0 ? STDIN_FILENO
-	                                : open(path, O_RDONLY | O_CLOEXEC);
-	size_t len = 0, cap = 0, n = 0;
+	bool from_stdin = strcmp(path, "-") == 0;
+	int fd = from_stdin ? STDIN_FILENO : open(path, O_RDONLY | O_CLOEXEC);
+	size_t len = 0, cap = 0, n = 0, nth = 0;
 	char *data = NULL;
 
-	if (fd < 0)
-		goto fail;
+	if (fd < 0) {
+		fprintf(stderr, "pmerge: cannot open '%s' for reading: %s\n",
+		        path, strerror(errno));
+		return 1;
+	}
 	for (;;) {
 		if (len + 65536 + 1 > cap) {
 			cap = cap ? cap * 2 : 131072;
@@ -232,44 +239,43 @@ static int read_files0(struct pm_cli *cli, const char *path)
 			break;
 		len += (size_t)k;
 	}
-	if (fd != STDIN_FILENO)
+	if (!from_stdin)
 		close(fd);
-	fd = -1;
 	if (len > 0 && data[len - 1] != '\0')
 		data[len++] = '\0'; /* the last name may lack its NUL */
 	for (size_t i = 0; i < len; i++)
 		n += data[i] == '\0';
 	cli->names = calloc(n ? n : 1, sizeof(char *));
 	if (!cli->names) {
-		errno = ENOMEM;
-		goto fail;
+		free(data);
+		fprintf(stderr, "pmerge: %s\n", strerror(ENOMEM));
+		return 1;
 	}
 	cli->files0_data = data;
 	for (size_t i = 0, start = 0; i < len; i++) {
 		if (data[i] != '\0')
 			continue;
 		char *name = data + start;
-		if (i == start) {
-			fprintf(
-			    stderr,
-			    "pmerge: %s:%zu: invalid zero-length file name\n",
-			    path, cli->n_names + 1);
-			return 1;
-		}
-		if (strcmp(path, "-") == 0 && strcmp(name, "-") == 0) {
+		nth++;
+		start = i + 1;
+		if (*name == '\0') {
+			fprintf(stderr,
+			        "pmerge: %s:%zu: invalid zero-length file name\n",
+			        path, nth);
+			cli->files0_bad = true;
+		} else if (from_stdin && strcmp(name, "-") == 0) {
 			fprintf(stderr,
 			        "pmerge: when reading file names from standard "
 			        "input, no file name of '-' allowed\n");
-			return 1;
+			cli->files0_bad = true;
+		} else {
+			cli->names[cli->n_names++] = name;
 		}
-		cli->names[cli->n_names++] = name;
-		start = i + 1;
 	}
 	return 0;
 fail:
-	fprintf(stderr, "pmerge: cannot open '%s' for reading: %s\n", path,
-	        strerror(errno));
-	if (fd > STDIN_FILENO)
+	fprintf(stderr, "pmerge: %s: read error: %s\n", path, strerror(errno));
+	if (!from_stdin)
 		close(fd);
 	free(data);
 	return 1;

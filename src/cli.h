@@ -34,6 +34,7 @@ struct pm_cli {
 	char **names;
 	size_t n_names;
 	char *files0_data; /* backing store of names from files0 */
+	bool files0_bad;   /* a name in it was reported and skipped */
 };
 
 /*

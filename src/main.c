@@ -72,9 +72,42 @@ static void message(const char *fmt, ...)
 	pthread_mutex_unlock(&ui.mu);
 }
 
+/*
+ * A name as messages show it: as is when it reads unambiguously, else in
+ * single quotes (an empty name, blanks, control characters), as GNU tools
+ * do.  Returns name itself or buf.
+ */
+static const char *quote_name(const char *name, char *buf, size_t size)
+{
+	size_t n = 0;
+	bool plain = *name != '\0';
+
+	for (const unsigned char *p = (const unsigned char *)name; *p; p++)
+		if (*p <= ' ' || *p == 0x7f || *p == '\'' || *p == '"' ||
+		    *p == '\\')
+			plain = false;
+	if (plain || size < 8)
+		return name;
+	buf[n++] = '\'';
+	for (const char *p = name; *p && n + 6 < size; p++) {
+		if (*p == '\'') {
+			memcpy(buf + n, "'\\''", 4);
+			n += 4;
+		} else {
+			buf[n++] = *p;
+		}
+	}
+	buf[n++] = '\'';
+	buf[n] = '\0';
+	return buf;
+}
+
 static void on_input_error(void *user, const char *name, int err)
 {
+	char q[1024];
+
 	(void)user;
+	name = quote_name(name, q, sizeof(q));
 	if (err == PMERGE_ERR_INPUT_IS_OUTPUT)
 		message("%s: input file is output file", name);
 	else
@@ -273,8 +306,11 @@ static int output_failure(const struct pm_cli *cli, int err)
 {
 	if (err == EPIPE && !ui.pipe_ignored)
 		die_by_signal(SIGPIPE); /* the reader went away: as cat */
+	char q[1024];
+
 	if (cli->cfg.output)
-		message("%s: %s", cli->cfg.output, strerror(err));
+		message("%s: %s", quote_name(cli->cfg.output, q, sizeof(q)),
+		        strerror(err));
 	else
 		message("write error: %s", strerror(err));
 	return 1;
@@ -402,6 +438,8 @@ int main(int argc, char **argv)
 	    .bench_step = on_bench_step,
 	};
 	rc = cli.bench_runs ? run_bench(&cli) : run_merge(&cli);
+	if (cli.files0_bad)
+		rc |= 1;
 	pm_cli_free(&cli);
 	return rc;
 }

@@ -110,6 +110,8 @@ static int sink_describe(struct pm_sink *s)
 
 static int open_replace(struct pm_sink *s, const char *path)
 {
+	if (*path == '\0')
+		return -ENOENT; /* as open("") would say, before any work */
 	struct stat st;
 	bool exists;
 	char *target = final_path(path);

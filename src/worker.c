@@ -518,7 +518,7 @@ void pm_merge_cancel(struct pm_merge *m)
 	if (was)
 		return;
 	/* Written once and never drained: every poll() sees it from now on. */
-	ssize_t rc = write(m->wake[1], "x", 1);
-	(void)rc;
+	while (write(m->wake[1], "x", 1) < 0 && errno == EINTR)
+		;
 	pm_order_cancel(&m->turn);
 }
