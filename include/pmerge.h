@@ -23,7 +23,10 @@ extern "C" {
 
 /* Limits and defaults that the CLI documents. */
 #define PMERGE_JOBS_MAX       1024u
-#define PMERGE_BUFFER_DEFAULT (128u * 1024u)
+/* Default buffer per worker: pipes and terminals get PIPE (writes that
+ * leave a grown pipe room to flow), files FILE (fewer, larger writes). */
+#define PMERGE_BUFFER_DEFAULT_PIPE (128u * 1024u)
+#define PMERGE_BUFFER_DEFAULT_FILE (1024u * 1024u)
 #define PMERGE_BUFFER_MIN     4096u
 
 /* What stays whole in the output. */
@@ -133,7 +136,7 @@ struct pmerge_config {
 	bool tag;             /* line unit: prefix "NAME\t" */
 	unsigned jobs;        /* 1..PMERGE_JOBS_MAX; 0 picks the default */
 	struct pmerge_lock_spec lock;
-	size_t buffer_size;  /* 0 picks PMERGE_BUFFER_DEFAULT */
+	size_t buffer_size;  /* 0: PMERGE_BUFFER_DEFAULT_FILE or _PIPE */
 	bool detailed_stats; /* hold times and histograms */
 	bool handle_signals; /* INT/TERM/HUP/USR1/WINCH via the loop */
 	unsigned progress_interval_ms; /* 0: no progress callbacks */

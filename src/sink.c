@@ -82,6 +82,20 @@ static int fd_alias(const char *path)
 	return *end || v > INT_MAX ? -1 : (int)v;
 }
 
+/*
+ * A pipe of 64 KiB makes writer and reader take turns every 64 KiB; a
+ * larger one (up to what an unprivileged process may ask for) lets both run.
+ * Never shrinks it, and failing is harmless.
+ */
+static void grow_pipe(int fd)
+{
+	int want = 1 << 20, have = fcntl(fd, F_GETPIPE_SZ);
+
+	while (have > 0 && have < want && fcntl(fd, F_SETPIPE_SZ, want) < 0 &&
+	       errno == EPERM)
+		want /= 2;
+}
+
 /* Fills the fields that follow from what the fd is. */
 static int sink_describe(struct pm_sink *s)
 {
@@ -94,6 +108,8 @@ static int sink_describe(struct pm_sink *s)
 		return -EBADF;
 	s->regular = S_ISREG(st.st_mode);
 	s->is_pipe = S_ISFIFO(st.st_mode);
+	if (s->is_pipe)
+		grow_pipe(s->fd);
 	s->dev = st.st_dev;
 	s->ino = st.st_ino;
 	s->positioned = s->regular && !(fl & O_APPEND);

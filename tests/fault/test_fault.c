@@ -29,7 +29,8 @@ static void make_inputs(void)
 	hu_make("c", 333, 3, true);
 	hu_make("t1", 300000, 5, true);
 	hu_make("t2", 200001, 6, true);
-	hu_make("big", (1u << 20) + 12345, 2, false);
+	/* Several buffers long even with the 1 MiB buffer of file outputs. */
+	hu_make("big", (4u << 20) + 12345, 2, false);
 	hu_make("big2", 700000, 4, false);
 }
 

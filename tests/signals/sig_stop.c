@@ -245,7 +245,8 @@ END_TEST
 static pid_t start_stalled(int *reader)
 {
 	struct sg_spawn sp = SG_SPAWN_INIT;
-	size_t len = 1024 * 1024;
+	/* Far more than a pipe holds, also after pmerge grows it to 1 MiB. */
+	size_t len = 8 * 1024 * 1024;
 	char *big = sg_random(len, 2);
 	int last = -1, n;
 	double still = 0;

@@ -474,6 +474,10 @@ static void run_scenario(const struct scenario *sc)
 	margv[m++] = jobs;
 	margv[m++] = "-l";
 	margv[m++] = (char *)sc->lock;
+	/* Pin the buffer below the longest records whatever the output's
+	 * default, so that the long-record path is always exercised. */
+	margv[m++] = "-B";
+	margv[m++] = "128K";
 	if (sc->order_input)
 		margv[m++] = "--order=input";
 	if (sc->zero)
