@@ -294,12 +294,9 @@ static int watch_signals(struct bench *b)
 		return rc;
 	b->loop_on = true;
 	for (size_t i = 0; i < N_WATCHED; i++) {
-		struct sigaction sa;
-
 		/* What was ignored at start (nohup) stays ignored, as in a
 		 * plain merge. */
-		if (sigaction(watched_signals[i], NULL, &sa) == 0 &&
-		    sa.sa_handler == SIG_IGN)
+		if (pm_signal_ignored(watched_signals[i]))
 			continue;
 		rc = uv_signal_init(&b->loop, &b->sig[i]);
 		if (rc < 0)

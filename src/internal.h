@@ -344,6 +344,10 @@ struct pm_merge {
 	struct pm_worker *workers;
 };
 
+/* True when sig was set to SIG_IGN before we started (nohup, background
+ * jobs): such signals are left alone. */
+bool pm_signal_ignored(int sig);
+
 /* The worker thread's body: merges inputs until none is left. */
 void *pm_worker_main(void *arg);
 /* Any thread: stop every worker soon (idempotent). */

@@ -70,7 +70,7 @@ unsigned pmerge_default_jobs(void)
 	return 4;
 }
 
-static bool ignored_at_start(int sig)
+bool pm_signal_ignored(int sig)
 {
 	struct sigaction sa;
 
@@ -278,7 +278,7 @@ static int start_loop(struct run *r)
 		return 0;
 	for (size_t i = 0; i < N_STOP; i++) {
 		/* nohup and background jobs: what was ignored stays so. */
-		if (ignored_at_start(stop_signals[i]))
+		if (pm_signal_ignored(stop_signals[i]))
 			continue;
 		uv_signal_init(&r->loop, &r->stop[i]);
 		r->stop[i].data = r;
@@ -286,7 +286,7 @@ static int start_loop(struct run *r)
 		uv_signal_start(&r->stop[i], on_signal, stop_signals[i]);
 	}
 	for (size_t i = 0; i < N_INFO; i++) {
-		if (ignored_at_start(info_signals[i]))
+		if (pm_signal_ignored(info_signals[i]))
 			continue;
 		uv_signal_init(&r->loop, &r->info[i]);
 		r->info[i].data = r;
@@ -358,7 +358,7 @@ static int setup(struct run *r, const struct pmerge_config *cfg)
 	}
 	/* Measured (README, "Buffers"): large writes pay off on files, while
 	 * a pipe flows best with writes well below its size. */
-	m->bufsize = cfg->buffer_size     ? cfg->buffer_size
+	m->bufsize = cfg->buffer_size  ? cfg->buffer_size
 	             : m->sink.regular ? PMERGE_BUFFER_DEFAULT_FILE
 	                               : PMERGE_BUFFER_DEFAULT_PIPE;
 	if (m->bufsize < PMERGE_BUFFER_MIN)

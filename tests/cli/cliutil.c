@@ -109,29 +109,6 @@ void cu_leave_scratch(char *dir)
 	free(dir);
 }
 
-static double now_s(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static void buf_append(char **buf, size_t *len, size_t *cap, const char *d,
-                       size_t n)
-{
-	if (*len + n + 1 > *cap) {
-		size_t c = *cap ? *cap : 4096;
-		while (c < *len + n + 1)
-			c *= 2;
-		*buf = realloc(*buf, c);
-		ck_assert_ptr_nonnull(*buf);
-		*cap = c;
-	}
-	memcpy(*buf + *len, d, n);
-	*len += n;
-	(*buf)[*len] = '\0';
-}
-
 /* Only async-signal-safe calls: the test process may have threads. */
 static void child_exec(const struct cu_io *io, int in, int out, int err,
                        char *const argv[])
@@ -162,7 +139,7 @@ void cu_run_io(struct tu_run *r, const struct cu_io *io, char *const argv[])
 	int po[2] = {-1, -1}, pe[2], in = io->stdin_fd, in_opened = -1;
 	bool capture = io->stdout_fd < 0;
 	size_t cap_o = 0, cap_e = 0, argc = 0;
-	double start = now_s();
+	double start = tu_now_s();
 	char **av;
 	pid_t pid;
 	int st;
@@ -216,14 +193,14 @@ void cu_run_io(struct tu_run *r, const struct cu_io *io, char *const argv[])
 	if (capture)
 		close(po[1]);
 	close(pe[1]);
-	buf_append(&r->out, &r->out_len, &cap_o, "", 0);
-	buf_append(&r->err, &r->err_len, &cap_e, "", 0);
+	tu_append(&r->out, &r->out_len, &cap_o, "", 0);
+	tu_append(&r->err, &r->err_len, &cap_e, "", 0);
 
 	struct pollfd pf[2] = {{pe[0], POLLIN, 0}, {po[0], POLLIN, 0}};
 	int open_fds = capture ? 2 : 1;
 	bool killed = false;
 	while (open_fds > 0) {
-		double left = CU_TIMEOUT - (now_s() - start);
+		double left = CU_TIMEOUT - (tu_now_s() - start);
 		if (left <= 0 && !killed) {
 			/* The group: a shell's children hold the pipes too. */
 			kill(-pid, SIGKILL);
@@ -241,11 +218,11 @@ void cu_run_io(struct tu_run *r, const struct cu_io *io, char *const argv[])
 			ssize_t k = read(pf[i].fd, b, sizeof(b));
 			if (k > 0) {
 				if (i == 1)
-					buf_append(&r->out, &r->out_len, &cap_o,
-					           b, (size_t)k);
+					tu_append(&r->out, &r->out_len, &cap_o,
+					          b, (size_t)k);
 				else
-					buf_append(&r->err, &r->err_len, &cap_e,
-					           b, (size_t)k);
+					tu_append(&r->err, &r->err_len, &cap_e,
+					          b, (size_t)k);
 			} else if (k == 0 || errno != EINTR) {
 				close(pf[i].fd);
 				pf[i].fd = -1;
@@ -255,7 +232,7 @@ void cu_run_io(struct tu_run *r, const struct cu_io *io, char *const argv[])
 	}
 	while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
 		;
-	r->seconds = now_s() - start;
+	r->seconds = tu_now_s() - start;
 	if (WIFEXITED(st)) {
 		r->status = WEXITSTATUS(st);
 	} else {
@@ -634,11 +611,11 @@ char *cu_records_concat(const struct cu_input *in, size_t n, char term,
 {
 	char *buf = NULL;
 	size_t l = 0, cap = 0;
-	buf_append(&buf, &l, &cap, "", 0);
+	tu_append(&buf, &l, &cap, "", 0);
 	for (size_t i = 0; i < n; i++) {
-		buf_append(&buf, &l, &cap, in[i].data, in[i].len);
+		tu_append(&buf, &l, &cap, in[i].data, in[i].len);
 		if (in[i].len > 0 && in[i].data[in[i].len - 1] != term)
-			buf_append(&buf, &l, &cap, &term, 1);
+			tu_append(&buf, &l, &cap, &term, 1);
 	}
 	*len = l;
 	return buf;
@@ -666,7 +643,7 @@ static void *fifo_reader_main(void *arg)
 		bool done = atomic_load(&fr->writer_done);
 		ssize_t k = read(fr->fd, b, sizeof(b));
 		if (k > 0) {
-			buf_append(&fr->buf, &fr->len, &fr->cap, b, (size_t)k);
+			tu_append(&fr->buf, &fr->len, &fr->cap, b, (size_t)k);
 			continue;
 		}
 		if (k == 0 && done)
@@ -687,7 +664,7 @@ struct cu_fifo_reader *cu_fifo_reader_start(const char *path)
 	/* Opened here, so that the writer's open never waits for us. */
 	fr->fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
 	ck_assert_msg(fr->fd >= 0, "open %s: %s", path, strerror(errno));
-	buf_append(&fr->buf, &fr->len, &fr->cap, "", 0);
+	tu_append(&fr->buf, &fr->len, &fr->cap, "", 0);
 	ck_assert_int_eq(
 	    pthread_create(&fr->thread, NULL, fifo_reader_main, fr), 0);
 	return fr;

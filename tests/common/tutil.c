@@ -24,15 +24,14 @@ const char *tu_pmerge(void)
 	return p && *p ? p : "pmerge";
 }
 
-static double now_s(void)
+double tu_now_s(void)
 {
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-static void append(char **buf, size_t *len, size_t *cap, const char *d,
-                   size_t n)
+void tu_append(char **buf, size_t *len, size_t *cap, const void *d, size_t n)
 {
 	if (*len + n + 1 > *cap) {
 		size_t c = *cap ? *cap : 4096;
@@ -54,7 +53,7 @@ void tu_run_argv(struct tu_run *r, char *const argv[], const char *stdin_path,
 	posix_spawn_file_actions_t fa;
 	pid_t pid;
 	size_t cap_o = 0, cap_e = 0;
-	double start = now_s();
+	double start = tu_now_s();
 	int st;
 
 	memset(r, 0, sizeof(*r));
@@ -70,14 +69,14 @@ void tu_run_argv(struct tu_run *r, char *const argv[], const char *stdin_path,
 	posix_spawn_file_actions_destroy(&fa);
 	close(po[1]);
 	close(pe[1]);
-	append(&r->out, &r->out_len, &cap_o, "", 0);
-	append(&r->err, &r->err_len, &cap_e, "", 0);
+	tu_append(&r->out, &r->out_len, &cap_o, "", 0);
+	tu_append(&r->err, &r->err_len, &cap_e, "", 0);
 
 	struct pollfd pf[2] = {{po[0], POLLIN, 0}, {pe[0], POLLIN, 0}};
 	int open_fds = 2;
 	bool killed = false;
 	while (open_fds > 0) {
-		double left = timeout_s - (now_s() - start);
+		double left = timeout_s - (tu_now_s() - start);
 		if (left <= 0 && !killed) {
 			kill(pid, SIGKILL);
 			killed = true;
@@ -92,11 +91,11 @@ void tu_run_argv(struct tu_run *r, char *const argv[], const char *stdin_path,
 			ssize_t k = read(pf[i].fd, b, sizeof(b));
 			if (k > 0) {
 				if (i == 0)
-					append(&r->out, &r->out_len, &cap_o, b,
-					       (size_t)k);
+					tu_append(&r->out, &r->out_len, &cap_o,
+					          b, (size_t)k);
 				else
-					append(&r->err, &r->err_len, &cap_e, b,
-					       (size_t)k);
+					tu_append(&r->err, &r->err_len, &cap_e,
+					          b, (size_t)k);
 			} else if (k == 0 || errno != EINTR) {
 				close(pf[i].fd);
 				pf[i].fd = -1;
@@ -106,7 +105,7 @@ void tu_run_argv(struct tu_run *r, char *const argv[], const char *stdin_path,
 	}
 	while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
 		;
-	r->seconds = now_s() - start;
+	r->seconds = tu_now_s() - start;
 	if (WIFEXITED(st)) {
 		r->status = WEXITSTATUS(st);
 	} else {
@@ -189,11 +188,11 @@ char *tu_read_file(const char *path, size_t *len)
 		ck_assert_msg(k >= 0, "read %s: %s", path, strerror(errno));
 		if (k == 0)
 			break;
-		append(&buf, &n, &cap, b, (size_t)k);
+		tu_append(&buf, &n, &cap, b, (size_t)k);
 	}
 	close(fd);
 	if (!buf)
-		append(&buf, &n, &cap, "", 0);
+		tu_append(&buf, &n, &cap, "", 0);
 	if (len)
 		*len = n;
 	return buf;

@@ -22,6 +22,11 @@ struct tu_run {
 	double seconds; /* wall time */
 };
 
+/* Monotonic seconds. */
+double tu_now_s(void);
+/* Appends d[0, n) to the growable, NUL-terminated buffer *buf. */
+void tu_append(char **buf, size_t *len, size_t *cap, const void *d, size_t n);
+
 /* Path of the pmerge binary under test: $PMERGE, else "pmerge". */
 const char *tu_pmerge(void);
 

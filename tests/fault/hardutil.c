@@ -52,29 +52,6 @@ void hu_init(void)
 	make_absolute("PMFAULT_SO");
 }
 
-static double now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static void grow(char **buf, size_t *len, size_t *cap, const char *d, size_t n)
-{
-	if (*len + n + 1 > *cap) {
-		size_t c = *cap ? *cap : 4096;
-		while (c < *len + n + 1)
-			c *= 2;
-		*buf = realloc(*buf, c);
-		ck_assert_ptr_nonnull(*buf);
-		*cap = c;
-	}
-	memcpy(*buf + *len, d, n);
-	*len += n;
-	(*buf)[*len] = '\0';
-}
-
 /* environ with the names set in add replaced, then add; malloc'ed. */
 static char **make_env(char *const *add)
 {
@@ -232,7 +209,7 @@ void hu_run(struct hu_result *r, const struct hu_opts *o)
 	int po[2] = {-1, -1}, pe[2], in_fd = -1, st;
 	pid_t pid, writer = -1;
 	size_t cap_o = 0, cap_e = 0;
-	double start = now_s(),
+	double start = tu_now_s(),
 	       timeout = o->timeout > 0 ? o->timeout : HU_TIMEOUT;
 	char target[PATH_MAX];
 	char **env = make_env(o->env);
@@ -257,9 +234,9 @@ void hu_run(struct hu_result *r, const struct hu_opts *o)
 	if (capture)
 		close(po[1]);
 	close(pe[1]);
-	grow(&r->err, &r->err_len, &cap_e, "", 0);
+	tu_append(&r->err, &r->err_len, &cap_e, "", 0);
 	if (!o->count_stdout)
-		grow(&r->out, &r->out_len, &cap_o, "", 0);
+		tu_append(&r->out, &r->out_len, &cap_o, "", 0);
 
 	struct pollfd pf[2] = {{po[0], POLLIN, 0}, {pe[0], POLLIN, 0}};
 	int open_fds = capture ? 2 : 1;
@@ -268,7 +245,7 @@ void hu_run(struct hu_result *r, const struct hu_opts *o)
 	if (!capture)
 		pf[0].fd = -1;
 	while (open_fds > 0) {
-		double elapsed = now_s() - start;
+		double elapsed = tu_now_s() - start;
 		int wait_ms;
 
 		if (elapsed >= timeout && !r->timed_out) {
@@ -304,13 +281,13 @@ void hu_run(struct hu_result *r, const struct hu_opts *o)
 				pf[i].fd = -1;
 				open_fds--;
 			} else if (i == 1) {
-				grow(&r->err, &r->err_len, &cap_e, b,
-				     (size_t)k);
+				tu_append(&r->err, &r->err_len, &cap_e, b,
+				          (size_t)k);
 			} else {
 				r->out_count += (uint64_t)k;
 				if (!o->count_stdout)
-					grow(&r->out, &r->out_len, &cap_o, b,
-					     (size_t)k);
+					tu_append(&r->out, &r->out_len, &cap_o,
+					          b, (size_t)k);
 				size_t keep =
 				    (size_t)k < HU_TAIL ? (size_t)k : HU_TAIL;
 				size_t old = r->tail_len + keep > HU_TAIL
@@ -332,7 +309,7 @@ void hu_run(struct hu_result *r, const struct hu_opts *o)
 		while (waitpid(writer, NULL, 0) < 0 && errno == EINTR)
 			;
 	}
-	r->seconds = now_s() - start;
+	r->seconds = tu_now_s() - start;
 	if (WIFEXITED(st)) {
 		r->status = WEXITSTATUS(st);
 	} else {
@@ -510,12 +487,12 @@ char *hu_cat(const char *const *names, size_t n, size_t *len)
 	char *all = NULL;
 	size_t l = 0, cap = 0;
 
-	grow(&all, &l, &cap, "", 0);
+	tu_append(&all, &l, &cap, "", 0);
 	for (size_t i = 0; i < n; i++) {
 		size_t k;
 		char *d = tu_read_file(names[i], &k);
 		ck_assert_msg(d != NULL, "%s is missing", names[i]);
-		grow(&all, &l, &cap, d, k);
+		tu_append(&all, &l, &cap, d, k);
 		free(d);
 	}
 	*len = l;
