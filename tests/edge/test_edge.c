@@ -38,23 +38,11 @@
 /* Runs pmerge with the arguments that follow (up to NULL) as o says. */
 static void pm(struct hu_result *r, const struct hu_opts *o, ...)
 {
-	struct hu_opts opts = {0};
-	char *argv[64];
-	size_t n = 0;
 	va_list ap;
 
-	if (o)
-		opts = *o;
-	argv[n++] = (char *)hu_pmerge();
 	va_start(ap, o);
-	for (char *a; (a = va_arg(ap, char *));) {
-		ck_assert_uint_lt(n, 63);
-		argv[n++] = a;
-	}
+	hu_run_pmerge(r, o, NULL, ap);
 	va_end(ap);
-	argv[n] = NULL;
-	opts.argv = argv;
-	hu_run(r, &opts);
 }
 
 static char *cat_of(size_t *len, ...)

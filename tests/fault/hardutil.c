@@ -517,3 +517,24 @@ void hu_make(const char *path, size_t len, uint64_t seed, bool text)
 	tu_write_file(path, d, len);
 	free(d);
 }
+
+void hu_run_pmerge(struct hu_result *r, const struct hu_opts *o,
+                   char *const *env, va_list ap)
+{
+	struct hu_opts opts = {0};
+	char *argv[64];
+	size_t n = 0;
+
+	if (o)
+		opts = *o;
+	argv[n++] = (char *)hu_pmerge();
+	for (char *a; (a = va_arg(ap, char *));) {
+		ck_assert_uint_lt(n, 63);
+		argv[n++] = a;
+	}
+	argv[n] = NULL;
+	opts.argv = argv;
+	if (env)
+		opts.env = env;
+	hu_run(r, &opts);
+}

@@ -12,6 +12,7 @@
 #define PMERGE_HARDUTIL_H
 
 #include <check.h>
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -77,6 +78,12 @@ const char *hu_shim(void);
 void hu_init(void);
 
 void hu_run(struct hu_result *r, const struct hu_opts *o);
+/*
+ * Runs pmerge with the NULL-ended arguments in ap, otherwise as o says (o
+ * may be NULL); env, when not NULL, replaces o's environment.
+ */
+void hu_run_pmerge(struct hu_result *r, const struct hu_opts *o,
+                   char *const *env, va_list ap);
 void hu_result_free(struct hu_result *r);
 
 /*

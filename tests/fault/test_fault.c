@@ -41,24 +41,11 @@ static void make_inputs(void)
 static void pm_fault(struct hu_result *r, const struct hu_opts *o,
                      const char *spec, ...)
 {
-	struct hu_opts opts = {0};
-	char *argv[64];
-	size_t n = 0;
 	va_list ap;
 
-	if (o)
-		opts = *o;
-	argv[n++] = (char *)hu_pmerge();
 	va_start(ap, spec);
-	for (char *a; (a = va_arg(ap, char *));) {
-		ck_assert_uint_lt(n, 63);
-		argv[n++] = a;
-	}
+	hu_run_pmerge(r, o, hu_fault_env(spec, LOG), ap);
 	va_end(ap);
-	argv[n] = NULL;
-	opts.argv = argv;
-	opts.env = hu_fault_env(spec, LOG);
-	hu_run(r, &opts);
 }
 
 static char *cat_of(size_t *len, ...)
