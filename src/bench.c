@@ -739,29 +739,6 @@ static void time_unit(double s, double *scale, const char **name, int *decimals)
 	}
 }
 
-static const char *fmt_ns(uint64_t ns, char *buf, size_t size)
-{
-	if (ns < 1000)
-		snprintf(buf, size, "%lluns", (unsigned long long)ns);
-	else if (ns < 1000000)
-		snprintf(buf, size, "%.1fus", (double)ns / 1e3);
-	else if (ns < 1000000000)
-		snprintf(buf, size, "%.2fms", (double)ns / 1e6);
-	else
-		snprintf(buf, size, "%.2fs", (double)ns / 1e9);
-	return buf;
-}
-
-static const char *unit_name(enum pmerge_unit u)
-{
-	return u == PMERGE_UNIT_LINE ? "line" : "file";
-}
-
-static const char *order_name(enum pmerge_order o)
-{
-	return o == PMERGE_ORDER_ARRIVAL ? "arrival" : "input";
-}
-
 static double mib_per_s(const struct bench *b, const struct strategy *s)
 {
 	return s->median > 0 ? (double)b->want.bytes / 1048576.0 / s->median
@@ -792,7 +769,7 @@ static void report_json(const struct bench *b, FILE *f)
 	        "\"jobs\": %u, \"unit\": \"%s\", \"order\": \"%s\", "
 	        "\"inputs\": %zu, \"bytes\": %llu, \"results\": [",
 	        PMERGE_VERSION, b->runs, BENCH_WARMUP, b->jobs,
-	        unit_name(b->user->unit), order_name(b->order),
+	        pm_unit_name(b->user->unit), pm_order_name(b->order),
 	        b->user->n_inputs, (unsigned long long)b->want.bytes);
 	for (size_t i = 0; i < b->n_st; i++) {
 		const struct strategy *s = &b->st[i];
@@ -866,12 +843,12 @@ static void report_row(const struct bench *b, const struct strategy *s,
 	             ? 100.0 * (double)l->contended / (double)l->acquisitions
 	             : 0.0);
 	snprintf(c[COL_WAIT], sizeof(c[0]), "%s/%s/%s",
-	         fmt_ns(l->wait_ns.p50, t[0], sizeof(t[0])),
-	         fmt_ns(l->wait_ns.p99, t[1], sizeof(t[1])),
-	         fmt_ns(l->wait_ns.max, t[2], sizeof(t[2])));
+	         pm_format_ns(l->wait_ns.p50, t[0], sizeof(t[0])),
+	         pm_format_ns(l->wait_ns.p99, t[1], sizeof(t[1])),
+	         pm_format_ns(l->wait_ns.max, t[2], sizeof(t[2])));
 	snprintf(c[COL_HOLD], sizeof(c[0]), "%s/%s",
-	         fmt_ns(l->hold_ns.p50, t[0], sizeof(t[0])),
-	         fmt_ns(l->hold_ns.p99, t[1], sizeof(t[1])));
+	         pm_format_ns(l->hold_ns.p50, t[0], sizeof(t[0])),
+	         pm_format_ns(l->hold_ns.p99, t[1], sizeof(t[1])));
 	snprintf(c[COL_HOLDERS], sizeof(c[0]), "%u", l->max_holders);
 	snprintf(c[COL_REL], sizeof(c[0]), "%.2f", relative(s, best));
 	fprintf(f, "%-*s", name_w, s->name);
@@ -938,7 +915,7 @@ static int report_text(const struct bench *b, FILE *f)
 	        b->user->n_inputs,
 	        pmerge_format_bytes(b->want.bytes, bytes, sizeof(bytes)),
 	        (unsigned long long)b->want.bytes, b->jobs,
-	        unit_name(b->user->unit), order_name(b->order), b->runs,
+	        pm_unit_name(b->user->unit), pm_order_name(b->order), b->runs,
 	        b->runs == 1 ? "" : "s", BENCH_WARMUP);
 	fprintf(f, "%-*s", name_w, "lock");
 	for (int i = 0; i < COL_COUNT_; i++)

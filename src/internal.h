@@ -295,6 +295,11 @@ void pm_order_cancel(struct pm_order *o);
 /* ------------------------------------------------------------------ stats */
 
 #include <stdio.h>
+/* "file"/"line", "input"/"arrival": the names the options and reports use. */
+const char *pm_unit_name(enum pmerge_unit u);
+const char *pm_order_name(enum pmerge_order o);
+/* A duration for people: "850 ns", "12.5 us", "3.1 ms", "2.25 s". */
+const char *pm_format_ns(uint64_t ns, char *buf, size_t size);
 /* Writes the "lock_stats" JSON object (DESIGN §3) to f. */
 void pm_stats_json_lock(FILE *f, const struct pmerge_lock_result *l);
 

@@ -4,12 +4,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-static const char *unit_name(enum pmerge_unit u)
+const char *pm_unit_name(enum pmerge_unit u)
 {
 	return u == PMERGE_UNIT_LINE ? "line" : "file";
 }
 
-static const char *order_name(enum pmerge_order o)
+const char *pm_order_name(enum pmerge_order o)
 {
 	return o == PMERGE_ORDER_ARRIVAL ? "arrival" : "input";
 }
@@ -66,8 +66,8 @@ char *pmerge_stats_json(const struct pmerge_config *cfg,
 	        "\"wall_s\": %.6f, \"lock_stats\": ",
 	        PMERGE_VERSION,
 	        pmerge_lock_format(&r->lock_used, lock, sizeof(lock)),
-	        unit_name(r->unit), order_name(r->order), r->jobs, r->inputs,
-	        r->failed_inputs, (unsigned long long)r->bytes,
+	        pm_unit_name(r->unit), pm_order_name(r->order), r->jobs,
+	        r->inputs, r->failed_inputs, (unsigned long long)r->bytes,
 	        (unsigned long long)r->records, r->wall_s);
 	pm_stats_json_lock(f, &r->lock);
 	fputs(", \"workers\": [", f);
@@ -85,8 +85,7 @@ char *pmerge_stats_json(const struct pmerge_config *cfg,
 	return finish_stream(f, &buf);
 }
 
-/* "1.23 ms" style durations for the text report. */
-static const char *fmt_ns(uint64_t ns, char *buf, size_t size)
+const char *pm_format_ns(uint64_t ns, char *buf, size_t size)
 {
 	if (ns < 10000)
 		snprintf(buf, size, "%llu ns", (unsigned long long)ns);
@@ -122,7 +121,7 @@ char *pmerge_stats_text(const struct pmerge_config *cfg,
 	    pmerge_format_bytes((uint64_t)rate, t[0], sizeof(t[0])));
 	fprintf(f, "  lock %s, unit %s, order %s, jobs %u\n",
 	        pmerge_lock_format(&r->lock_used, lock, sizeof(lock)),
-	        unit_name(r->unit), order_name(r->order), r->jobs);
+	        pm_unit_name(r->unit), pm_order_name(r->order), r->jobs);
 	fprintf(f,
 	        "  acquisitions %llu, contended %llu (%.1f%%), max_holders %u, "
 	        "max_depth %u\n",
@@ -133,15 +132,15 @@ char *pmerge_stats_text(const struct pmerge_config *cfg,
 	            : 0.0,
 	        l->max_holders, l->max_depth);
 	fprintf(f, "  wait  total %s  p50 %s  p99 %s  max %s\n",
-	        fmt_ns(l->wait_ns.total, t[0], 32),
-	        fmt_ns(l->wait_ns.p50, t[1], 32),
-	        fmt_ns(l->wait_ns.p99, t[2], 32),
-	        fmt_ns(l->wait_ns.max, t[3], 32));
+	        pm_format_ns(l->wait_ns.total, t[0], 32),
+	        pm_format_ns(l->wait_ns.p50, t[1], 32),
+	        pm_format_ns(l->wait_ns.p99, t[2], 32),
+	        pm_format_ns(l->wait_ns.max, t[3], 32));
 	fprintf(f, "  hold  total %s  p50 %s  p99 %s  max %s\n",
-	        fmt_ns(l->hold_ns.total, t[0], 32),
-	        fmt_ns(l->hold_ns.p50, t[1], 32),
-	        fmt_ns(l->hold_ns.p99, t[2], 32),
-	        fmt_ns(l->hold_ns.max, t[3], 32));
+	        pm_format_ns(l->hold_ns.total, t[0], 32),
+	        pm_format_ns(l->hold_ns.p50, t[1], 32),
+	        pm_format_ns(l->hold_ns.p99, t[2], 32),
+	        pm_format_ns(l->hold_ns.max, t[3], 32));
 	for (unsigned i = 0; r->workers && i < n; i++) {
 		const struct pmerge_worker_result *w = &r->workers[i];
 		fprintf(
@@ -153,7 +152,7 @@ char *pmerge_stats_text(const struct pmerge_config *cfg,
 		    r->bytes ? 100.0 * (double)w->bytes / (double)r->bytes
 		             : 0.0,
 		    (unsigned long long)w->acquisitions,
-		    fmt_ns(w->wait_ns, t[0], 32));
+		    pm_format_ns(w->wait_ns, t[0], 32));
 	}
 	return finish_stream(f, &buf);
 }
