@@ -7,6 +7,9 @@
 #include "sigutil.h"
 
 #include <ctype.h>
+#include <pthread.h>
+#include <signal.h>
+#include <sys/ioctl.h>
 #include <fcntl.h>
 #include <pty.h>
 #include <stdlib.h>
@@ -270,12 +273,102 @@ START_TEST(no_line_when_asked)
 }
 END_TEST
 
+/* Narrows the terminal half a second into the run, as a user would. */
+struct resize {
+	int master;
+	pid_t pid;
+	double at; /* when it happened, on sg_now()'s clock */
+};
+
+#define NARROW_COLS 50
+
+static void *narrow_later(void *arg)
+{
+	struct resize *rs = arg;
+	struct winsize ws = {.ws_row = 24, .ws_col = NARROW_COLS};
+
+	usleep(500 * 1000);
+	ck_assert_int_eq(ioctl(rs->master, TIOCSWINSZ, &ws), 0);
+	/* pmerge's session has no controlling terminal: tell it ourselves,
+	 * as the kernel would tell a foreground job. */
+	rs->at = sg_now();
+	kill(rs->pid, SIGWINCH);
+	return NULL;
+}
+
+/*
+ * The line follows the terminal's width: drawn for 100 columns (with a
+ * bar) before SIGWINCH, and never wider than 50 columns after it.
+ */
+START_TEST(width_follows_sigwinch)
+{
+	char *dir = sg_enter_scratch();
+	size_t len = 2 * 1024 * 1024;
+	char *a = sg_random(len, 10), *b = sg_random(len, 11);
+	struct sg_pace pace = {.reading = true};
+	struct sg_spawn sp = SG_SPAWN_INIT;
+	struct sg_outcome o;
+	struct redraws rd;
+	struct resize rs;
+	pthread_t th;
+	int master, slave;
+	double t0;
+	size_t widest = 0;
+
+	tu_write_file("a.bin", a, len);
+	tu_write_file("b.bin", b, len);
+	sg_mkfifo("out.fifo");
+	pace.fd = open("out.fifo", O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+	ck_assert_int_ge(pace.fd, 0);
+	pace.chunk = 32 * 1024;
+	pace.period = 0.012;
+	open_pty(&master, &slave);
+	sp.err_fd = slave;
+	t0 = sg_now();
+	rs.master = master;
+	rs.pid =
+	    sg_start(&sp, (char *[]){"-o", "out.fifo", "a.bin", "b.bin", NULL});
+	close(slave);
+	ck_assert_int_eq(pthread_create(&th, NULL, narrow_later, &rs), 0);
+	sg_drive(rs.pid, t0, master, &pace, &o);
+	pthread_join(th, NULL);
+	close(master);
+	ck_assert_msg(WIFEXITED(o.status) && WEXITSTATUS(o.status) == 0, "%s",
+	              sg_describe(o.status));
+	ck_assert_uint_eq(pace.got_len, 2 * len);
+	parse_redraws(&o, &rd);
+	for (size_t i = 0; i < rd.n; i++)
+		if (strlen(rd.text[i]) > widest)
+			widest = strlen(rd.text[i]);
+	ck_assert_msg(widest > NARROW_COLS,
+	              "no redraw used the first width: widest %zu columns",
+	              widest);
+	/* The last redraws come well after the resize (the merge lasts
+	 * about 1.5 s); the final one must fit the new width. */
+	ck_assert_msg(o.wall > 0.8,
+	              "the merge ended %.3f s in: too soon to "
+	              "see the resize",
+	              o.wall);
+	ck_assert_msg(strlen(rd.text[rd.n - 1]) < NARROW_COLS,
+	              "after SIGWINCH to %d columns: a %zu-column line \"%s\"",
+	              NARROW_COLS, strlen(rd.text[rd.n - 1]),
+	              rd.text[rd.n - 1]);
+	free_redraws(&rd);
+	sg_outcome_free(&o);
+	free(pace.got);
+	free(a);
+	free(b);
+	sg_leave_scratch(dir);
+}
+END_TEST
+
 TCase *sg_tcase_pty(void)
 {
 	TCase *tc = tcase_create("pty");
 
 	tcase_add_test(tc, percentage_for_regular_inputs);
 	tcase_add_test(tc, bytes_and_rate_for_a_stream);
+	tcase_add_test(tc, width_follows_sigwinch);
 	tcase_add_loop_test(
 	    tc, no_line_when_asked, 0,
 	    (int)(sizeof(no_line_options) / sizeof(no_line_options[0])));
