@@ -464,8 +464,6 @@ static void merge_input(struct pm_worker *w, size_t idx)
 	}
 	w->st.inputs++;
 	if (m->unit == PMERGE_UNIT_LINE) {
-		u.tag = NULL;
-		u.tag_len = 0;
 		char *tag = NULL;
 		if (m->cfg->tag) {
 			tag = pm_tag_make(name, &u.tag_len);
