@@ -138,11 +138,10 @@ void cu_run_io(struct tu_run *r, const struct cu_io *io, char *const argv[])
 {
 	int po[2] = {-1, -1}, pe[2], in = io->stdin_fd, in_opened = -1;
 	bool capture = io->stdout_fd < 0;
-	size_t cap_o = 0, cap_e = 0, argc = 0;
+	size_t argc = 0;
 	double start = tu_now_s();
 	char **av;
 	pid_t pid;
-	int st;
 
 	memset(r, 0, sizeof(*r));
 	while (argv[argc])
@@ -193,52 +192,8 @@ void cu_run_io(struct tu_run *r, const struct cu_io *io, char *const argv[])
 	if (capture)
 		close(po[1]);
 	close(pe[1]);
-	tu_append(&r->out, &r->out_len, &cap_o, "", 0);
-	tu_append(&r->err, &r->err_len, &cap_e, "", 0);
-
-	struct pollfd pf[2] = {{pe[0], POLLIN, 0}, {po[0], POLLIN, 0}};
-	int open_fds = capture ? 2 : 1;
-	bool killed = false;
-	while (open_fds > 0) {
-		double left = CU_TIMEOUT - (tu_now_s() - start);
-		if (left <= 0 && !killed) {
-			/* The group: a shell's children hold the pipes too. */
-			kill(-pid, SIGKILL);
-			kill(pid, SIGKILL);
-			killed = true;
-		}
-		int n = poll(pf, capture ? 2 : 1,
-		             left > 0 ? (int)(left * 1000) + 1 : 100);
-		if (n < 0 && errno == EINTR)
-			continue;
-		for (int i = 0; i < (capture ? 2 : 1); i++) {
-			if (pf[i].fd < 0 || !pf[i].revents)
-				continue;
-			char b[65536];
-			ssize_t k = read(pf[i].fd, b, sizeof(b));
-			if (k > 0) {
-				if (i == 1)
-					tu_append(&r->out, &r->out_len, &cap_o,
-					          b, (size_t)k);
-				else
-					tu_append(&r->err, &r->err_len, &cap_e,
-					          b, (size_t)k);
-			} else if (k == 0 || errno != EINTR) {
-				close(pf[i].fd);
-				pf[i].fd = -1;
-				open_fds--;
-			}
-		}
-	}
-	while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
-		;
-	r->seconds = tu_now_s() - start;
-	if (WIFEXITED(st)) {
-		r->status = WEXITSTATUS(st);
-	} else {
-		r->status = -1;
-		r->signal = WTERMSIG(st);
-	}
+	bool killed =
+	    tu_collect(r, pid, capture ? po[0] : -1, pe[0], start, CU_TIMEOUT);
 	ck_assert_msg(!killed, "%s did not finish within %.0f s; stderr: %s",
 	              argv[0], CU_TIMEOUT, r->err);
 	ck_assert_msg(r->status != 127 || strncmp(argv[0], "pmerge", 6),

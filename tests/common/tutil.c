@@ -52,9 +52,7 @@ void tu_run_argv(struct tu_run *r, char *const argv[], const char *stdin_path,
 	int po[2], pe[2];
 	posix_spawn_file_actions_t fa;
 	pid_t pid;
-	size_t cap_o = 0, cap_e = 0;
 	double start = tu_now_s();
-	int st;
 
 	memset(r, 0, sizeof(*r));
 	ck_assert_int_eq(pipe2(po, O_CLOEXEC), 0);
@@ -69,15 +67,25 @@ void tu_run_argv(struct tu_run *r, char *const argv[], const char *stdin_path,
 	posix_spawn_file_actions_destroy(&fa);
 	close(po[1]);
 	close(pe[1]);
+	tu_collect(r, pid, po[0], pe[0], start, timeout_s);
+}
+
+bool tu_collect(struct tu_run *r, pid_t pid, int out_fd, int err_fd,
+                double start, double timeout_s)
+{
+	size_t cap_o = 0, cap_e = 0;
+	struct pollfd pf[2] = {{out_fd, POLLIN, 0}, {err_fd, POLLIN, 0}};
+	int open_fds = (out_fd >= 0) + (err_fd >= 0);
+	bool killed = false;
+	int st;
+
 	tu_append(&r->out, &r->out_len, &cap_o, "", 0);
 	tu_append(&r->err, &r->err_len, &cap_e, "", 0);
-
-	struct pollfd pf[2] = {{po[0], POLLIN, 0}, {pe[0], POLLIN, 0}};
-	int open_fds = 2;
-	bool killed = false;
 	while (open_fds > 0) {
 		double left = timeout_s - (tu_now_s() - start);
 		if (left <= 0 && !killed) {
+			/* The group too: a shell's children hold the pipes. */
+			kill(-pid, SIGKILL);
 			kill(pid, SIGKILL);
 			killed = true;
 		}
@@ -112,6 +120,7 @@ void tu_run_argv(struct tu_run *r, char *const argv[], const char *stdin_path,
 		r->status = -1;
 		r->signal = WTERMSIG(st);
 	}
+	return killed;
 }
 
 void tu_run_sh(struct tu_run *r, const char *cmd, double timeout_s)

@@ -37,6 +37,14 @@ const char *tu_pmerge(void);
  */
 void tu_run_argv(struct tu_run *r, char *const argv[], const char *stdin_path,
                  double timeout_s);
+/*
+ * Reads the child's stdout (out_fd, may be -1) and stderr (err_fd) into r
+ * until both end, then waits for it and records how it ended.  Kills it (and
+ * its process group) once timeout_s have passed since start.  Closes both
+ * fds.  Returns whether it had to kill.
+ */
+bool tu_collect(struct tu_run *r, pid_t pid, int out_fd, int err_fd,
+                double start, double timeout_s);
 /* The same through "/bin/sh -c cmd". */
 void tu_run_sh(struct tu_run *r, const char *cmd, double timeout_s);
 void tu_run_free(struct tu_run *r);
