@@ -3,8 +3,8 @@
  *
  * This is the public interface of the engine (libpmerge).  The engine never
  * prints and never exits: it reports through the callbacks in
- * struct pmerge_callbacks and returns 0 or a negative errno.  The command-line
- * front end (src/main.c) is the only place that talks to the user.
+ * struct pmerge_callbacks and returns 0 or a negative errno.  The pmerge
+ * program (programs/) is the only place that talks to the user.
  *
  * Functions are not thread-safe unless stated otherwise.
  */
@@ -22,12 +22,12 @@ extern "C" {
 #define PMERGE_VERSION "1.0.0"
 
 /* Limits and defaults that the CLI documents. */
-#define PMERGE_JOBS_MAX       1024u
+#define PMERGE_JOBS_MAX 1024u
 /* Default buffer per worker: pipes and terminals get PIPE (writes that
  * leave a grown pipe room to flow), files FILE (fewer, larger writes). */
 #define PMERGE_BUFFER_DEFAULT_PIPE (128u * 1024u)
 #define PMERGE_BUFFER_DEFAULT_FILE (1024u * 1024u)
-#define PMERGE_BUFFER_MIN     4096u
+#define PMERGE_BUFFER_MIN          4096u
 
 /* What stays whole in the output. */
 enum pmerge_unit {
@@ -113,13 +113,6 @@ struct pmerge_callbacks {
 	void (*status)(void *user, const struct pmerge_progress *p);
 	/* SIGWINCH arrived: the terminal may have a new width.  Loop thread. */
 	void (*resize)(void *user);
-	/*
-	 * --bench: run number run (0 is the warm-up) of runs under strategy
-	 * lock is about to start.  Called on the thread that called
-	 * pmerge_bench(); after the last run, once more with lock NULL.
-	 */
-	void (*bench_step)(void *user, const char *lock, unsigned run,
-	                   unsigned runs);
 };
 
 /* Not an errno: an input that is the output itself and was skipped. */
@@ -140,7 +133,7 @@ struct pmerge_config {
 	bool detailed_stats; /* hold times and histograms */
 	bool handle_signals; /* INT/TERM/HUP/USR1/WINCH via the loop */
 	unsigned progress_interval_ms; /* 0: no progress callbacks */
-	bool record_layout; /* remember where each unit landed (bench) */
+	bool record_placement; /* --unit=file: fill pmerge_result.placement */
 	struct pmerge_callbacks cb;
 };
 
@@ -157,6 +150,18 @@ struct pmerge_time_summary {
 
 struct pmerge_worker_result {
 	uint64_t inputs, bytes, records, acquisitions, contended, wait_ns;
+};
+
+/*
+ * Where one input's bytes landed in the output with --unit=file: at byte
+ * offset (of the output file, or of the stream since the merge began) for
+ * length bytes.  offset is UINT64_MAX for an input that wrote nothing
+ * (it failed, or the merge stopped first).  An index of the merged output
+ * for a caller that needs one, e.g. to check an --order=arrival merge
+ * input by input, as --bench does.
+ */
+struct pmerge_placement {
+	uint64_t offset, length;
 };
 
 struct pmerge_lock_result {
@@ -181,9 +186,9 @@ struct pmerge_result {
 	unsigned jobs;
 	struct pmerge_lock_result lock;
 	struct pmerge_worker_result *workers; /* min(jobs, inputs) entries */
-	/* With record_layout: where each input's unit landed, or UINT64_MAX. */
-	uint64_t *unit_offset;  /* n_inputs entries */
-	uint64_t *unit_length;  /* n_inputs entries */
+	/* With cfg.record_placement and --unit=file: n_inputs entries, in
+	 * the order of cfg.inputs; else NULL. */
+	struct pmerge_placement *placement;
 	int signal;             /* the signal that stopped the merge, or 0 */
 	int output_error;       /* errno of the output, 0 when fine */
 	bool output_committed;  /* -o replace: the file was renamed in */
@@ -207,25 +212,12 @@ int pmerge_run(const struct pmerge_config *cfg, struct pmerge_result *result);
 void pmerge_result_free(struct pmerge_result *result);
 
 /*
- * Renders the statistics of a finished merge as text (human-readable,
- * several lines) or as one JSON object (DESIGN §3), into a malloc'ed string
- * the caller frees.  Returns NULL when out of memory.
+ * The prefix --tag writes before each record of the input called name: the
+ * name with control characters escaped (\t, \n, \\, other control bytes
+ * as \ooo) and a TAB.  Returns a malloc'ed string the caller frees (its
+ * length in *len), or NULL when out of memory.  Any thread.
  */
-char *pmerge_stats_text(const struct pmerge_config *cfg,
-                        const struct pmerge_result *r);
-char *pmerge_stats_json(const struct pmerge_config *cfg,
-                        const struct pmerge_result *r);
-
-/*
- * Formats a progress snapshot into buf (NUL-terminated, no newline) for a
- * terminal of the given width (live == true: with bar and ETA when the total
- * is known) or for a log (live == false: plain text).  Returns the length.
- */
-size_t pmerge_progress_format(const struct pmerge_progress *p, unsigned width,
-                              bool live, char *buf, size_t size);
-
-/* Formats a byte count as "1.5 MiB" into buf.  Returns buf. */
-const char *pmerge_format_bytes(uint64_t bytes, char *buf, size_t size);
+char *pmerge_tag_make(const char *name, size_t *len);
 
 #ifdef __cplusplus
 }

@@ -144,13 +144,6 @@ size_t pm_lines_tag_iov(const char *buf, size_t len, char term, const char *tag,
                         size_t tag_len, struct iovec *iov, size_t max,
                         size_t *used, uint64_t *out_bytes);
 
-/*
- * Escapes a name for --tag: control characters as \t, \n, \\ (backslash
- * doubled), other control bytes as \ooo.  Appends the TAB.  Returns a
- * malloc'ed string, its length in *len, or NULL when out of memory.
- */
-char *pm_tag_make(const char *name, size_t *len);
-
 /* ------------------------------------------------------------------- sink */
 
 enum pm_sink_kind {
@@ -292,17 +285,6 @@ struct pm_parked *pm_order_pass(struct pm_order *o, size_t idx);
 int pm_order_offer(struct pm_order *o, struct pm_parked *p);
 void pm_order_cancel(struct pm_order *o);
 
-/* ------------------------------------------------------------------ stats */
-
-#include <stdio.h>
-/* "file"/"line", "input"/"arrival": the names the options and reports use. */
-const char *pm_unit_name(enum pmerge_unit u);
-const char *pm_order_name(enum pmerge_order o);
-/* A duration for people: "850 ns", "12.5 us", "3.1 ms", "2.25 s". */
-const char *pm_format_ns(uint64_t ns, char *buf, size_t size);
-/* Writes the "lock_stats" JSON object (DESIGN §3) to f. */
-void pm_stats_json_lock(FILE *f, const struct pmerge_lock_result *l);
-
 /* ------------------------------------------------------------------ merge */
 
 struct pm_merge;
@@ -344,7 +326,7 @@ struct pm_merge {
 	atomic_int output_error;
 	void (*wake_loop)(struct pm_merge *m); /* any thread: poke the loop */
 	void *loop_data;
-	uint64_t *unit_offset, *unit_length; /* record_layout */
+	struct pmerge_placement *placement; /* cfg->record_placement */
 	unsigned n_workers;
 	struct pm_worker *workers;
 };

@@ -71,7 +71,7 @@ size_t pm_lines_tag_iov(const char *buf, size_t len, char term, const char *tag,
 	return n;
 }
 
-char *pm_tag_make(const char *name, size_t *len)
+char *pmerge_tag_make(const char *name, size_t *len)
 {
 	size_t cap = strlen(name) * 4 + 2, n = 0;
 	char *t = malloc(cap);

@@ -381,12 +381,13 @@ static int setup(struct run *r, const struct pmerge_config *cfg)
 		return rc;
 	if (pipe2(m->wake, O_CLOEXEC | O_NONBLOCK) < 0)
 		return -errno;
-	if (cfg->record_layout) {
-		m->unit_offset = calloc(cfg->n_inputs, sizeof(uint64_t));
-		m->unit_length = calloc(cfg->n_inputs, sizeof(uint64_t));
-		if (!m->unit_offset || !m->unit_length)
+	if (cfg->record_placement && m->unit == PMERGE_UNIT_FILE) {
+		m->placement = calloc(cfg->n_inputs ? cfg->n_inputs : 1,
+		                      sizeof(*m->placement));
+		if (!m->placement)
 			return -ENOMEM;
-		memset(m->unit_offset, 0xff, cfg->n_inputs * sizeof(uint64_t));
+		for (size_t i = 0; i < cfg->n_inputs; i++)
+			m->placement[i].offset = UINT64_MAX;
 	}
 	m->workers =
 	    calloc(m->n_workers ? m->n_workers : 1, sizeof(*m->workers));
@@ -445,9 +446,8 @@ static void gather(struct run *r)
 	res->lock.max_holders = atomic_load(&m->lock.max_holders);
 	res->bytes = atomic_load(&m->bytes_done);
 	res->failed_inputs = atomic_load(&m->failed_inputs);
-	res->unit_offset = m->unit_offset;
-	res->unit_length = m->unit_length;
-	m->unit_offset = m->unit_length = NULL;
+	res->placement = m->placement;
+	m->placement = NULL;
 }
 
 static void teardown(struct run *r)
@@ -460,8 +460,7 @@ static void teardown(struct run *r)
 			free(m->workers[i].iov);
 		}
 	free(m->workers);
-	free(m->unit_offset);
-	free(m->unit_length);
+	free(m->placement);
 	pm_lock_destroy(&m->lock);
 	pm_order_destroy(&m->turn);
 	pthread_mutex_destroy(&m->tail_mu);
@@ -553,8 +552,7 @@ void pmerge_result_free(struct pmerge_result *result)
 	if (!result)
 		return;
 	free(result->workers);
-	free(result->unit_offset);
-	free(result->unit_length);
+	free(result->placement);
 	result->workers = NULL;
-	result->unit_offset = result->unit_length = NULL;
+	result->placement = NULL;
 }

@@ -144,9 +144,9 @@ static void span_end(struct unit *u)
 		u->tail = false;
 	}
 	pm_lock_leave(&m->lock, &u->w->st);
-	if (m->unit_offset && m->unit == PMERGE_UNIT_FILE) {
-		m->unit_offset[u->idx] = u->span_start;
-		m->unit_length[u->idx] += written;
+	if (m->placement) {
+		m->placement[u->idx].offset = u->span_start;
+		m->placement[u->idx].length += written;
 	}
 }
 
@@ -466,7 +466,7 @@ static void merge_input(struct pm_worker *w, size_t idx)
 	if (m->unit == PMERGE_UNIT_LINE) {
 		char *tag = NULL;
 		if (m->cfg->tag) {
-			tag = pm_tag_make(name, &u.tag_len);
+			tag = pmerge_tag_make(name, &u.tag_len);
 			if (!tag) {
 				output_failed(m, -ENOMEM);
 				goto out_close;

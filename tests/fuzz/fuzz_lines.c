@@ -1,6 +1,6 @@
 /*
  * Fuzz harness for the record framing: pm_lines_complete, pm_lines_count,
- * pm_lines_tag_iov and pm_tag_make, checked against plain byte loops.
+ * pm_lines_tag_iov and pmerge_tag_make, checked against plain byte loops.
  *
  * Input layout: byte 0 chooses the terminator (bit 0: NUL, else newline)
  * and the iovec budget per call (bits 1-4: 1..16); byte 1 the length of
@@ -13,8 +13,8 @@
 
 #include <string.h>
 
-/* Undoes pm_tag_make's escapes; returns the length or SIZE_MAX if the
- * text is not something pm_tag_make can have written. */
+/* Undoes pmerge_tag_make's escapes; returns the length or SIZE_MAX if the
+ * text is not something pmerge_tag_make can have written. */
 static size_t unescape(const char *t, size_t len, char *out)
 {
 	size_t n = 0;
@@ -181,7 +181,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 
 	size_t tag_len = 0;
-	char *tag = pm_tag_make(name, &tag_len);
+	char *tag = pmerge_tag_make(name, &tag_len);
 	FZ_CHECK(tag != NULL);
 	check_tag(name, tag, tag_len);
 

@@ -1,6 +1,6 @@
 /*
  * Record framing: pm_lines_complete, pm_lines_count, pm_lines_tag_iov and
- * pm_tag_make.  Generated streams know where their records end, so every
+ * pmerge_tag_make.  Generated streams know where their records end, so every
  * answer of the framing code is compared with that ground truth rather than
  * with a second implementation of the same scan.
  */
@@ -501,11 +501,11 @@ END_TEST
 
 /* -------------------------------------------------------- tag escaping */
 
-/* pm_tag_make(name) must give exactly want (length given: may hold NUL). */
+/* pmerge_tag_make(name) must give exactly want (length given: may hold NUL). */
 static void tag_expect(const char *name, const char *want, size_t want_len)
 {
 	size_t len = 9999;
-	char *t = pm_tag_make(name, &len);
+	char *t = pmerge_tag_make(name, &len);
 	ck_assert_ptr_nonnull(t);
 	ck_assert_uint_eq(len, want_len);
 	ck_assert_mem_eq(t, want, want_len);
@@ -539,7 +539,7 @@ START_TEST(test_tag_escapes)
 	TAG_EXPECT("a\x7f", "a\\177\t");
 	/* The returned length counts the escaped name plus the TAB. */
 	size_t len = 0;
-	char *t = pm_tag_make("p\tq\x02r", &len);
+	char *t = pmerge_tag_make("p\tq\x02r", &len);
 	ck_assert_ptr_nonnull(t);
 	ck_assert_uint_eq(len, strlen("p\\tq\\002r\t"));
 	free(t);

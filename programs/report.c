@@ -1,15 +1,22 @@
-/* Rendering the statistics of a finished merge: text and JSON (DESIGN §3). */
-#include "internal.h"
+/*
+ * What a finished merge reports: --stats as text or as the JSON object that
+ * README.md documents, the -v summary, and the byte and duration formats
+ * that the progress line and the --bench report share.
+ */
+#include "report.h"
+#include "ui.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
-const char *pm_unit_name(enum pmerge_unit u)
+const char *unit_name(enum pmerge_unit u)
 {
 	return u == PMERGE_UNIT_LINE ? "line" : "file";
 }
 
-const char *pm_order_name(enum pmerge_order o)
+const char *order_name(enum pmerge_order o)
 {
 	return o == PMERGE_ORDER_ARRIVAL ? "arrival" : "input";
 }
@@ -24,8 +31,7 @@ static void json_times(FILE *f, const char *key,
 	        (unsigned long long)t->p99, (unsigned long long)t->max);
 }
 
-/* The lock_stats object, shared with the --bench report. */
-void pm_stats_json_lock(FILE *f, const struct pmerge_lock_result *l)
+void report_json_lock(FILE *f, const struct pmerge_lock_result *l)
 {
 	fprintf(f,
 	        "{\"acquisitions\": %llu, \"contended\": %llu, "
@@ -48,15 +54,13 @@ static char *finish_stream(FILE *f, char **buf)
 	return *buf;
 }
 
-char *pmerge_stats_json(const struct pmerge_config *cfg,
-                        const struct pmerge_result *r)
+char *report_stats_json(const struct pmerge_result *r)
 {
 	char *buf = NULL, lock[32];
 	size_t len = 0;
 	FILE *f = open_memstream(&buf, &len);
 	unsigned n = r->jobs < r->inputs ? r->jobs : (unsigned)r->inputs;
 
-	(void)cfg;
 	if (!f)
 		return NULL;
 	fprintf(f,
@@ -66,10 +70,10 @@ char *pmerge_stats_json(const struct pmerge_config *cfg,
 	        "\"wall_s\": %.6f, \"lock_stats\": ",
 	        PMERGE_VERSION,
 	        pmerge_lock_format(&r->lock_used, lock, sizeof(lock)),
-	        pm_unit_name(r->unit), pm_order_name(r->order), r->jobs,
-	        r->inputs, r->failed_inputs, (unsigned long long)r->bytes,
+	        unit_name(r->unit), order_name(r->order), r->jobs, r->inputs,
+	        r->failed_inputs, (unsigned long long)r->bytes,
 	        (unsigned long long)r->records, r->wall_s);
-	pm_stats_json_lock(f, &r->lock);
+	report_json_lock(f, &r->lock);
 	fputs(", \"workers\": [", f);
 	for (unsigned i = 0; r->workers && i < n; i++) {
 		const struct pmerge_worker_result *w = &r->workers[i];
@@ -85,7 +89,29 @@ char *pmerge_stats_json(const struct pmerge_config *cfg,
 	return finish_stream(f, &buf);
 }
 
-const char *pm_format_ns(uint64_t ns, char *buf, size_t size)
+const char *format_bytes(uint64_t bytes, char *buf, size_t size)
+{
+	static const char *const units[] = {"B",   "KiB", "MiB", "GiB",
+	                                    "TiB", "PiB", "EiB"};
+	double v = (double)bytes;
+	unsigned u = 0;
+
+	while (v >= 1024 && u + 1 < sizeof(units) / sizeof(units[0])) {
+		v /= 1024;
+		u++;
+	}
+	if (u == 0)
+		snprintf(buf, size, "%llu B", (unsigned long long)bytes);
+	else
+		snprintf(buf, size, "%.*f %s",
+		         v < 10    ? 2
+		         : v < 100 ? 1
+		                   : 0,
+		         v, units[u]);
+	return buf;
+}
+
+const char *format_ns(uint64_t ns, char *buf, size_t size)
 {
 	if (ns < 10000)
 		snprintf(buf, size, "%llu ns", (unsigned long long)ns);
@@ -98,8 +124,7 @@ const char *pm_format_ns(uint64_t ns, char *buf, size_t size)
 	return buf;
 }
 
-char *pmerge_stats_text(const struct pmerge_config *cfg,
-                        const struct pmerge_result *r)
+char *report_stats_text(const struct pmerge_result *r)
 {
 	char *buf = NULL, lock[32], b[32], t[4][32];
 	size_t len = 0;
@@ -108,20 +133,18 @@ char *pmerge_stats_text(const struct pmerge_config *cfg,
 	const struct pmerge_lock_result *l = &r->lock;
 	double rate = r->wall_s > 0 ? (double)r->bytes / r->wall_s : 0;
 
-	(void)cfg;
 	if (!f)
 		return NULL;
 	fprintf(
 	    f,
 	    "pmerge: %zu inputs (%zu failed), %s, %llu %s in %.3f s (%s/s)\n",
-	    r->inputs, r->failed_inputs,
-	    pmerge_format_bytes(r->bytes, b, sizeof(b)),
+	    r->inputs, r->failed_inputs, format_bytes(r->bytes, b, sizeof(b)),
 	    (unsigned long long)r->records,
 	    r->unit == PMERGE_UNIT_LINE ? "records" : "units", r->wall_s,
-	    pmerge_format_bytes((uint64_t)rate, t[0], sizeof(t[0])));
+	    format_bytes((uint64_t)rate, t[0], sizeof(t[0])));
 	fprintf(f, "  lock %s, unit %s, order %s, jobs %u\n",
 	        pmerge_lock_format(&r->lock_used, lock, sizeof(lock)),
-	        pm_unit_name(r->unit), pm_order_name(r->order), r->jobs);
+	        unit_name(r->unit), order_name(r->order), r->jobs);
 	fprintf(f,
 	        "  acquisitions %llu, contended %llu (%.1f%%), max_holders %u, "
 	        "max_depth %u\n",
@@ -132,15 +155,15 @@ char *pmerge_stats_text(const struct pmerge_config *cfg,
 	            : 0.0,
 	        l->max_holders, l->max_depth);
 	fprintf(f, "  wait  total %s  p50 %s  p99 %s  max %s\n",
-	        pm_format_ns(l->wait_ns.total, t[0], 32),
-	        pm_format_ns(l->wait_ns.p50, t[1], 32),
-	        pm_format_ns(l->wait_ns.p99, t[2], 32),
-	        pm_format_ns(l->wait_ns.max, t[3], 32));
+	        format_ns(l->wait_ns.total, t[0], 32),
+	        format_ns(l->wait_ns.p50, t[1], 32),
+	        format_ns(l->wait_ns.p99, t[2], 32),
+	        format_ns(l->wait_ns.max, t[3], 32));
 	fprintf(f, "  hold  total %s  p50 %s  p99 %s  max %s\n",
-	        pm_format_ns(l->hold_ns.total, t[0], 32),
-	        pm_format_ns(l->hold_ns.p50, t[1], 32),
-	        pm_format_ns(l->hold_ns.p99, t[2], 32),
-	        pm_format_ns(l->hold_ns.max, t[3], 32));
+	        format_ns(l->hold_ns.total, t[0], 32),
+	        format_ns(l->hold_ns.p50, t[1], 32),
+	        format_ns(l->hold_ns.p99, t[2], 32),
+	        format_ns(l->hold_ns.max, t[3], 32));
 	for (unsigned i = 0; r->workers && i < n; i++) {
 		const struct pmerge_worker_result *w = &r->workers[i];
 		fprintf(
@@ -148,11 +171,49 @@ char *pmerge_stats_text(const struct pmerge_config *cfg,
 		    "  worker %-3u inputs %-6llu bytes %-10s share %5.1f%%  "
 		    "acquisitions %-7llu wait %s\n",
 		    i, (unsigned long long)w->inputs,
-		    pmerge_format_bytes(w->bytes, b, sizeof(b)),
+		    format_bytes(w->bytes, b, sizeof(b)),
 		    r->bytes ? 100.0 * (double)w->bytes / (double)r->bytes
 		             : 0.0,
 		    (unsigned long long)w->acquisitions,
-		    pm_format_ns(w->wait_ns, t[0], 32));
+		    format_ns(w->wait_ns, t[0], 32));
 	}
 	return finish_stream(f, &buf);
+}
+int report_stats(const struct pmerge_result *r, bool json, const char *file)
+{
+	char *text = json ? report_stats_json(r) : report_stats_text(r);
+	int rc = 0;
+
+	if (!text) {
+		ui_message("%s", strerror(ENOMEM));
+		return 1;
+	}
+	if (file) {
+		FILE *f = fopen(file, "w");
+		if (!f || fputs(text, f) == EOF || fclose(f) != 0) {
+			ui_message("%s: %s", file, strerror(errno));
+			rc = 1;
+		}
+	} else {
+		ui_write(text, strlen(text));
+	}
+	free(text);
+	return rc;
+}
+
+void report_summary(const struct pmerge_result *r)
+{
+	char b[32], rate[32];
+	uint64_t total_wait = r->lock.wait_ns.total;
+	double busy =
+	    r->wall_s * 1e9 * (r->jobs < r->inputs ? r->jobs : r->inputs);
+
+	ui_message(
+	    "merged %zu of %zu inputs, %s in %.3f s (%s/s), lock wait %.1f%%",
+	    r->inputs - r->failed_inputs, r->inputs,
+	    format_bytes(r->bytes, b, sizeof(b)), r->wall_s,
+	    format_bytes(
+	        r->wall_s > 0 ? (uint64_t)((double)r->bytes / r->wall_s) : 0,
+	        rate, sizeof(rate)),
+	    busy > 0 ? 100.0 * (double)total_wait / busy : 0.0);
 }

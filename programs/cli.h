@@ -1,5 +1,5 @@
 /*
- * The command line: argv -> struct pm_cli.  Used by src/main.c, the option
+ * The command line: argv -> struct pm_cli.  Used by main.c, the option
  * fuzz harness and the tests.  Not thread-safe (getopt_long).
  */
 #ifndef PMERGE_CLI_H

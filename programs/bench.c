@@ -1,0 +1,437 @@
+/*
+ * pmerge --bench: the same merge under several lock strategies, timed and
+ * verified, with the lock statistics of each side by side.
+ *
+ * Every run (the warm-up included) is checked by the oracle
+ * (bench_oracle.c) against what the inputs say the output must be,
+ * computed once before the first run.
+ *
+ * The benchmark keeps its own libuv signal watchers for its whole length.
+ * libuv installs one process-wide handler per signal and removes it only
+ * when the last watcher goes, so between two runs (and while a run tears
+ * its watchers down) a SIGINT still reaches us instead of killing the
+ * process with the temporary output left behind.
+ */
+#include "bench.h"
+#include "ui.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <math.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <uv.h>
+
+/* ------------------------------------------------------------ the bench */
+
+static const int watched_signals[] = {SIGINT, SIGTERM, SIGHUP, SIGUSR1};
+#define N_WATCHED (sizeof(watched_signals) / sizeof(watched_signals[0]))
+
+struct bench {
+	const struct pmerge_config *user;
+	struct pmerge_config cfg; /* what each run gets */
+	enum pmerge_order order;
+	unsigned jobs, runs;
+	const char *out_path;
+	char *temp; /* our mkstemp output, removed at the end */
+	struct bench_oracle oracle;
+	struct bench_strategy *st;
+	size_t n_st;
+	struct pmerge_lock_result *run_lock; /* this strategy's runs */
+	bool stepped;
+	uv_loop_t loop;
+	bool loop_on;
+	uv_signal_t sig[N_WATCHED];
+	bool sig_on[N_WATCHED];
+	int stop; /* a stop signal that arrived, or 0 */
+};
+
+/* True when sig was set to SIG_IGN before we started (nohup). */
+static bool signal_ignored(int sig)
+{
+	struct sigaction sa;
+
+	return sigaction(sig, NULL, &sa) == 0 && sa.sa_handler == SIG_IGN;
+}
+
+static void on_bench_signal(uv_signal_t *h, int sig)
+{
+	struct bench *b = h->data;
+
+	/* SIGUSR1 between runs has no merge to report on: it only must not
+	 * kill the process, which the watcher alone ensures. */
+	if (sig != SIGUSR1 && !b->stop)
+		b->stop = sig;
+}
+
+/* True when a stop signal has arrived; runs the watchers' callbacks. */
+static bool stopping(void *ctx)
+{
+	struct bench *b = ctx;
+
+	if (b->loop_on)
+		uv_run(&b->loop, UV_RUN_NOWAIT);
+	return b->stop != 0;
+}
+
+static int watch_signals(struct bench *b)
+{
+	int rc = uv_loop_init(&b->loop);
+
+	if (rc < 0)
+		return rc;
+	b->loop_on = true;
+	for (size_t i = 0; i < N_WATCHED; i++) {
+		/* What was ignored at start (nohup) stays ignored, as in a
+		 * plain merge. */
+		if (signal_ignored(watched_signals[i]))
+			continue;
+		rc = uv_signal_init(&b->loop, &b->sig[i]);
+		if (rc < 0)
+			return rc;
+		b->sig[i].data = b;
+		b->sig_on[i] = true;
+		rc = uv_signal_start(&b->sig[i], on_bench_signal,
+		                     watched_signals[i]);
+		if (rc < 0)
+			return rc;
+	}
+	return 0;
+}
+
+static void unwatch_signals(struct bench *b)
+{
+	if (!b->loop_on)
+		return;
+	for (size_t i = 0; i < N_WATCHED; i++)
+		if (b->sig_on[i])
+			uv_close((uv_handle_t *)&b->sig[i], NULL);
+	uv_run(&b->loop, UV_RUN_DEFAULT);
+	uv_loop_close(&b->loop);
+	b->loop_on = false;
+}
+
+/* ------------------------------------------------------------ the runs */
+
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return (x > y) - (x < y);
+}
+
+/* Mean, sample deviation, median and range of s->times; the lock figures
+ * of the run whose time is the median (the faster middle one when the
+ * count is even). */
+static int summarise(struct bench *b, struct bench_strategy *s)
+{
+	unsigned n = b->runs;
+	double *sorted = malloc(n * sizeof(double));
+	double sum = 0, sq = 0;
+
+	if (!sorted)
+		return -ENOMEM;
+	memcpy(sorted, s->times, n * sizeof(double));
+	qsort(sorted, n, sizeof(double), cmp_double);
+	for (unsigned i = 0; i < n; i++)
+		sum += s->times[i];
+	s->mean = sum / n;
+	for (unsigned i = 0; i < n; i++)
+		sq += (s->times[i] - s->mean) * (s->times[i] - s->mean);
+	s->stddev = n > 1 ? sqrt(sq / (n - 1)) : 0;
+	s->median =
+	    n % 2 ? sorted[n / 2] : (sorted[n / 2 - 1] + sorted[n / 2]) / 2;
+	s->min = sorted[0];
+	s->max = sorted[n - 1];
+	for (unsigned i = 0; i < n; i++) {
+		if (s->times[i] == sorted[(n - 1) / 2]) {
+			s->lock = b->run_lock[i];
+			break;
+		}
+	}
+	free(sorted);
+	return 0;
+}
+
+/*
+ * One run under s.  run 0 is the warm-up, which is verified but not
+ * timed.  Returns 0 (with s->ok cleared when the output was wrong), -EINTR
+ * with *sig set, or the engine's error.
+ */
+static int run_once(struct bench *b, struct bench_strategy *s, unsigned run,
+                    int *sig)
+{
+	struct pmerge_result res;
+	uint64_t t0, t1;
+	bool ok;
+	int rc, vrc;
+
+	if (stopping(b)) {
+		*sig = b->stop;
+		return -EINTR;
+	}
+	if (b->temp) {
+		/* Only one output at a time in $TMPDIR, which is often
+		 * memory: the last run's goes before the next is written. */
+		if (truncate(b->temp, 0) < 0)
+			return -errno;
+	}
+	ui_bench_step(s->name, run, b->runs);
+	b->stepped = true;
+	b->cfg.lock = s->spec;
+	t0 = uv_hrtime();
+	rc = pmerge_run(&b->cfg, &res);
+	t1 = uv_hrtime();
+	if (res.signal || rc == -EINTR) {
+		*sig = res.signal ? res.signal : b->stop;
+		pmerge_result_free(&res);
+		return -EINTR;
+	}
+	if (rc < 0) {
+		pmerge_result_free(&res);
+		return rc;
+	}
+	vrc = oracle_verify(&b->oracle, b->out_path, &res, &ok);
+	if (vrc == 0) {
+		if (!ok)
+			s->ok = false;
+		if (run > 0) {
+			s->times[run - 1] = (double)(t1 - t0) / 1e9;
+			b->run_lock[run - 1] = res.lock;
+		}
+	} else if (vrc == -EINTR) {
+		*sig = b->stop;
+	}
+	pmerge_result_free(&res);
+	return vrc;
+}
+
+/* ------------------------------------------------------------- set-up */
+
+/* Names the engine writes as a file descriptor rather than as a path. */
+static bool is_fd_alias(const char *path)
+{
+	return strcmp(path, "/dev/stdout") == 0 ||
+	       strcmp(path, "/dev/stderr") == 0 ||
+	       strncmp(path, "/dev/fd/", 8) == 0 ||
+	       strncmp(path, "/proc/self/fd/", 14) == 0;
+}
+
+/*
+ * Every input must be a regular file, since each run reads it again, and
+ * the output a regular file (or none yet) that is none of the inputs,
+ * since each run reads it back.  Returns 0, -EIO after reporting inputs
+ * that cannot be opened, -ESPIPE after reporting inputs that are not
+ * regular files, or -EINVAL for an unusable output.
+ */
+static int check_files(const struct pmerge_config *cfg)
+{
+	const struct pmerge_callbacks *cb = &cfg->cb;
+	struct stat out, st;
+	bool have_out = false;
+	int rc = 0;
+
+	if (cfg->output) {
+		if (is_fd_alias(cfg->output))
+			return -EINVAL;
+		if (stat(cfg->output, &out) == 0) {
+			if (!S_ISREG(out.st_mode))
+				return -EINVAL;
+			have_out = true;
+		}
+	}
+	for (size_t i = 0; i < cfg->n_inputs; i++) {
+		const char *name = cfg->inputs[i];
+		int err = 0;
+
+		if (strcmp(name, "-") == 0)
+			err = ESPIPE;
+		else if (stat(name, &st) < 0)
+			err = errno;
+		else if (S_ISDIR(st.st_mode))
+			err = EISDIR;
+		else if (!S_ISREG(st.st_mode))
+			err = ESPIPE;
+		else if (have_out && st.st_dev == out.st_dev &&
+		         st.st_ino == out.st_ino)
+			return -EINVAL;
+		if (err && cb->input_error)
+			cb->input_error(cb->user, name, err);
+		if (err == ESPIPE)
+			rc = -ESPIPE;
+		else if (err && rc == 0)
+			rc = -EIO;
+	}
+	return rc;
+}
+
+/* The output of the runs: cfg->output, or a new file in $TMPDIR. */
+static int make_output(struct bench *b)
+{
+	const char *dir = getenv("TMPDIR");
+	int fd;
+
+	if (b->user->output) {
+		b->out_path = b->user->output;
+		return 0;
+	}
+	if (!dir || !*dir)
+		dir = "/tmp";
+	if (asprintf(&b->temp, "%s/pmerge-bench-XXXXXX", dir) < 0) {
+		b->temp = NULL;
+		return -ENOMEM;
+	}
+	fd = mkostemp(b->temp, O_CLOEXEC);
+	if (fd < 0) {
+		int err = -errno;
+		free(b->temp);
+		b->temp = NULL;
+		return err;
+	}
+	close(fd);
+	b->out_path = b->temp;
+	return 0;
+}
+
+static int make_strategies(struct bench *b,
+                           const struct pmerge_lock_spec *locks, size_t n_locks)
+{
+	const struct pmerge_lock_spec defaults[] = {
+	    {PMERGE_LOCK_MUTEX, 1}, {PMERGE_LOCK_RLOCK, 1},
+	    {PMERGE_LOCK_SEM, 1},   {PMERGE_LOCK_SEM, b->jobs},
+	    {PMERGE_LOCK_SPIN, 1},
+	};
+	bool own = !locks;
+
+	if (own) {
+		locks = defaults;
+		n_locks = sizeof(defaults) / sizeof(defaults[0]);
+	}
+	b->st = calloc(n_locks, sizeof(*b->st));
+	if (!b->st)
+		return -ENOMEM;
+	for (size_t i = 0; i < n_locks; i++) {
+		struct bench_strategy *s = &b->st[b->n_st];
+
+		/* With -j1, sem:<jobs> is sem:1 again: run it once. */
+		if (own && i == 3 && b->jobs == 1)
+			continue;
+		s->spec = locks[i];
+		s->ok = true;
+		pmerge_lock_format(&locks[i], s->name, sizeof(s->name));
+		s->times = calloc(b->runs, sizeof(double));
+		if (!s->times)
+			return -ENOMEM;
+		b->n_st++;
+	}
+	return 0;
+}
+
+int bench_run(const struct pmerge_config *cfg,
+              const struct pmerge_lock_spec *locks, size_t n_locks,
+              unsigned runs, bool json, char **report, int *signal)
+{
+	struct bench *b = calloc(1, sizeof(*b));
+	bool all_ok = true;
+	int rc;
+
+	*report = NULL;
+	*signal = 0;
+	if (!b)
+		return -ENOMEM;
+	if (runs == 0 || cfg->n_inputs == 0 || !cfg->inputs || cfg->append ||
+	    (locks && n_locks == 0)) {
+		rc = -EINVAL;
+		goto out;
+	}
+	b->user = cfg;
+	b->runs = runs;
+	b->jobs = cfg->jobs ? cfg->jobs : pmerge_default_jobs();
+	b->order = cfg->order != PMERGE_ORDER_DEFAULT ? cfg->order
+	           : cfg->unit == PMERGE_UNIT_LINE    ? PMERGE_ORDER_ARRIVAL
+	                                              : PMERGE_ORDER_INPUT;
+	b->oracle = (struct bench_oracle){
+	    .cfg = cfg,
+	    .order = b->order,
+	    .term = cfg->zero_terminated ? '\0' : '\n',
+	    .stopping = stopping,
+	    .ctx = b,
+	};
+	rc = check_files(cfg);
+	if (rc < 0)
+		goto out;
+	b->oracle.buf = malloc(BENCH_CHUNK);
+	b->run_lock = calloc(runs, sizeof(*b->run_lock));
+	if (!b->oracle.buf || !b->run_lock) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	rc = make_strategies(b, locks, n_locks);
+	if (rc < 0)
+		goto out;
+	rc = watch_signals(b);
+	if (rc < 0)
+		goto out;
+	rc = oracle_expect(&b->oracle);
+	if (rc < 0)
+		goto out;
+	rc = make_output(b);
+	if (rc < 0)
+		goto out;
+
+	b->cfg = *cfg;
+	b->cfg.output = b->out_path;
+	b->cfg.jobs = b->jobs;
+	b->cfg.order = b->order;
+	b->cfg.record_placement = true;
+	b->cfg.detailed_stats = true;
+	b->cfg.handle_signals = true;
+	b->cfg.progress_interval_ms = 0;
+	b->cfg.cb.progress = NULL;
+
+	for (size_t i = 0; i < b->n_st && rc == 0; i++) {
+		struct bench_strategy *s = &b->st[i];
+
+		for (unsigned run = 0; run <= runs && rc == 0; run++)
+			rc = run_once(b, s, run, signal);
+		if (rc == 0)
+			rc = summarise(b, s);
+		all_ok = all_ok && s->ok;
+	}
+	if (rc == 0) {
+		struct bench_results t = {
+		    .runs = runs,
+		    .jobs = b->jobs,
+		    .unit = cfg->unit,
+		    .order = b->order,
+		    .inputs = cfg->n_inputs,
+		    .bytes = b->oracle.want.bytes,
+		    .st = b->st,
+		    .n_st = b->n_st,
+		};
+		rc = bench_report(&t, json, report);
+	}
+	if (rc == 0 && !all_ok)
+		rc = -EIO;
+out:
+	if (rc == -EINTR && !*signal)
+		*signal = b->stop ? b->stop : SIGINT;
+	if (b->stepped)
+		ui_bench_step(NULL, 0, runs);
+	if (b->temp)
+		unlink(b->temp);
+	unwatch_signals(b);
+	free(b->temp);
+	free(b->oracle.buf);
+	free(b->run_lock);
+	free(b->oracle.want.input_hash);
+	for (size_t i = 0; b->st && i < b->n_st; i++)
+		free(b->st[i].times);
+	free(b->st);
+	free(b);
+	return rc;
+}

@@ -1,0 +1,100 @@
+/*
+ * pmerge --bench: the same merge under several lock strategies, timed and
+ * verified, with the lock statistics of each side by side.  bench.c runs
+ * it, bench_oracle.c knows what each run's output must be, and
+ * bench_report.c renders the comparison.
+ */
+#ifndef PMERGE_BENCH_H
+#define PMERGE_BENCH_H
+
+#include "pmerge.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define BENCH_WARMUP 1
+#define BENCH_CHUNK  (1u << 20)
+
+/*
+ * Runs the merge described by cfg once as a warm-up and then runs times
+ * under each strategy in locks[0, n_locks) (locks NULL: mutex, rlock, sem:1,
+ * sem:<jobs>, spin), verifying every run's output (deterministic orders:
+ * the checksum of the reference; arrival order: byte count and every
+ * input/record intact).  The output goes to cfg->output when set (left
+ * holding the last run's result) or to a temporary file in $TMPDIR that is
+ * removed, also when a signal stops the benchmark.
+ *
+ * *report receives a malloc'ed text: a table plus a summary line, or with
+ * json one JSON document.  The caller frees it.
+ *
+ * Returns 0 when every run succeeded and verified; -EIO when a run failed
+ * verification or an input failed; -EINTR when a signal stopped it (*signal
+ * says which: the caller re-raises it); another -errno when the output
+ * failed.  Called on one thread, which becomes the loop thread of each run.
+ */
+int bench_run(const struct pmerge_config *cfg,
+              const struct pmerge_lock_spec *locks, size_t n_locks,
+              unsigned runs, bool json, char **report, int *signal);
+
+/* ------------------------------------------------------------ the oracle */
+
+/* What every run's output must be; which members are set depends on mode. */
+struct bench_expect {
+	uint64_t bytes;
+	uint64_t stream;      /* hash of the whole output: input order */
+	uint64_t *input_hash; /* per input: --unit=file, arrival order */
+	uint64_t rec_sum;     /* --unit=line, arrival order */
+	uint64_t rec_count;
+};
+
+struct bench_oracle {
+	const struct pmerge_config *cfg; /* inputs, unit, tag, callbacks */
+	enum pmerge_order order;         /* resolved, never DEFAULT */
+	char term;
+	char *buf; /* BENCH_CHUNK bytes of scratch */
+	/* Polled between reads: true when a stop signal arrived. */
+	bool (*stopping)(void *ctx);
+	void *ctx;
+	struct bench_expect want;
+};
+
+/*
+ * Reads every input once and computes o->want.  Returns 0, -EIO after
+ * reporting an input that cannot be read, -EINTR, -ENOMEM.
+ */
+int oracle_expect(struct bench_oracle *o);
+/*
+ * Checks one run's output at out_path.  *ok says whether it is right;
+ * returns 0, or -EINTR / -errno when the output could not be read back.
+ */
+int oracle_verify(struct bench_oracle *o, const char *out_path,
+                  const struct pmerge_result *res, bool *ok);
+
+/* ------------------------------------------------------------ the report */
+
+struct bench_strategy {
+	struct pmerge_lock_spec spec;
+	char name[32];
+	double *times; /* timed runs, in seconds */
+	double mean, stddev, median, min, max;
+	struct pmerge_lock_result lock; /* of the median run */
+	bool ok;                        /* every run verified */
+};
+
+/* What the report shows: the set-up and every strategy's figures. */
+struct bench_results {
+	unsigned runs, jobs;
+	enum pmerge_unit unit;
+	enum pmerge_order order;
+	size_t inputs;
+	uint64_t bytes;
+	const struct bench_strategy *st;
+	size_t n_st;
+};
+
+/* The table (json false) or the JSON document, malloc'ed into *report.
+ * Returns 0 or -ENOMEM. */
+int bench_report(const struct bench_results *b, bool json, char **report);
+
+#endif /* PMERGE_BENCH_H */
