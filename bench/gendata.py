@@ -6,6 +6,7 @@ Usage: gendata.py DIR KIND [PARAM=VALUE]...
 KIND is one of
   big      COUNT files big1..bigN of SIZE bytes of random data
   small    COUNT files small/f00000.. of 0..MAX bytes each (uniform)
+  tiny     COUNT files tiny/t00000.. of 20..30 bytes each: a line of text
   lines    COUNT files lines/l1.. of LINES records of 10..90 bytes each
            (the newline included), printable text
   onerec   one file onerec of SIZE bytes: a single record and its newline
@@ -67,6 +68,19 @@ def gen_small(path, p, rng):
             f.write(rng.randbytes(size))
 
 
+def gen_tiny(path, p, rng):
+    d = os.path.join(path, "tiny")
+    os.makedirs(d, exist_ok=True)
+    for name in os.listdir(d):
+        os.unlink(os.path.join(d, name))
+    pool = text_pool(rng, 1 << 12)
+    for i in range(p["count"]):
+        n = rng.randint(19, 29)  # and the newline: 20..30 bytes
+        off = rng.randrange(0, len(pool) - n)
+        with open(os.path.join(d, f"t{i:05d}"), "wb") as f:
+            f.write(pool[off:off + n] + b"\n")
+
+
 def text_pool(rng, size):
     alphabet = (string.ascii_letters + string.digits + " .,:;-_=+/").encode()
     return bytes(rng.choice(alphabet) for _ in range(size))
@@ -98,7 +112,8 @@ def gen_onerec(path, p, rng):
         f.write(b"\n")
 
 
-GENERATORS = {"big": gen_big, "small": gen_small, "lines": gen_lines,
+GENERATORS = {"big": gen_big, "small": gen_small, "tiny": gen_tiny,
+              "lines": gen_lines,
               "onerec": gen_onerec}
 
 

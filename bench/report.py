@@ -2,10 +2,15 @@
 """Reads hyperfine and pmerge --bench JSON exports for bench/run.
 
 Usage:
-  report.py table HF.json REF          markdown rows: every command's
+  report.py table [--cpu] HF.json REF  markdown rows: every command's
                                        median, mean ± σ, range and its
-                                       ratio to command REF (by median)
-  report.py claim HF.json CAND REF MAX prints "RATIO PASS" when
+                                       ratio to command REF (by median);
+                                       wall time with hyperfine's mean
+                                       user + system beside it, or with
+                                       --cpu the CPU time (user + system)
+                                       of a "cpu" export
+  report.py claim [--cpu] HF.json CAND REF MAX
+                                       prints "RATIO PASS" when
                                        median(CAND) / median(REF) <= MAX,
                                        else "RATIO FAIL"; REF may be a
                                        comma-separated list: the fastest
@@ -19,6 +24,15 @@ Usage:
                                        line when every output verified
   report.py rss FILE...                for /usr/bin/time -v logs: the
                                        peak RSS in KiB of each, one a line
+  report.py cpu OUT.json RUNS [--prepare CMD] -n NAME CMD...
+                                       runs each CMD (sh -c) RUNS times,
+                                       interleaved, after CMD of
+                                       --prepare (if given), and writes
+                                       the user and system CPU time of
+                                       every run (wait4: the command and
+                                       all its children) as OUT.json, in
+                                       hyperfine's shape plus per-run
+                                       "user_times" and "system_times"
 
 Commands are named with hyperfine's --command-name; medians are compared,
 never single runs.
@@ -26,7 +40,10 @@ never single runs.
 
 import json
 import math
+import os
 import re
+import statistics
+import subprocess
 import sys
 
 
@@ -49,18 +66,30 @@ def fmt_s(v):
     return f"{v * 1e6:.0f} µs"
 
 
-def table(path, ref):
+def table(path, ref, cpu=False):
     res = load(path)["results"]
     by = {r["command"]: r for r in res}
     base = by[ref]["median"]
-    print(f"| command | median | mean ± σ | min … max | median / {ref} |")
-    print("|---|---:|---:|---:|---:|")
+    if cpu:
+        print(f"| command | CPU median (user + sys) | user | sys | "
+              f"mean ± σ | min … max | median / {ref} |")
+        print("|---|---:|---:|---:|---:|---:|---:|")
+    else:
+        print(f"| command | median | mean ± σ | min … max | "
+              f"CPU (user + sys, mean) | median / {ref} |")
+        print("|---|---:|---:|---:|---:|---:|")
     for r in res:
         sd = r.get("stddev")
         mean = fmt_s(r["mean"]) + (f" ± {fmt_s(sd)}" if sd else "")
-        print(f"| `{r['command']}` | {fmt_s(r['median'])} | {mean} | "
-              f"{fmt_s(r['min'])} … {fmt_s(r['max'])} | "
-              f"{r['median'] / base:.3f} |")
+        if cpu:
+            mid = (f"{fmt_s(statistics.median(r['user_times']))} | "
+                   f"{fmt_s(statistics.median(r['system_times']))} | ")
+        else:
+            mid = ""
+        rng = f"{fmt_s(r['min'])} … {fmt_s(r['max'])}"
+        tail = "" if cpu else f" {fmt_s(r['user'] + r['system'])} |"
+        print(f"| `{r['command']}` | {fmt_s(r['median'])} | {mid}{mean} | "
+              f"{rng} |{tail} {r['median'] / base:.3f} |")
 
 
 def claim(path, cand, refs, limit):
@@ -68,6 +97,56 @@ def claim(path, cand, refs, limit):
     base = min(by[r]["median"] for r in refs.split(","))
     ratio = by[cand]["median"] / base
     print(f"{ratio:.3f} {'PASS' if ratio <= float(limit) else 'FAIL'}")
+
+
+def cpu_run(cmd):
+    """Runs cmd with sh -c; returns (user, system) seconds of it and all
+    its children, from wait4."""
+    pid = os.fork()
+    if pid == 0:
+        try:
+            os.execvp("sh", ["sh", "-c", cmd])
+        finally:
+            os._exit(127)
+    _, status, ru = os.wait4(pid, 0)
+    if os.waitstatus_to_exitcode(status) != 0:
+        raise SystemExit(f"command failed: {cmd}")
+    return ru.ru_utime, ru.ru_stime
+
+
+def cpu(out, runs, args):
+    prepare, cmds = None, []
+    while args:
+        if args[0] == "--prepare" and len(args) > 1:
+            prepare, args = args[1], args[2:]
+        elif args[0] == "-n" and len(args) > 2:
+            cmds.append((args[1], args[2]))
+            args = args[3:]
+        else:
+            raise SystemExit(__doc__)
+    times = {name: [] for name, _ in cmds}
+    # One warm-up of each, then the runs in turn: A B A B ...
+    for i in range(int(runs) + 1):
+        for name, cmd in cmds:
+            if prepare:
+                subprocess.run(["sh", "-c", prepare], check=True)
+            t = cpu_run(cmd)
+            if i > 0:
+                times[name].append(t)
+    res = []
+    for name, _ in cmds:
+        tot = [u + s for u, s in times[name]]
+        res.append({
+            "command": name, "mean": statistics.fmean(tot),
+            "stddev": statistics.stdev(tot) if len(tot) > 1 else None,
+            "median": statistics.median(tot), "min": min(tot),
+            "max": max(tot), "times": tot,
+            "user": statistics.fmean(u for u, _ in times[name]),
+            "system": statistics.fmean(s for _, s in times[name]),
+            "user_times": [u for u, _ in times[name]],
+            "system_times": [s for _, s in times[name]]})
+    with open(out, "w", encoding="utf-8") as f:
+        json.dump({"results": res}, f, indent=1)
 
 
 def best(path, cands):
@@ -113,10 +192,15 @@ def main(argv):
         print(__doc__, file=sys.stderr)
         return 2
     cmd, args = argv[1], argv[2:]
+    cpu_flag = bool(args) and args[0] == "--cpu"
+    if cpu_flag:
+        args = args[1:]
     if cmd == "table" and len(args) == 2:
-        table(*args)
+        table(*args, cpu=cpu_flag)
     elif cmd == "claim" and len(args) == 4:
         claim(*args)
+    elif cmd == "cpu" and len(args) >= 4:
+        cpu(args[0], args[1], args[2:])
     elif cmd == "best" and len(args) >= 2:
         best(args[0], args[1:])
     elif cmd == "locks" and len(args) == 2:
