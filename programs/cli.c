@@ -55,7 +55,7 @@ const char pm_cli_usage[] =
     "                            line when it is a terminal), 'always' (one "
     "plain\n"
     "                            line per second when it is not), or 'never'\n"
-    "  -q, --quiet             no progress and no warnings; errors still "
+    "  -q, --quiet, --silent   no progress and no warnings; errors still "
     "shown\n"
     "  -v, --verbose           print a one-line summary at the end\n"
     "      --stats[=FORMAT]    print merge and lock statistics when done, as\n"
