@@ -46,6 +46,9 @@ enum pmerge_lock_kind {
 	PMERGE_LOCK_RLOCK,
 	PMERGE_LOCK_SEM,
 	PMERGE_LOCK_SPIN,
+	PMERGE_LOCK_TICKET,   /* FIFO-fair: two counters */
+	PMERGE_LOCK_MCS,      /* a queue: each waiter spins on its own node */
+	PMERGE_LOCK_ADAPTIVE, /* glibc's spin-then-sleep mutex */
 	PMERGE_LOCK_COUNT_,
 };
 
@@ -56,7 +59,8 @@ struct pmerge_lock_spec {
 };
 
 /*
- * Parses "mutex", "rlock", "spin" or "sem:N" (1 <= N <= PMERGE_JOBS_MAX).
+ * Parses "mutex", "rlock", "spin", "ticket", "mcs", "adaptive" or "sem:N"
+ * (1 <= N <= PMERGE_JOBS_MAX).
  * Returns 0, or -EINVAL when text names no strategy.
  */
 int pmerge_lock_parse(const char *text, struct pmerge_lock_spec *out);
@@ -168,7 +172,17 @@ struct pmerge_lock_result {
 	uint64_t acquisitions, contended;
 	unsigned max_holders, max_depth;
 	struct pmerge_time_summary wait_ns, hold_ns;
+	/* Jain's index over the workers' acquisitions: 1.0 when every worker
+	 * took the lock equally often, 1/n when one worker took it alone. */
+	double fairness;
 };
+
+/*
+ * Jain's fairness index (sum x)^2 / (n * sum x^2) over the acquisitions of
+ * the n workers in w[0, n).  1.0 when n is 0 or nobody acquired anything
+ * (all were served alike).  Any thread.
+ */
+double pmerge_fairness(const struct pmerge_worker_result *w, size_t n);
 
 /*
  * Everything a finished merge knows about itself.  Owned by the caller;

@@ -43,9 +43,11 @@ const char pm_cli_usage[] =
     "(default),\n"
     "                            rlock, sem:N (up to N writers at once, each "
     "at\n"
-    "                            its reserved range), or spin; with --bench, "
-    "a\n"
-    "                            comma-separated list\n"
+    "                            its reserved range), spin, ticket "
+    "(FIFO-fair),\n"
+    "                            mcs (queue lock) or adaptive (spin, then "
+    "sleep);\n"
+    "                            with --bench, a comma-separated list\n"
     "  -B, --buffer-size=SIZE  bytes per worker buffer (K, M suffixes; "
     "default\n"
     "                            1M for a regular output file, 128K "
@@ -173,6 +175,9 @@ static bool parse_size(const char *s, size_t *out)
 	return true;
 }
 
+#define LOCK_NAMES                                                             \
+	"mutex, rlock, sem:N with 1 <= N <= 1024, spin, ticket, mcs, adaptive"
+
 static int parse_locks(struct pm_cli *cli, const char *arg)
 {
 	char *copy = strdup(arg), *save = NULL, *tok;
@@ -189,18 +194,17 @@ static int parse_locks(struct pm_cli *cli, const char *arg)
 			break;
 		}
 		if (pmerge_lock_parse(tok, &cli->locks[cli->n_locks]) < 0) {
-			rc = usage_error("invalid lock strategy '%s' (valid: "
-			                 "mutex, rlock, sem:N with 1 <= N <= "
-			                 "1024, spin)",
-			                 tok);
+			rc = usage_error(
+			    "invalid lock strategy '%s' (valid: " LOCK_NAMES
+			    ")",
+			    tok);
 			break;
 		}
 		cli->n_locks++;
 	}
 	if (rc == 0 && cli->n_locks == 0)
-		rc = usage_error("invalid lock strategy '%s' (valid: mutex, "
-		                 "rlock, sem:N with 1 <= N <= 1024, spin)",
-		                 arg);
+		rc = usage_error(
+		    "invalid lock strategy '%s' (valid: " LOCK_NAMES ")", arg);
 	free(copy);
 	return rc;
 }
@@ -261,9 +265,10 @@ static int read_files0(struct pm_cli *cli, const char *path)
 		nth++;
 		start = i + 1;
 		if (*name == '\0') {
-			fprintf(stderr,
-			        "pmerge: %s:%zu: invalid zero-length file name\n",
-			        path, nth);
+			fprintf(
+			    stderr,
+			    "pmerge: %s:%zu: invalid zero-length file name\n",
+			    path, nth);
 			cli->files0_bad = true;
 		} else if (from_stdin && strcmp(name, "-") == 0) {
 			fprintf(stderr,

@@ -35,9 +35,10 @@ void report_json_lock(FILE *f, const struct pmerge_lock_result *l)
 {
 	fprintf(f,
 	        "{\"acquisitions\": %llu, \"contended\": %llu, "
-	        "\"max_holders\": %u, \"max_depth\": %u, ",
+	        "\"max_holders\": %u, \"max_depth\": %u, \"fairness\": %.6f, ",
 	        (unsigned long long)l->acquisitions,
-	        (unsigned long long)l->contended, l->max_holders, l->max_depth);
+	        (unsigned long long)l->contended, l->max_holders, l->max_depth,
+	        l->fairness);
 	json_times(f, "wait_ns", &l->wait_ns);
 	fputs(", ", f);
 	json_times(f, "hold_ns", &l->hold_ns);
@@ -147,13 +148,13 @@ char *report_stats_text(const struct pmerge_result *r)
 	        unit_name(r->unit), order_name(r->order), r->jobs);
 	fprintf(f,
 	        "  acquisitions %llu, contended %llu (%.1f%%), max_holders %u, "
-	        "max_depth %u\n",
+	        "max_depth %u, fairness %.3f\n",
 	        (unsigned long long)l->acquisitions,
 	        (unsigned long long)l->contended,
 	        l->acquisitions
 	            ? 100.0 * (double)l->contended / (double)l->acquisitions
 	            : 0.0,
-	        l->max_holders, l->max_depth);
+	        l->max_holders, l->max_depth, l->fairness);
 	fprintf(f, "  wait  total %s  p50 %s  p99 %s  max %s\n",
 	        format_ns(l->wait_ns.total, t[0], 32),
 	        format_ns(l->wait_ns.p50, t[1], 32),

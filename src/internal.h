@@ -82,6 +82,29 @@ struct pm_lock_ops {
 	bool shared; /* more than one holder at once is possible */
 };
 
+/*
+ * The ticket lock's state.  Waiters watch serving; taking a ticket writes
+ * next, which lives on another cache line so that newcomers do not disturb
+ * the line the waiters spin on.  sleepers counts waiters asleep in the
+ * kernel, so that a release makes a system call only when someone sleeps.
+ */
+struct pm_ticket {
+	_Atomic uint32_t next;
+	char pad_[PM_CACHELINE - sizeof(uint32_t)];
+	_Atomic uint32_t serving;
+	_Atomic uint32_t sleepers;
+};
+
+/*
+ * One waiter's place in an MCS queue, alone on its cache line: its owner
+ * spins (or sleeps) on state, and only its predecessor writes it.
+ */
+struct pm_mcs_node {
+	_Alignas(PM_CACHELINE) _Atomic(struct pm_mcs_node *) next;
+	_Atomic uint32_t state;     /* see lock_mcs.c */
+	const struct pm_lock *lock; /* the lock this node is queued on */
+};
+
 struct pm_lock {
 	const struct pm_lock_ops *ops;
 	unsigned n;
@@ -90,6 +113,8 @@ struct pm_lock {
 		pthread_mutex_t mutex;
 		pthread_spinlock_t spin;
 		sem_t sem;
+		struct pm_ticket ticket;
+		_Atomic(struct pm_mcs_node *) mcs_tail;
 	} u;
 	_Alignas(PM_CACHELINE) atomic_uint holders;
 	atomic_uint max_holders;
@@ -99,6 +124,43 @@ extern const struct pm_lock_ops pm_lock_mutex_ops;
 extern const struct pm_lock_ops pm_lock_rlock_ops;
 extern const struct pm_lock_ops pm_lock_sem_ops;
 extern const struct pm_lock_ops pm_lock_spin_ops;
+extern const struct pm_lock_ops pm_lock_ticket_ops;
+extern const struct pm_lock_ops pm_lock_mcs_ops;
+extern const struct pm_lock_ops pm_lock_adaptive_ops;
+
+/*
+ * Jain's index from the sum and the sum of squares of n figures:
+ * sum^2 / (n * sumsq), 1.0 when n or sumsq is 0.  Any thread.
+ */
+double pm_jain_index(double sum, double sumsq, size_t n);
+
+/* mutex, rlock and adaptive: one pthread mutex of the given type. */
+int pm_lock_mutex_init_type(struct pm_lock *l, int type);
+bool pm_lock_mutex_try(struct pm_lock *l);
+void pm_lock_mutex_acquire(struct pm_lock *l);
+void pm_lock_mutex_release(struct pm_lock *l);
+void pm_lock_mutex_destroy(struct pm_lock *l);
+
+/*
+ * How the spinning strategies (ticket, mcs) wait, so that they do not burn
+ * a core when workers outnumber cores.  Each call to pm_lock_backoff() is
+ * one round of waiting: the first PM_SPIN_PAUSES rounds execute the CPU's
+ * pause hint (the holder is likely running on another core and about to
+ * leave; pausing frees the pipeline for the sibling hyperthread and saves
+ * power); the next PM_SPIN_YIELDS rounds call sched_yield() (the holder, or
+ * the waiter next in line, may be preempted on this very core and needs it);
+ * after that it returns true: the caller should sleep in the kernel on the
+ * word it watches (pm_futex_wait) until the releaser wakes it.
+ */
+#define PM_SPIN_PAUSES 256u
+#define PM_SPIN_YIELDS 16u
+
+void pm_cpu_relax(void);
+bool pm_lock_backoff(unsigned *round);
+/* Sleeps while *word == expected (or until a spurious wake-up). */
+void pm_futex_wait(_Atomic uint32_t *word, uint32_t expected);
+/* Wakes up to n threads sleeping on word. */
+void pm_futex_wake(_Atomic uint32_t *word, int n);
 
 /* Returns 0 or a negative errno. */
 int pm_lock_init(struct pm_lock *l, const struct pmerge_lock_spec *spec,

@@ -6,15 +6,23 @@
 #include "internal.h"
 
 #include <errno.h>
+#include <limits.h>
+#include <linux/futex.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 static const struct pm_lock_ops *const lock_ops[PMERGE_LOCK_COUNT_] = {
     [PMERGE_LOCK_MUTEX] = &pm_lock_mutex_ops,
     [PMERGE_LOCK_RLOCK] = &pm_lock_rlock_ops,
     [PMERGE_LOCK_SEM] = &pm_lock_sem_ops,
     [PMERGE_LOCK_SPIN] = &pm_lock_spin_ops,
+    [PMERGE_LOCK_TICKET] = &pm_lock_ticket_ops,
+    [PMERGE_LOCK_MCS] = &pm_lock_mcs_ops,
+    [PMERGE_LOCK_ADAPTIVE] = &pm_lock_adaptive_ops,
 };
 
 int pmerge_lock_parse(const char *text, struct pmerge_lock_spec *out)
@@ -149,4 +157,67 @@ void pm_lock_reexit(struct pm_lock *l, unsigned *depth)
 		return;
 	(*depth)--;
 	l->ops->release(l);
+}
+
+double pm_jain_index(double sum, double sumsq, size_t n)
+{
+	if (n == 0 || sumsq <= 0)
+		return 1.0;
+	return sum * sum / ((double)n * sumsq);
+}
+
+double pmerge_fairness(const struct pmerge_worker_result *w, size_t n)
+{
+	double sum = 0, sumsq = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		double x = (double)w[i].acquisitions;
+
+		sum += x;
+		sumsq += x * x;
+	}
+	return pm_jain_index(sum, sumsq, n);
+}
+
+void pm_cpu_relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+	__builtin_ia32_pause();
+#elif defined(__aarch64__)
+	__asm__ __volatile__("yield" ::: "memory");
+#else
+	atomic_signal_fence(memory_order_seq_cst);
+#endif
+}
+
+bool pm_lock_backoff(unsigned *round)
+{
+	if (*round < PM_SPIN_PAUSES) {
+		(*round)++;
+		pm_cpu_relax();
+		return false;
+	}
+	if (*round < PM_SPIN_PAUSES + PM_SPIN_YIELDS) {
+		(*round)++;
+		sched_yield();
+		return false;
+	}
+	return true;
+}
+
+/*
+ * Private futexes: the kernel keys them by address alone, so a wake-up sent
+ * to a word whose owner has since gone (an MCS node of a thread that took
+ * the lock, left and exited) touches no memory; at worst it wakes a sleeper
+ * that finds its condition false and sleeps again, which every waiter here
+ * tolerates.
+ */
+void pm_futex_wait(_Atomic uint32_t *word, uint32_t expected)
+{
+	syscall(SYS_futex, word, FUTEX_WAIT_PRIVATE, expected, NULL, NULL, 0);
+}
+
+void pm_futex_wake(_Atomic uint32_t *word, int n)
+{
+	syscall(SYS_futex, word, FUTEX_WAKE_PRIVATE, n, NULL, NULL, 0);
 }

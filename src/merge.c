@@ -416,6 +416,7 @@ static void gather(struct run *r)
 	struct pm_merge *m = &r->m;
 	struct pmerge_result *res = r->res;
 	struct pm_hist wait = {0}, hold = {0};
+	double sum = 0, sumsq = 0;
 
 	res->workers =
 	    calloc(m->n_workers ? m->n_workers : 1, sizeof(*res->workers));
@@ -434,6 +435,8 @@ static void gather(struct run *r)
 		res->records += st->records;
 		res->lock.acquisitions += st->acquisitions;
 		res->lock.contended += st->contended;
+		sum += (double)st->acquisitions;
+		sumsq += (double)st->acquisitions * (double)st->acquisitions;
 		if (st->max_depth > res->lock.max_depth)
 			res->lock.max_depth = st->max_depth;
 		pm_hist_merge(&wait, &st->wait);
@@ -444,6 +447,7 @@ static void gather(struct run *r)
 	pm_hist_summary(&wait, &res->lock.wait_ns);
 	pm_hist_summary(&hold, &res->lock.hold_ns);
 	res->lock.max_holders = atomic_load(&m->lock.max_holders);
+	res->lock.fairness = pm_jain_index(sum, sumsq, m->n_workers);
 	res->bytes = atomic_load(&m->bytes_done);
 	res->failed_inputs = atomic_load(&m->failed_inputs);
 	res->placement = m->placement;

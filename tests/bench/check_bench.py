@@ -27,7 +27,7 @@ RESULT_KEYS = ["lock", "wall_s", "times_s", "mib_per_s", "relative",
                "output_ok", "lock_stats"]
 WALL_KEYS = ["mean", "stddev", "median", "min", "max"]
 LOCK_KEYS = ["acquisitions", "contended", "max_holders", "max_depth",
-             "wait_ns", "hold_ns"]
+             "fairness", "wait_ns", "hold_ns"]
 TIME_KEYS = ["total", "p50", "p99", "max"]
 
 
@@ -94,6 +94,9 @@ def check_result(errs, r, runs, where):
                 if not all(is_int(ls[k][x]) and ls[k][x] >= 0
                            for x in TIME_KEYS):
                     errs.append(f"{where}.lock_stats.{k}: not counts")
+        # Jain's index lies in [1/n, 1] for n workers.
+        if not is_num(ls["fairness"]) or not 0 < ls["fairness"] <= 1:
+            errs.append(f"{where}.lock_stats.fairness: not in (0, 1]")
         if is_int(ls["acquisitions"]) and ls["acquisitions"] < 1:
             errs.append(f"{where}.lock_stats: no acquisition at all")
 

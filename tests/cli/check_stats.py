@@ -56,12 +56,13 @@ def check(doc, exp):
     need(doc, "wall_s", "num", "top")
 
     ls = need(doc, "lock_stats", "obj", "top")
-    acq = contended = holders = depth = None
+    acq = contended = holders = depth = fairness = None
     if ls is not None:
         acq = need(ls, "acquisitions", "int", "lock_stats")
         contended = need(ls, "contended", "int", "lock_stats")
         holders = need(ls, "max_holders", "int", "lock_stats")
         depth = need(ls, "max_depth", "int", "lock_stats")
+        fairness = need(ls, "fairness", "num", "lock_stats")
         for h in ("wait_ns", "hold_ns"):
             hist = need(ls, h, "obj", "lock_stats")
             if hist is None:
@@ -102,6 +103,17 @@ def check(doc, exp):
         if acq is not None and sums["acquisitions"] != acq:
             errs.append(f"workers' acquisitions sum to "
                         f"{sums['acquisitions']}, lock_stats has {acq}")
+        # Jain's index over the workers' acquisitions, recomputed here.
+        xs = [w.get("acquisitions") for w in workers]
+        if fairness is not None and xs and all(is_int(x) for x in xs):
+            sq = sum(x * x for x in xs)
+            want = sum(xs) ** 2 / (len(xs) * sq) if sq else 1.0
+            if abs(fairness - want) > 1e-5:
+                errs.append(f"fairness {fairness} but the workers' "
+                            f"acquisitions give {want:.6f}")
+            if not 1.0 / len(xs) - 1e-6 <= fairness <= 1.0 + 1e-6:
+                errs.append(f"fairness {fairness} outside "
+                            f"[1/{len(xs)}, 1]")
 
     def expect(name, got, want):
         if got is not None and want is not None and got != want:

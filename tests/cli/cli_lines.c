@@ -198,8 +198,8 @@ TCase *cli_tcase_lines(void)
 
 /* --------------------------------------------------------------- matrix */
 
-static const char *const mx_locks[] = {"mutex", "rlock", "sem:1", "sem:4",
-                                       "spin"};
+static const char *const mx_locks[] = {"mutex", "rlock",  "sem:1", "sem:4",
+                                       "spin",  "ticket", "mcs",   "adaptive"};
 static const char *const mx_jobs[] = {"1", "2", "8", "16"};
 #define N_MX_LOCKS (sizeof(mx_locks) / sizeof(mx_locks[0]))
 #define N_MX_JOBS  (sizeof(mx_jobs) / sizeof(mx_jobs[0]))

@@ -119,8 +119,9 @@ START_TEST(bad_lock_values)
 	cu_pm(&r, NULL, bad_locks[_i], "a", NULL);
 	expect_usage_error(&r, bad_locks[_i]);
 	/* The message teaches the valid strategies. */
-	const char *names[] = {"mutex", "rlock", "sem:N", "spin"};
-	for (size_t i = 0; i < 4; i++)
+	const char *names[] = {"mutex",  "rlock", "sem:N",   "spin",
+	                       "ticket", "mcs",   "adaptive"};
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
 		ck_assert_msg(strstr(r.err, names[i]) != NULL,
 		              "%s: the message \"%s\" does not name %s",
 		              bad_locks[_i], r.err, names[i]);
@@ -130,10 +131,12 @@ START_TEST(bad_lock_values)
 END_TEST
 
 static const char *const good_locks[][3] = {
-    {"--lock=mutex", "-j4"}, {"--lock=rlock", "-j4"},
-    {"--lock=sem:1", "-j4"}, {"--lock=sem:4", "-j4"},
-    {"--lock=spin", "-j4"},  {"--lock=sem:64", "-j2"},
-    {"-l", "rlock", "-j3"},  {"--lock", "sem:1024", "-j2"},
+    {"--lock=mutex", "-j4"},    {"--lock=rlock", "-j4"},
+    {"--lock=sem:1", "-j4"},    {"--lock=sem:4", "-j4"},
+    {"--lock=spin", "-j4"},     {"--lock=sem:64", "-j2"},
+    {"-l", "rlock", "-j3"},     {"--lock", "sem:1024", "-j2"},
+    {"--lock=ticket", "-j4"},   {"--lock=mcs", "-j4"},
+    {"--lock=adaptive", "-j4"}, {"-l", "mcs", "-j1"},
 };
 
 START_TEST(good_lock_values)
@@ -498,9 +501,60 @@ START_TEST(stats_text)
 }
 END_TEST
 
+/*
+ * The text report's fairness is Jain's index over the acquisitions its
+ * worker lines show, computed here from those lines.
+ */
+START_TEST(stats_text_fairness)
+{
+	char *dir = cu_enter_scratch();
+	struct tu_run r;
+	char name[16];
+
+	for (int i = 0; i < 6; i++) {
+		snprintf(name, sizeof(name), "in%d", i);
+		char *d = cu_gen_text(4000 + (size_t)i * 30000, 'a', i, true);
+		tu_write_file(name, d, 4000 + (size_t)i * 30000);
+		free(d);
+	}
+	cu_pm(&r, NULL, "--stats", "-u", "line", "-B", "4K", "-j", "3", "-l",
+	      "ticket", "-o", "out", "in0", "in1", "in2", "in3", "in4", "in5",
+	      NULL);
+	cu_expect_exit(&r, 0);
+	const char *f = strstr(r.err, "fairness ");
+	ck_assert_msg(f != NULL, "stderr \"%s\" lacks fairness", r.err);
+	double shown = strtod(f + 9, NULL);
+	double sum = 0, sumsq = 0;
+	int workers = 0;
+	for (const char *p = strstr(r.err, "  worker "); p;
+	     p = strstr(p + 1, "  worker ")) {
+		const char *a = strstr(p, "acquisitions ");
+		ck_assert_ptr_nonnull(a);
+		double x = strtod(a + 13, NULL);
+		sum += x;
+		sumsq += x * x;
+		workers++;
+	}
+	ck_assert_int_eq(workers, 3);
+	ck_assert_double_gt(sumsq, 0);
+	ck_assert_double_eq_tol(shown, sum * sum / (workers * sumsq), 0.0006);
+	tu_run_free(&r);
+
+	/* One worker is served alike with itself. */
+	cu_pm(&r, NULL, "--stats", "-j", "1", "-l", "mcs", "-o", "out", "in0",
+	      "in1", NULL);
+	cu_expect_exit(&r, 0);
+	ck_assert_msg(strstr(r.err, "fairness 1.000") != NULL,
+	              "-j 1: stderr \"%s\" lacks fairness 1.000", r.err);
+	tu_run_free(&r);
+	cu_leave_scratch(dir);
+}
+END_TEST
+
 TCase *cli_tcase_stats_text(void)
 {
 	TCase *tc = tcase_create("stats-text");
 	tcase_add_test(tc, stats_text);
+	tcase_add_test(tc, stats_text_fairness);
 	return tc;
 }

@@ -22,6 +22,9 @@ static const struct {
     {"rlock", "3", "file", "arrival", false, true},
     {"sem:3", "2", "file", "input", true, true},
     {"mutex", "2", "line", "arrival", false, false},
+    {"ticket", "4", "line", "arrival", true, false},
+    {"mcs", "3", "file", "arrival", false, true},
+    {"adaptive", "2", "line", "input", true, true},
 };
 #define N_SJ        (sizeof(sj_cases) / sizeof(sj_cases[0]))
 #define N_SJ_INPUTS 6

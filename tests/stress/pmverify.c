@@ -2,7 +2,7 @@
  * pmverify: proves that a merged output holds exactly the stress records
  * that pmgen wrote (see pmrec.h), each whole, in order within its source.
  *
- *   pmverify [-z] [--tag] [--in-order] [--bytes=N] [-i FILE]
+ *   pmverify [-z] [--tag] [--in-order] [--whole] [--bytes=N] [-i FILE]
  * SRC:COUNT[:NAME]...
  *
  * Every record must parse, carry exactly the payload its (src, seq, len)
@@ -12,7 +12,9 @@
  * prefixes: the sum of the sources plus any terminators the merger added.
  * With --tag each record is preceded by "NAME<TAB>", the same name for all
  * records of a source (exactly NAME when the operand gives one).  With
- * --in-order the sources must follow one another in operand order.
+ * --in-order the sources must follow one another in operand order; with
+ * --whole each source's records must be contiguous, in any source order
+ * (what --unit=file promises with --order=arrival).
  *
  * The input is checked as a stream with fixed buffers, so a single record of
  * hundreds of megabytes costs no more memory than a short one.
@@ -55,7 +57,8 @@ enum state {
 };
 
 struct verifier {
-	bool zero, tag, in_order;
+	bool zero, tag, in_order, whole;
+	const struct source *last; /* --whole: the source of the last record */
 	char term;
 	struct source *src;
 	size_t n_src;
@@ -96,7 +99,7 @@ static void fail(const struct verifier *v, const char *fmt, ...)
 static void usage_error(const char *msg)
 {
 	fprintf(stderr, "pmverify: %s\n", msg);
-	fprintf(stderr, "usage: pmverify [-z] [--tag] [--in-order] "
+	fprintf(stderr, "usage: pmverify [-z] [--tag] [--in-order] [--whole] "
 	                "[--bytes=N] [-q] [-i FILE] SRC:COUNT[:NAME]...\n");
 	exit(2);
 }
@@ -234,6 +237,15 @@ static void header_done(struct verifier *v)
 			     " appears after a later source (--in-order)",
 			     s->id);
 	}
+	if (v->whole && v->last && v->last != s) {
+		if (v->last->next != v->last->count)
+			fail(v,
+			     "S%" PRIu64 " begins while S%" PRIu64
+			     " has %" PRIu64 " of %" PRIu64
+			     " records (--whole)",
+			     s->id, v->last->id, v->last->next, v->last->count);
+	}
+	v->last = s;
 	if (v->r_seq != s->next) {
 		if (s->next >= s->count)
 			fail(v,
@@ -378,6 +390,7 @@ int main(int argc, char **argv)
 	    {"zero-terminated", no_argument, NULL, 'z'},
 	    {"tag", no_argument, NULL, 't'},
 	    {"in-order", no_argument, NULL, 'O'},
+	    {"whole", no_argument, NULL, 'W'},
 	    {"bytes", required_argument, NULL, 'B'},
 	    {"input", required_argument, NULL, 'i'},
 	    {"quiet", no_argument, NULL, 'q'},
@@ -401,6 +414,9 @@ int main(int argc, char **argv)
 			break;
 		case 'O':
 			v.in_order = true;
+			break;
+		case 'W':
+			v.whole = true;
 			break;
 		case 'B':
 			if (!parse_u64(optarg, strlen(optarg), &want_bytes))

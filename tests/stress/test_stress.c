@@ -272,6 +272,9 @@ struct scenario {
 	bool tag;          /* --tag */
 	bool stdin_source; /* producer 0 feeds pmerge's standard input */
 	bool append;       /* -a -o FILE onto records already in FILE */
+	bool unit_file;    /* -u file (else -u line): inputs stay whole */
+	bool arrival;      /* --order=arrival */
+	uint64_t records;  /* per producer; 0: records_per_producer() */
 	/*
 	 * Nonzero: each producer writes 10 records whose full size (with
 	 * terminator) is this, minus 1, or plus 1: the edges of pmerge's
@@ -289,7 +292,11 @@ struct producer {
 	struct gen_info info;
 };
 
-static const char *const locks[] = {"mutex", "rlock", "sem:1", "sem:4", "spin"};
+static const char *const locks[] = {"mutex", "rlock",  "sem:1", "sem:4",
+                                    "spin",  "ticket", "mcs",   "adaptive"};
+
+/* The strategies that spin in user space or queue, swept over -j below. */
+static const char *const queue_locks[] = {"ticket", "mcs", "adaptive"};
 
 static int base_producers(void)
 {
@@ -317,14 +324,18 @@ static void plan_producer(const struct scenario *sc, int i, struct producer *p)
 	p->kind = i % 2 ? IN_FIFO : IN_FILE;
 	if (sc->stdin_source && i == 0)
 		p->kind = IN_STDIN;
-	p->unterminated = i % 3 == 2;
+	/* In --unit=file bytes pass unchanged: no terminator is added, so an
+	 * unterminated record would fuse with the next input's first. */
+	p->unterminated = i % 3 == 2 && !sc->unit_file;
 	snprintf(p->name, sizeof(p->name), "%s%02d",
 	         p->kind == IN_FIFO ? "fifo" : "in", i);
 	if (p->kind == IN_STDIN)
 		strcpy(p->name, "-");
 	snprintf(p->src, sizeof(p->src), "%d", 100 + i);
 	snprintf(p->count, sizeof(p->count), "%" PRIu64,
-	         sc->edge ? 10 : records_per_producer());
+	         sc->edge      ? 10
+	         : sc->records ? sc->records
+	                       : records_per_producer());
 	snprintf(p->seed, sizeof(p->seed), "%d", 7919 * (i + 1));
 	if (sc->edge) {
 		/*
@@ -469,7 +480,7 @@ static void run_scenario(const struct scenario *sc)
 	snprintf(jobs, sizeof(jobs), "%u", sc->jobs);
 	margv[m++] = (char *)tu_pmerge();
 	margv[m++] = "-u";
-	margv[m++] = "line";
+	margv[m++] = sc->unit_file ? "file" : "line";
 	margv[m++] = "-j";
 	margv[m++] = jobs;
 	margv[m++] = "-l";
@@ -480,6 +491,8 @@ static void run_scenario(const struct scenario *sc)
 	margv[m++] = "128K";
 	if (sc->order_input)
 		margv[m++] = "--order=input";
+	if (sc->arrival)
+		margv[m++] = "--order=arrival";
 	if (sc->zero)
 		margv[m++] = "-z";
 	if (sc->tag)
@@ -504,8 +517,11 @@ static void run_scenario(const struct scenario *sc)
 		vargv[v++] = "-z";
 	if (sc->tag)
 		vargv[v++] = "--tag";
-	if (sc->order_input)
+	/* --unit=file keeps each input whole: in input order by default. */
+	if (sc->order_input || (sc->unit_file && !sc->arrival))
 		vargv[v++] = "--in-order";
+	else if (sc->unit_file)
+		vargv[v++] = "--whole";
 	snprintf(bytes_arg, sizeof(bytes_arg), "--bytes=%" PRIu64, want_bytes);
 	vargv[v++] = bytes_arg;
 	if (sc->append)
@@ -708,6 +724,45 @@ START_TEST(many_jobs_spin_pipe_stdin)
 	                      .lock = "spin",
 	                      .to_pipe = true,
 	                      .stdin_source = true};
+	run_scenario(&sc);
+}
+END_TEST
+
+/*
+ * ticket, mcs and adaptive from 2 workers to 32 (more threads than cores:
+ * spinners must give the CPU back to the holder), in both units, into a
+ * file and into a pipe.  Half the inputs are slow FIFOs, which in
+ * --unit=file a holder reads to their end while every other worker waits.
+ */
+static const struct {
+	unsigned jobs;
+	bool unit_file, arrival, to_pipe;
+} sweep[] = {
+    {2, false, false, false},
+    {32, false, false, true},
+    {2, true, false, true},
+    {32, true, true, false},
+};
+
+START_TEST(strategy_sweep)
+{
+	const char *lock = queue_locks[_i / 4];
+	unsigned k = (unsigned)_i % 4;
+	unsigned jobs = sweep[k].jobs;
+	char label[96];
+	snprintf(label, sizeof(label), "-l %s -j %u -u %s%s %s", lock, jobs,
+	         sweep[k].unit_file ? "file" : "line",
+	         sweep[k].arrival ? " --order=arrival" : "",
+	         sweep[k].to_pipe ? "| pmverify" : "-o");
+	/* As many inputs as workers, so that every worker contends. */
+	struct scenario sc = {.label = label,
+	                      .producers = jobs < 8 ? 8 : (int)jobs,
+	                      .jobs = jobs,
+	                      .lock = lock,
+	                      .to_pipe = sweep[k].to_pipe,
+	                      .unit_file = sweep[k].unit_file,
+	                      .arrival = sweep[k].arrival,
+	                      .records = jobs > 8 ? 4000 : 0};
 	run_scenario(&sc);
 }
 END_TEST
@@ -1227,6 +1282,15 @@ static Suite *stress_suite(void)
 		tcase_add_test(tc, tag_pipe);
 		tcase_add_loop_test(tc, buffer_edges_pipe, 0, 2);
 		tcase_add_loop_test(tc, buffer_edges_file, 0, 2);
+		suite_add_tcase(s, tc);
+	}
+	if (wanted("strategies")) {
+		tc = tcase_create("strategies");
+		tcase_set_timeout(tc, t);
+		tcase_add_unchecked_fixture(tc, base_setup, base_teardown);
+		tcase_add_loop_test(
+		    tc, strategy_sweep, 0,
+		    (int)(sizeof(queue_locks) / sizeof(queue_locks[0]) * 4));
 		suite_add_tcase(s, tc);
 	}
 	if (wanted("latency")) {

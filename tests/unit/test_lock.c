@@ -19,6 +19,12 @@
 #include <unistd.h>
 
 #define ITERS 20000u
+/*
+ * FIFO strategies hand the lock to one particular waiter, which with more
+ * threads than cores is often asleep: every hand-over costs a wake-up, so
+ * they get fewer rounds to finish in the same time.
+ */
+#define QITERS 2500u
 
 static struct pm_worker_stats *stats_new(size_t n)
 {
@@ -289,6 +295,27 @@ START_TEST(test_spin_16)
 }
 END_TEST
 
+/* The strategies added for the lock laboratory, in the same hammer. */
+static const struct {
+	enum pmerge_lock_kind kind;
+	unsigned threads, work;
+	bool detailed;
+} queue_hammers[] = {
+    {PMERGE_LOCK_TICKET, 8, 50, false},   {PMERGE_LOCK_TICKET, 16, 20, true},
+    {PMERGE_LOCK_MCS, 8, 50, false},      {PMERGE_LOCK_MCS, 16, 20, true},
+    {PMERGE_LOCK_ADAPTIVE, 8, 50, false}, {PMERGE_LOCK_ADAPTIVE, 16, 20, true},
+};
+
+START_TEST(test_queue_locks)
+{
+	uint64_t cont = hammer_run(
+	    queue_hammers[_i].kind, 1, queue_hammers[_i].threads, QITERS,
+	    queue_hammers[_i].work, queue_hammers[_i].detailed);
+	/* Holders sleep now and then: some acquisitions found it taken. */
+	ck_assert_uint_gt(cont, 0);
+}
+END_TEST
+
 START_TEST(test_sem_3)
 {
 	hammer_run(PMERGE_LOCK_SEM, 3, 8, 1000, 1000, false);
@@ -428,10 +455,224 @@ START_TEST(test_capacity_rlock)
 }
 END_TEST
 
+START_TEST(test_capacity_queue_locks)
+{
+	/* The waiter of a spinning strategy ends up asleep in the kernel
+	 * too: that is what keeps it off the holder's core. */
+	check_capacity(PMERGE_LOCK_TICKET, 1);
+	check_capacity(PMERGE_LOCK_MCS, 1);
+	check_capacity(PMERGE_LOCK_ADAPTIVE, 1);
+}
+END_TEST
+
 START_TEST(test_capacity_sem)
 {
 	check_capacity(PMERGE_LOCK_SEM, 1);
 	check_capacity(PMERGE_LOCK_SEM, 3);
+}
+END_TEST
+
+/* ---------------------------------------------- FIFO service, hand-over */
+
+/* How many threads wait behind the holder, read from the lock itself. */
+static unsigned queued_ticket(struct pm_lock *l, struct pm_mcs_node *head)
+{
+	(void)head;
+	return atomic_load(&l->u.ticket.next) -
+	       atomic_load(&l->u.ticket.serving) - 1;
+}
+
+/* The MCS queue is a list from the holder's node (head) to the tail;
+ * count the waiters linked into it. */
+static unsigned queued_mcs(struct pm_lock *l, struct pm_mcs_node *head)
+{
+	unsigned n = 0;
+	(void)l;
+	for (struct pm_mcs_node *p = atomic_load(&head->next); p;
+	     p = atomic_load(&p->next))
+		n++;
+	return n;
+}
+
+typedef unsigned (*queued_fn)(struct pm_lock *l, struct pm_mcs_node *head);
+
+static void wait_queued(struct pm_lock *l, struct pm_mcs_node *head,
+                        queued_fn queued, unsigned n)
+{
+	const struct timespec pause = {0, 200000};
+	while (queued(l, head) < n)
+		nanosleep(&pause, NULL);
+	ck_assert_uint_eq(queued(l, head), n);
+}
+
+/* The order in which the waiters got in, written under the lock. */
+#define FIFO_WAITERS 6
+static unsigned g_served[FIFO_WAITERS];
+static unsigned g_n_served;
+
+struct fifo_waiter {
+	pthread_t th;
+	struct pm_lock *l;
+	struct pm_worker_stats *st;
+	unsigned index;
+	atomic_int tid;
+};
+
+static void *fifo_waiter_main(void *arg)
+{
+	struct fifo_waiter *w = arg;
+	atomic_store(&w->tid, uu_gettid());
+	pm_lock_enter(w->l, w->st);
+	g_served[g_n_served++] = w->index;
+	pm_lock_leave(w->l, w->st);
+	return NULL;
+}
+
+/*
+ * The test thread holds the lock while waiters queue up one at a time (the
+ * next starts only when the lock shows the previous one queued, and asleep);
+ * once released, they must be served exactly in the order they queued.
+ */
+static void check_fifo(enum pmerge_lock_kind kind, queued_fn queued)
+{
+	struct pm_lock l;
+	struct pm_worker_stats *st = stats_new(FIFO_WAITERS + 1);
+	struct fifo_waiter w[FIFO_WAITERS];
+
+	lock_init(&l, kind, 1, false);
+	g_n_served = 0;
+	pm_lock_enter(&l, &st[FIFO_WAITERS]);
+	struct pm_mcs_node *head =
+	    kind == PMERGE_LOCK_MCS ? atomic_load(&l.u.mcs_tail) : NULL;
+	for (unsigned i = 0; i < FIFO_WAITERS; i++) {
+		w[i] = (struct fifo_waiter){.l = &l, .st = &st[i], .index = i};
+		atomic_store(&w[i].tid, 0);
+		ck_assert_int_eq(
+		    pthread_create(&w[i].th, NULL, fifo_waiter_main, &w[i]), 0);
+		wait_queued(&l, head, queued, i + 1);
+		while (atomic_load(&w[i].tid) == 0)
+			sched_yield();
+		uu_wait_blocked(atomic_load(&w[i].tid));
+	}
+	ck_assert_uint_eq(g_n_served, 0);
+	pm_lock_leave(&l, &st[FIFO_WAITERS]);
+	for (unsigned i = 0; i < FIFO_WAITERS; i++)
+		ck_assert_int_eq(pthread_join(w[i].th, NULL), 0);
+	ck_assert_uint_eq(g_n_served, FIFO_WAITERS);
+	for (unsigned i = 0; i < FIFO_WAITERS; i++) {
+		ck_assert_msg(g_served[i] == i,
+		              "%s: waiter %u queued %u-th but was served "
+		              "%u-th",
+		              l.ops->name, g_served[i], g_served[i] + 1, i + 1);
+		ck_assert_uint_eq(st[i].contended, 1);
+	}
+	pm_lock_destroy(&l);
+	free(st);
+}
+
+START_TEST(test_ticket_fifo)
+{
+	check_fifo(PMERGE_LOCK_TICKET, queued_ticket);
+}
+END_TEST
+
+START_TEST(test_mcs_fifo)
+{
+	check_fifo(PMERGE_LOCK_MCS, queued_mcs);
+}
+END_TEST
+
+static bool free_for_others(struct pm_lock *l);
+
+/*
+ * A release with a waiter queued hands the lock to that waiter: the lock is
+ * never free in between, so no other thread can take it even before the
+ * sleeping successor has woken up.  (A barging mutex would be free there.)
+ */
+static void check_handover(enum pmerge_lock_kind kind, queued_fn queued)
+{
+	struct pm_lock l;
+	struct pm_worker_stats *st = stats_new(2);
+	struct holder h;
+
+	lock_init(&l, kind, 1, true);
+	pm_lock_enter(&l, &st[0]);
+	struct pm_mcs_node *head =
+	    kind == PMERGE_LOCK_MCS ? atomic_load(&l.u.mcs_tail) : NULL;
+	holder_start(&h, &l, &st[1]);
+	wait_phase(&h, 1);
+	wait_queued(&l, head, queued, 1);
+	uu_wait_blocked(atomic_load(&h.tid));
+	ck_assert_int_eq(read_int(&h.phase), 1);
+
+	pm_lock_leave(&l, &st[0]);
+	ck_assert_msg(!free_for_others(&l),
+	              "%s: the lock was free after a release with a waiter "
+	              "queued",
+	              l.ops->name);
+	if (kind == PMERGE_LOCK_MCS)
+		ck_assert_ptr_nonnull(atomic_load(&l.u.mcs_tail));
+	/* The successor wakes up holding it. */
+	wait_phase(&h, 2);
+	ck_assert(!free_for_others(&l));
+	holder_release(&h);
+	ck_assert_int_eq(pthread_join(h.th, NULL), 0);
+	ck_assert(free_for_others(&l));
+	if (kind == PMERGE_LOCK_MCS)
+		ck_assert_ptr_null(atomic_load(&l.u.mcs_tail));
+	ck_assert_uint_eq(st[1].acquisitions, 1);
+	ck_assert_uint_eq(st[1].contended, 1);
+	pm_lock_destroy(&l);
+	free(st);
+}
+
+START_TEST(test_mcs_handover)
+{
+	check_handover(PMERGE_LOCK_MCS, queued_mcs);
+}
+END_TEST
+
+START_TEST(test_ticket_handover)
+{
+	check_handover(PMERGE_LOCK_TICKET, queued_ticket);
+}
+END_TEST
+
+/* ---------------------------------------------------------- fairness */
+
+START_TEST(test_fairness_values)
+{
+	/* Worked by hand: (sum x)^2 / (n * sum x^2). */
+	static const struct {
+		uint64_t x[4];
+		size_t n;
+		double want;
+	} cases[] = {
+	    {{5, 5, 5, 5}, 4, 1.0},         /* 400 / (4 * 100) */
+	    {{8, 0, 0, 0}, 4, 0.25},        /* 64 / (4 * 64): one did all */
+	    {{1, 2, 3, 0}, 3, 36.0 / 42.0}, /* 36 / (3 * 14) */
+	    {{10, 20, 0, 0}, 2, 0.9},       /* 900 / (2 * 500) */
+	    {{3, 1, 0, 0}, 2, 0.8},         /* 16 / (2 * 10) */
+	    {{1, 1, 0, 0}, 4, 0.5},         /* 4 / (4 * 2) */
+	    {{7, 0, 0, 0}, 1, 1.0},         /* one worker is always fair */
+	    {{0, 0, 0, 0}, 3, 1.0},         /* nobody served: alike */
+	    {{0, 0, 0, 0}, 0, 1.0},         /* no workers */
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct pmerge_worker_result w[4] = {{0}};
+		for (size_t k = 0; k < 4; k++)
+			w[k].acquisitions = cases[i].x[k];
+		double got = pmerge_fairness(w, cases[i].n);
+		ck_assert_msg(got > cases[i].want - 1e-12 &&
+		                  got < cases[i].want + 1e-12,
+		              "case %zu: fairness %.15f, want %.15f", i, got,
+		              cases[i].want);
+	}
+	/* Large counts do not overflow: 2^40 each is still 1.0. */
+	struct pmerge_worker_result big[3] = {{0}};
+	for (size_t k = 0; k < 3; k++)
+		big[k].acquisitions = 1ull << 40;
+	ck_assert_double_eq_tol(pmerge_fairness(big, 3), 1.0, 1e-12);
 }
 END_TEST
 
@@ -587,8 +828,9 @@ START_TEST(test_reenter_noop_for_others)
 	/* For non-reentrant strategies re-entry must do nothing: taking a
 	 * normal mutex or spinlock again would deadlock. */
 	static const enum pmerge_lock_kind kinds[] = {
-	    PMERGE_LOCK_MUTEX, PMERGE_LOCK_SPIN, PMERGE_LOCK_SEM};
-	for (size_t k = 0; k < 3; k++) {
+	    PMERGE_LOCK_MUTEX,  PMERGE_LOCK_SPIN, PMERGE_LOCK_SEM,
+	    PMERGE_LOCK_TICKET, PMERGE_LOCK_MCS,  PMERGE_LOCK_ADAPTIVE};
+	for (size_t k = 0; k < sizeof(kinds) / sizeof(kinds[0]); k++) {
 		struct pm_lock l;
 		struct pm_worker_stats *st = stats_new(1);
 		unsigned depth = 0;
@@ -627,6 +869,9 @@ START_TEST(test_parse_good)
 	    {"sem:1", PMERGE_LOCK_SEM, 1},
 	    {"sem:4", PMERGE_LOCK_SEM, 4},
 	    {"sem:1024", PMERGE_LOCK_SEM, 1024},
+	    {"ticket", PMERGE_LOCK_TICKET, 1},
+	    {"mcs", PMERGE_LOCK_MCS, 1},
+	    {"adaptive", PMERGE_LOCK_ADAPTIVE, 1},
 	};
 	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
 		struct pmerge_lock_spec spec = {PMERGE_LOCK_COUNT_, 777};
@@ -673,6 +918,11 @@ START_TEST(test_parse_bad)
 	    "sem:4294967297",
 	    "sem:99999999999999999999999",
 	    "rlock\n",
+	    "Ticket",
+	    "mcs ",
+	    "adaptive:2",
+	    "ticket,mcs",
+	    "mc",
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		struct pmerge_lock_spec spec = {PMERGE_LOCK_SPIN, 9};
@@ -718,6 +968,9 @@ static Suite *lock_suite(void)
 	tcase_add_test(tc, test_rlock_16);
 	tcase_add_test(tc, test_spin_8);
 	tcase_add_test(tc, test_spin_16);
+	tcase_add_loop_test(
+	    tc, test_queue_locks, 0,
+	    (int)(sizeof(queue_hammers) / sizeof(queue_hammers[0])));
 	tcase_add_test(tc, test_sem_3);
 	tcase_add_test(tc, test_sem_4);
 	tcase_add_test(tc, test_sem_1_excludes);
@@ -727,6 +980,18 @@ static Suite *lock_suite(void)
 	tcase_add_test(tc, test_capacity_mutex);
 	tcase_add_test(tc, test_capacity_rlock);
 	tcase_add_test(tc, test_capacity_sem);
+	tcase_add_test(tc, test_capacity_queue_locks);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("fifo");
+	tcase_add_test(tc, test_ticket_fifo);
+	tcase_add_test(tc, test_mcs_fifo);
+	tcase_add_test(tc, test_ticket_handover);
+	tcase_add_test(tc, test_mcs_handover);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("fairness");
+	tcase_add_test(tc, test_fairness_values);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("reenter");
