@@ -18,7 +18,7 @@ _pmerge_lock()
 	if [[ $word == sem:* ]]; then
 		return
 	fi
-	COMPREPLY=($(compgen -P "$done_part" -W 'mutex rlock sem: spin' \
+	COMPREPLY=($(compgen -P "$done_part" -W 'mutex rlock sem: spin ticket mcs adaptive' \
 		-- "$word"))
 	if [[ ${#COMPREPLY[@]} -eq 1 && $COMPREPLY == *: ]]; then
 		compopt -o nospace

@@ -9,7 +9,7 @@
 function __fish_pmerge_lock
     set -l list (string replace -r -- '^(--lock=|-l)' '' (commandline -ct))
     set -l given (string match -r -- '^.*,' $list)
-    for strategy in mutex rlock sem: spin
+    for strategy in mutex rlock sem: spin ticket mcs adaptive
         printf '%s%s\n' "$given" $strategy
     end
 end
