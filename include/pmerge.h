@@ -117,7 +117,46 @@ struct pmerge_callbacks {
 	void (*status)(void *user, const struct pmerge_progress *p);
 	/* SIGWINCH arrived: the terminal may have a new width.  Loop thread. */
 	void (*resize)(void *user);
+	/*
+	 * -m: a record of input name sorts before the one above it, at line
+	 * line (from 1).  Once per input.  fatal (--check-order): the input
+	 * stops there and counts as failed.  Called from worker threads,
+	 * possibly at the same time: the callee serialises.
+	 */
+	void (*disorder)(void *user, const char *name, uint64_t line,
+	                 bool fatal);
 };
+
+/*
+ * -m, --sorted: every input is sorted; merge them into one sorted output
+ * (README, "Sorted merge").  Implies the line unit.
+ */
+struct pmerge_sorted {
+	bool enabled;
+	const char *const *keys; /* -k KEYDEFs, as sort takes them */
+	size_t n_keys;
+	int field_sep; /* -t: a byte, or -1 for sort's blank-separated fields */
+	bool numeric;  /* -n */
+	bool reverse;  /* -r */
+	bool by_time;  /* --by-time: order records by their timestamps */
+	const char *time_format; /* --by-time=FORMAT, or NULL: recognise */
+	bool has_since, has_until;
+	int64_t since_ns, until_ns; /* nanoseconds since the epoch, UTC */
+	bool check_order;           /* disorder is an input error */
+};
+
+/*
+ * Checks one -k KEYDEF.  Returns 0, or -EINVAL with the reason in *why
+ * (a static string).
+ */
+int pmerge_key_check(const char *keydef, const char **why);
+
+/*
+ * Parses a --since/--until TIME: ISO 8601 (a date, or a date and a time,
+ * with fractions and an offset; local time without one) or @EPOCH.  Returns
+ * 0 or -EINVAL.
+ */
+int pmerge_time_parse(const char *text, int64_t *ns);
 
 /* Not an errno: an input that is the output itself and was skipped. */
 #define PMERGE_ERR_INPUT_IS_OUTPUT 100000
@@ -138,6 +177,7 @@ struct pmerge_config {
 	bool handle_signals; /* INT/TERM/HUP/USR1/WINCH via the loop */
 	unsigned progress_interval_ms; /* 0: no progress callbacks */
 	bool record_placement; /* --unit=file: fill pmerge_result.placement */
+	struct pmerge_sorted sorted;
 	struct pmerge_callbacks cb;
 };
 
@@ -166,6 +206,18 @@ struct pmerge_worker_result {
  */
 struct pmerge_placement {
 	uint64_t offset, length;
+};
+
+/* -m: where the time went, and what was skipped. */
+struct pmerge_sorted_result {
+	bool used;
+	uint64_t merger_wait_ns;  /* the merger waited for an input's data */
+	uint64_t merger_write_ns; /* the merger wrote the output */
+	uint64_t worker_idle_ns;  /* workers waited for room to read ahead */
+	uint64_t worker_read_ns;  /* workers read (and decoded) */
+	uint64_t chunks;          /* read-ahead chunks handed to the merger */
+	uint64_t skipped;         /* records outside --since/--until */
+	size_t disordered;        /* inputs found out of order */
 };
 
 struct pmerge_lock_result {
@@ -207,6 +259,7 @@ struct pmerge_result {
 	int output_error;       /* errno of the output, 0 when fine */
 	bool output_committed;  /* -o replace: the file was renamed in */
 	bool workers_abandoned; /* a worker did not stop in time */
+	struct pmerge_sorted_result sorted;
 };
 
 /*

@@ -68,6 +68,33 @@ const char pm_cli_usage[] =
     "                            warm-up) under each lock strategy and "
     "compare\n"
     "                            them on standard output\n"
+    "\n"
+    "Sorted merge (each input already sorted):\n"
+    "  -m, --sorted            merge sorted inputs into one sorted output, "
+    "like\n"
+    "                            'LC_ALL=C sort -m -s' (implies --unit=line; "
+    "ties\n"
+    "                            keep input order)\n"
+    "  -k, --key=KEYDEF        sort by a key, as sort does: "
+    "F[.C][OPTS][,F[.C][OPTS]]\n"
+    "                            with OPTS among b, n, r; repeatable\n"
+    "  -t, --field-separator=SEP  fields end at SEP, not at blanks\n"
+    "  -n, --numeric-sort      compare by numeric value\n"
+    "  -r, --reverse           the inputs are sorted in reverse\n"
+    "      --by-time[=FORMAT]  order records by their timestamps, "
+    "recognised per\n"
+    "                            input (ISO 8601, syslog, common log format,\n"
+    "                            yyyy/mm/dd, epoch) or read with the "
+    "strptime\n"
+    "                            FORMAT (%%f: fractions); a line without one\n"
+    "                            belongs to the record above\n"
+    "      --since=TIME        with --by-time: only records at or after "
+    "TIME\n"
+    "      --until=TIME        with --by-time: only records before TIME\n"
+    "                            (TIME: ISO 8601 or @EPOCH)\n"
+    "      --check-order       an input out of order is an error, not a "
+    "warning\n"
+    "\n"
     "  -h, --help              display this help and exit\n"
     "  -V, --version           output version information and exit\n"
     "\n"
@@ -81,7 +108,9 @@ const char pm_cli_usage[] =
     "Examples:\n"
     "  pmerge -o all.log a.log b.log c.log\n"
     "  pmerge -u line --tag <(svc1) <(svc2) | grep ERROR\n"
-    "  pmerge --bench -j8 -u line logs/*\n";
+    "  pmerge --bench -j8 -u line logs/*\n"
+    "  pmerge -m -k2,2n -t, a.csv b.csv\n"
+    "  pmerge -m --by-time --tag host1/app.log host2/app.log\n";
 
 enum {
 	OPT_FILES0 = 256,
@@ -91,6 +120,10 @@ enum {
 	OPT_STATS,
 	OPT_STATS_FILE,
 	OPT_BENCH,
+	OPT_BY_TIME,
+	OPT_SINCE,
+	OPT_UNTIL,
+	OPT_CHECK_ORDER,
 };
 
 static const struct option long_options[] = {
@@ -111,6 +144,15 @@ static const struct option long_options[] = {
     {"stats", optional_argument, NULL, OPT_STATS},
     {"stats-file", required_argument, NULL, OPT_STATS_FILE},
     {"bench", optional_argument, NULL, OPT_BENCH},
+    {"sorted", no_argument, NULL, 'm'},
+    {"key", required_argument, NULL, 'k'},
+    {"field-separator", required_argument, NULL, 't'},
+    {"numeric-sort", no_argument, NULL, 'n'},
+    {"reverse", no_argument, NULL, 'r'},
+    {"by-time", optional_argument, NULL, OPT_BY_TIME},
+    {"since", required_argument, NULL, OPT_SINCE},
+    {"until", required_argument, NULL, OPT_UNTIL},
+    {"check-order", no_argument, NULL, OPT_CHECK_ORDER},
     {"help", no_argument, NULL, 'h'},
     {"version", no_argument, NULL, 'V'},
     {NULL, 0, NULL, 0},
@@ -288,6 +330,68 @@ fail:
 	return 1;
 }
 
+/* The options of the sorted merge (-m and what goes with it). */
+static int parse_sorted_option(struct pm_cli *cli, int c, const char *arg)
+{
+	struct pmerge_sorted *o = &cli->cfg.sorted;
+	const char *why;
+	const char **keys;
+
+	cli->sorted_option |= c != 'm';
+	switch (c) {
+	case 'm':
+		o->enabled = true;
+		return 0;
+	case 'k':
+		if (pmerge_key_check(arg, &why) < 0) {
+			fprintf(stderr, "pmerge: invalid key '%s': %s\n", arg,
+			        why);
+			return 2;
+		}
+		keys = realloc(cli->keys, (cli->n_keys + 1) * sizeof(*keys));
+		if (!keys)
+			return usage_error("%s", strerror(ENOMEM));
+		cli->keys = keys;
+		cli->keys[cli->n_keys++] = arg;
+		return 0;
+	case 't':
+		if (arg[0] == '\0')
+			return usage_error("%s", "empty field separator");
+		if (arg[1] != '\0' && strcmp(arg, "\\0") != 0)
+			return usage_error("multi-character field separator "
+			                   "'%s'",
+			                   arg);
+		o->field_sep = arg[1] ? 0 : (unsigned char)arg[0];
+		return 0;
+	case 'n':
+		o->numeric = true;
+		return 0;
+	case 'r':
+		o->reverse = true;
+		return 0;
+	case OPT_BY_TIME:
+		o->by_time = true;
+		o->time_format = arg && *arg ? arg : NULL;
+		return 0;
+	case OPT_SINCE:
+	case OPT_UNTIL:
+		if (pmerge_time_parse(arg, c == OPT_SINCE ? &o->since_ns
+		                                          : &o->until_ns) < 0)
+			return usage_error("invalid time '%s' (valid: ISO 8601 "
+			                   "such as 2025-05-01T08:00:00Z, or "
+			                   "@EPOCH)",
+			                   arg);
+		if (c == OPT_SINCE)
+			o->has_since = true;
+		else
+			o->has_until = true;
+		return 0;
+	default: /* OPT_CHECK_ORDER */
+		o->check_order = true;
+		return 0;
+	}
+}
+
 static int parse_option(struct pm_cli *cli, int c, const char *arg)
 {
 	static const char *const units[] = {"file", "line", NULL};
@@ -377,6 +481,16 @@ static int parse_option(struct pm_cli *cli, int c, const char *arg)
 			    "1..100000)",
 			    arg);
 		return 0;
+	case 'm':
+	case 'k':
+	case 't':
+	case 'n':
+	case 'r':
+	case OPT_BY_TIME:
+	case OPT_SINCE:
+	case OPT_UNTIL:
+	case OPT_CHECK_ORDER:
+		return parse_sorted_option(cli, c, arg);
 	case 'h':
 		cli->help = true;
 		return 0;
@@ -389,9 +503,45 @@ static int parse_option(struct pm_cli *cli, int c, const char *arg)
 }
 
 /* Combinations that make no sense, caught before anything is opened. */
-static int check_combinations(struct pm_cli *cli, int operands)
+/* -m and the options that only make sense with it. */
+static int check_sorted(struct pm_cli *cli, bool unit_given)
+{
+	struct pmerge_config *cfg = &cli->cfg;
+	struct pmerge_sorted *o = &cfg->sorted;
+
+	if (!o->enabled)
+		return cli->sorted_option
+		           ? usage_error("%s", "-k, -t, -n, -r, --by-time, "
+		                               "--since, --until and "
+		                               "--check-order need --sorted")
+		           : 0;
+	if (unit_given && cfg->unit != PMERGE_UNIT_LINE)
+		return usage_error("%s", "--sorted merges lines: it cannot be "
+		                         "combined with --unit=file");
+	if (cfg->order != PMERGE_ORDER_DEFAULT)
+		return usage_error("%s", "--sorted cannot be combined with "
+		                         "--order");
+	if (cli->bench_runs)
+		return usage_error("%s", "--bench cannot be combined with "
+		                         "--sorted");
+	if (o->by_time && (cli->n_keys || o->numeric || o->field_sep >= 0))
+		return usage_error("%s", "--by-time cannot be combined with "
+		                         "-k, -t or -n");
+	if ((o->has_since || o->has_until) && !o->by_time)
+		return usage_error("%s", "--since and --until need --by-time");
+	o->keys = cli->keys;
+	o->n_keys = cli->n_keys;
+	cfg->unit = PMERGE_UNIT_LINE;
+	return 0;
+}
+
+static int check_combinations(struct pm_cli *cli, int operands, bool unit_given)
 {
 	const struct pmerge_config *cfg = &cli->cfg;
+	int rc = check_sorted(cli, unit_given);
+
+	if (rc)
+		return rc;
 
 	if (cfg->zero_terminated && cfg->unit != PMERGE_UNIT_LINE)
 		return usage_error("%s", "--zero-terminated needs --unit=line");
@@ -415,6 +565,7 @@ static int check_combinations(struct pm_cli *cli, int operands)
 int pm_cli_parse(struct pm_cli *cli, int argc, char **argv)
 {
 	char **args = calloc((size_t)argc + 1, sizeof(char *));
+	bool unit_given = false;
 	int c, rc = 0;
 
 	memset(cli, 0, sizeof(*cli));
@@ -428,11 +579,14 @@ int pm_cli_parse(struct pm_cli *cli, int argc, char **argv)
 	args[0] = (char *)"pmerge";
 	optind = 0;
 	opterr = 1;
-	while (rc == 0 && (c = getopt_long(argc, args, "o:au:zj:l:B:qvhV",
-	                                   long_options, NULL)) != -1)
+	while (rc == 0 &&
+	       (c = getopt_long(argc, args, "o:au:zj:l:B:qvhVmk:t:nr",
+	                        long_options, NULL)) != -1) {
+		unit_given |= c == 'u';
 		rc = parse_option(cli, c, optarg);
+	}
 	if (rc == 0 && !cli->help && !cli->version)
-		rc = check_combinations(cli, argc - optind);
+		rc = check_combinations(cli, argc - optind, unit_given);
 	if (rc == 0) {
 		cli->cfg.lock = cli->locks[0];
 		if (cli->files0_from && !cli->help && !cli->version) {
@@ -463,6 +617,8 @@ void pm_cli_free(struct pm_cli *cli)
 		return;
 	free(cli->names);
 	free(cli->files0_data);
+	free(cli->keys);
+	cli->keys = NULL;
 	cli->names = NULL;
 	cli->files0_data = NULL;
 }

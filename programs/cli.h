@@ -35,6 +35,10 @@ struct pm_cli {
 	size_t n_names;
 	char *files0_data; /* backing store of names from files0 */
 	bool files0_bad;   /* a name in it was reported and skipped */
+	/* Owned: the -k KEYDEFs (pointers into argv). */
+	const char **keys;
+	size_t n_keys;
+	bool sorted_option; /* an option that needs -m was given */
 };
 
 /*

@@ -210,6 +210,7 @@ int main(int argc, char **argv)
 	    .progress = ui_on_progress,
 	    .status = ui_on_status,
 	    .resize = ui_on_resize,
+	    .disorder = ui_on_disorder,
 	};
 	rc = cli.bench_runs ? run_bench(&cli) : run_merge(&cli);
 	if (cli.files0_bad)

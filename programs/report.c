@@ -86,7 +86,22 @@ char *report_stats_json(const struct pmerge_result *r)
 		        (unsigned long long)w->acquisitions,
 		        (unsigned long long)w->wait_ns);
 	}
-	fputs("]}\n", f);
+	fputc(']', f);
+	if (r->sorted.used) {
+		const struct pmerge_sorted_result *o = &r->sorted;
+		fprintf(f,
+		        ", \"sorted\": {\"merger_wait_ns\": %llu, "
+		        "\"merger_write_ns\": %llu, \"worker_idle_ns\": %llu, "
+		        "\"worker_read_ns\": %llu, \"chunks\": %llu, "
+		        "\"skipped\": %llu, \"disordered\": %zu}",
+		        (unsigned long long)o->merger_wait_ns,
+		        (unsigned long long)o->merger_write_ns,
+		        (unsigned long long)o->worker_idle_ns,
+		        (unsigned long long)o->worker_read_ns,
+		        (unsigned long long)o->chunks,
+		        (unsigned long long)o->skipped, o->disordered);
+	}
+	fputs("}\n", f);
 	return finish_stream(f, &buf);
 }
 
@@ -178,8 +193,24 @@ char *report_stats_text(const struct pmerge_result *r)
 		    (unsigned long long)w->acquisitions,
 		    format_ns(w->wait_ns, t[0], 32));
 	}
+	if (r->sorted.used) {
+		const struct pmerge_sorted_result *o = &r->sorted;
+		fprintf(
+		    f,
+		    "  sorted: merger waited for input %s, wrote for %s; "
+		    "readers read for %s, waited for room %s\n"
+		    "  sorted: %llu chunks, %llu records skipped, %zu inputs "
+		    "out of order\n",
+		    format_ns(o->merger_wait_ns, t[0], 32),
+		    format_ns(o->merger_write_ns, t[1], 32),
+		    format_ns(o->worker_read_ns, t[2], 32),
+		    format_ns(o->worker_idle_ns, t[3], 32),
+		    (unsigned long long)o->chunks,
+		    (unsigned long long)o->skipped, o->disordered);
+	}
 	return finish_stream(f, &buf);
 }
+
 int report_stats(const struct pmerge_result *r, bool json, const char *file)
 {
 	char *text = json ? report_stats_json(r) : report_stats_text(r);

@@ -123,6 +123,16 @@ void ui_on_input_error(void *user, const char *name, int err)
 		ui_message("%s: %s", name, strerror(err));
 }
 
+void ui_on_disorder(void *user, const char *name, uint64_t line, bool fatal)
+{
+	char q[1024];
+
+	(void)user;
+	if (fatal || !ui.quiet)
+		ui_message("%s:%llu: disorder", ui_quote(name, q, sizeof(q)),
+		           (unsigned long long)line);
+}
+
 void ui_on_note(void *user, enum pmerge_note what, const char *detail)
 {
 	(void)user;

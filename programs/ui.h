@@ -39,6 +39,7 @@ const char *ui_quote(const char *name, char *buf, size_t size);
  */
 void ui_on_input_error(void *user, const char *name, int err);
 void ui_on_note(void *user, enum pmerge_note what, const char *detail);
+void ui_on_disorder(void *user, const char *name, uint64_t line, bool fatal);
 void ui_on_progress(void *user, const struct pmerge_progress *p);
 void ui_on_status(void *user, const struct pmerge_progress *p);
 void ui_on_resize(void *user);

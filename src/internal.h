@@ -391,11 +391,15 @@ struct pm_merge {
 	struct pmerge_placement *placement; /* cfg->record_placement */
 	unsigned n_workers;
 	struct pm_worker *workers;
+	struct pm_sorted *sorted; /* -m: the sorted merge's state, or NULL */
 };
 
 /* True when sig was set to SIG_IGN before we started (nohup, background
  * jobs): such signals are left alone. */
 bool pm_signal_ignored(int sig);
+
+/* True when src is the output itself (standard output or -a). */
+bool pm_input_is_output(const struct pm_merge *m, const struct pm_source *src);
 
 /* The worker thread's body: merges inputs until none is left. */
 void *pm_worker_main(void *arg);

@@ -4,6 +4,7 @@
  * wake-ups), then join, commit or abort, and gather the statistics.
  */
 #include "internal.h"
+#include "sorted.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -62,6 +63,7 @@ void pmerge_config_init(struct pmerge_config *cfg)
 	cfg->order = PMERGE_ORDER_DEFAULT;
 	cfg->lock.kind = PMERGE_LOCK_MUTEX;
 	cfg->lock.n = 1;
+	cfg->sorted.field_sep = -1;
 }
 
 unsigned pmerge_default_jobs(void)
@@ -311,7 +313,9 @@ static int start_workers(struct run *r)
 	for (unsigned i = 0; i < m->n_workers; i++) {
 		struct pm_worker *w = &m->workers[i];
 
-		rc = -pthread_create(&w->tid, NULL, pm_worker_main, w);
+		rc = -pthread_create(
+		    &w->tid, NULL,
+		    m->sorted ? pm_sorted_thread : pm_worker_main, w);
 		if (rc < 0) {
 			/* Those started still count down workers_done. */
 			atomic_fetch_add(&m->workers_done, m->n_workers - i);
@@ -332,7 +336,7 @@ static int setup(struct run *r, const struct pmerge_config *cfg)
 	int rc;
 
 	m->cfg = cfg;
-	m->unit = cfg->unit;
+	m->unit = cfg->sorted.enabled ? PMERGE_UNIT_LINE : cfg->unit;
 	m->order = cfg->order != PMERGE_ORDER_DEFAULT ? cfg->order
 	           : cfg->unit == PMERGE_UNIT_LINE    ? PMERGE_ORDER_ARRIVAL
 	                                              : PMERGE_ORDER_INPUT;
@@ -389,6 +393,9 @@ static int setup(struct run *r, const struct pmerge_config *cfg)
 		for (size_t i = 0; i < cfg->n_inputs; i++)
 			m->placement[i].offset = UINT64_MAX;
 	}
+	if (cfg->sorted.enabled &&
+	    (rc = pm_sorted_setup(m, jobs, &m->n_workers)) < 0)
+		return rc;
 	m->workers =
 	    calloc(m->n_workers ? m->n_workers : 1, sizeof(*m->workers));
 	if (!m->workers)
@@ -398,6 +405,8 @@ static int setup(struct run *r, const struct pmerge_config *cfg)
 
 		w->m = m;
 		w->id = i;
+		if (m->sorted)
+			continue; /* its threads bring their own buffers */
 		w->bufsize = m->bufsize;
 		w->iov_max = 1024;
 		if (posix_memalign((void **)&w->buf, 4096, m->bufsize) != 0)
@@ -452,6 +461,7 @@ static void gather(struct run *r)
 	res->failed_inputs = atomic_load(&m->failed_inputs);
 	res->placement = m->placement;
 	m->placement = NULL;
+	pm_sorted_gather(m, &res->sorted);
 }
 
 static void teardown(struct run *r)
@@ -465,6 +475,7 @@ static void teardown(struct run *r)
 		}
 	free(m->workers);
 	free(m->placement);
+	pm_sorted_free(m);
 	pm_lock_destroy(&m->lock);
 	pm_order_destroy(&m->turn);
 	pthread_mutex_destroy(&m->tail_mu);

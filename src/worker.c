@@ -10,6 +10,7 @@
  * reservation lock until it ends, so that it stays contiguous.
  */
 #include "internal.h"
+#include "sorted.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -427,7 +428,7 @@ static void line_unit(struct unit *u, struct pm_source *src)
 
 /* True when src is the output itself and still has bytes cat would refuse
  * to copy (they would be read back as they are written). */
-static bool is_output(const struct pm_merge *m, const struct pm_source *src)
+bool pm_input_is_output(const struct pm_merge *m, const struct pm_source *src)
 {
 	const struct pm_sink *s = &m->sink;
 
@@ -457,7 +458,7 @@ static void merge_input(struct pm_worker *w, size_t idx)
 		deliver(&u, NULL, 0);
 		goto out;
 	}
-	if (is_output(m, &src)) {
+	if (pm_input_is_output(m, &src)) {
 		input_failed(m, name, PMERGE_ERR_INPUT_IS_OUTPUT);
 		deliver(&u, NULL, 0);
 		goto out_close;
@@ -519,4 +520,5 @@ void pm_merge_cancel(struct pm_merge *m)
 	while (write(m->wake[1], "x", 1) < 0 && errno == EINTR)
 		;
 	pm_order_cancel(&m->turn);
+	pm_sorted_cancel(m);
 }

@@ -1,0 +1,914 @@
+/*
+ * The sorted merge (-m).  Reader threads read each input ahead in chunks of
+ * whole records, with every record's key worked out (the spans of its -k
+ * keys, an 8-byte prefix of the line, or its timestamp); one merger thread
+ * picks the smallest head record with a loser tree and copies it to the
+ * output.  Each input has at most PM_SORTED_DEPTH chunks ready beyond the
+ * one the merger is in, so memory is bounded by inputs x chunk size x
+ * (depth + 1), plus the output buffer.
+ *
+ * Threads and locks: one mutex (mu) guards the task queue (inputs that
+ * have room to read ahead, each queued at most once), each input's list of
+ * ready chunks, and the free chunks.  A reader owns the input it took from
+ * the queue (its file, carry and framing state) until it hands the chunk
+ * over; the merger owns the chunk it reads from and each input's merge
+ * state.  No other lock is taken while mu is held.
+ *
+ * Open files: a regular input is closed after every read when the inputs
+ * would not all fit in the open-file limit, and opened again at its offset
+ * (checking that it is the same file) for the next read.  Streams stay
+ * open.
+ */
+#include "internal.h"
+#include "sorted.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define PM_SORTED_DEPTH  2
+#define PM_SORTED_BUDGET (32u << 20) /* read-ahead for all inputs */
+#define PM_CHUNK_MIN     4096u
+#define PM_CHUNK_MAX     (1u << 20)
+#define NO_INPUT         SIZE_MAX
+
+/* One record in a chunk: where it is, and its precomputed key. */
+struct rec {
+	uint32_t off, len; /* len includes the terminator */
+	union {
+		uint64_t prefix; /* whole-line keys: the first 8 bytes */
+		int64_t time;    /* --by-time: nanoseconds, UTC */
+	} k;
+};
+
+struct chunk {
+	struct chunk *next;
+	char *buf;
+	size_t cap, len;
+	struct rec *recs;
+	size_t n, rcap;
+	uint32_t *spans; /* 2 per key per record */
+	size_t scap;
+	size_t pos; /* the merger's next record */
+};
+
+struct sin {
+	const char *name;
+	size_t idx;
+	/* The reader's, while it holds the input's task. */
+	struct pm_source src;
+	bool is_open, opened, regular, stop;
+	dev_t dev;
+	ino_t ino;
+	uint64_t offset;
+	char *carry;
+	size_t carry_len, carry_cap, carry_scanned;
+	bool rec_open, rec_stamped; /* --by-time: a record under way */
+	size_t rec_start;
+	int64_t rec_time;
+	uint64_t rec_line, lines;
+	struct pm_ts ts;
+	bool have_last, warned;
+	int64_t last_time;
+	char *last; /* keys: the last record of the last chunk */
+	uint32_t last_len, last_cap;
+	uint32_t *last_spans;
+	/* Under mu. */
+	struct chunk *head, *tail;
+	unsigned n_ready;
+	bool queued;   /* in the task queue or being read */
+	bool finished; /* the reader delivered everything */
+	/* The merger's. */
+	struct chunk *cur;
+	bool done;
+	char *tag;
+	size_t tag_len;
+};
+
+struct pm_sorted {
+	struct pm_merge *m;
+	struct pm_keys keys;
+	const struct pmerge_sorted *opt;
+	bool by_time, reverse;
+	char term;
+	size_t chunk_size;
+	bool close_after_read;
+	size_t n;
+	struct sin *in;
+	pthread_mutex_t mu;
+	pthread_cond_t work_cv, merger_cv;
+	size_t *queue; /* a ring of n entries */
+	size_t q_head, q_len;
+	struct chunk *free_chunks;
+	bool merger_done, cancelled;
+	bool locks_ready;
+	size_t waiting; /* the input the merger waits for */
+	/* Figures: the merger's, and the readers' (atomic). */
+	uint64_t merger_wait_ns, merger_write_ns;
+	_Atomic uint64_t worker_idle_ns, worker_read_ns, chunks, skipped;
+	atomic_size_t disordered;
+	char *out;
+	size_t out_len, out_cap;
+	uint64_t out_records;
+	int out_err;
+};
+
+int pmerge_key_check(const char *keydef, const char **why)
+{
+	struct pm_keydef k;
+
+	return pm_keydef_parse(keydef, &k, why);
+}
+
+int pmerge_time_parse(const char *text, int64_t *ns)
+{
+	return pm_ts_parse_limit(text, ns);
+}
+
+/* ------------------------------------------------------------ queueing */
+
+/* mu held.  Puts in on the task queue when it has room to read ahead. */
+static void want_more(struct pm_sorted *s, struct sin *in)
+{
+	if (in->queued || in->finished || in->n_ready >= PM_SORTED_DEPTH)
+		return;
+	in->queued = true;
+	s->queue[(s->q_head + s->q_len) % s->n] = in->idx;
+	s->q_len++;
+	pthread_cond_signal(&s->work_cv);
+}
+
+static void chunk_free(struct chunk *c)
+{
+	if (!c)
+		return;
+	free(c->buf);
+	free(c->recs);
+	free(c->spans);
+	free(c);
+}
+
+/* mu held.  Keeps a chunk of the usual size for reuse. */
+static void chunk_put(struct pm_sorted *s, struct chunk *c)
+{
+	if (!c)
+		return;
+	if (c->cap > 2 * s->chunk_size + 1) {
+		chunk_free(c);
+		return;
+	}
+	c->next = s->free_chunks;
+	s->free_chunks = c;
+}
+
+/* mu held. */
+static struct chunk *chunk_get(struct pm_sorted *s)
+{
+	struct chunk *c = s->free_chunks;
+
+	if (c) {
+		s->free_chunks = c->next;
+	} else {
+		c = calloc(1, sizeof(*c));
+	}
+	if (c) {
+		c->next = NULL;
+		c->len = c->n = c->pos = 0;
+	}
+	return c;
+}
+
+/* ------------------------------------------------------------- reading */
+
+static void input_failed(struct pm_sorted *s, struct sin *in, int err)
+{
+	struct pm_merge *m = s->m;
+
+	atomic_fetch_add(&m->failed_inputs, 1);
+	if (m->cfg->cb.input_error)
+		m->cfg->cb.input_error(m->cfg->cb.user, in->name, err);
+	in->stop = true;
+}
+
+/* A record of in sorts before the one above it, at line. */
+static void disorder(struct pm_sorted *s, struct sin *in, uint64_t line)
+{
+	struct pm_merge *m = s->m;
+	bool fatal = s->opt->check_order;
+
+	if (in->warned)
+		return;
+	in->warned = true;
+	atomic_fetch_add(&s->disordered, 1);
+	if (fatal) {
+		atomic_fetch_add(&m->failed_inputs, 1);
+		in->stop = true;
+	}
+	if (m->cfg->cb.disorder)
+		m->cfg->cb.disorder(m->cfg->cb.user, in->name, line, fatal);
+}
+
+static bool grow(void **p, size_t *cap, size_t need, size_t size)
+{
+	size_t c = *cap ? *cap : 64;
+	void *q;
+
+	if (need <= *cap)
+		return true;
+	while (c < need)
+		c *= 2;
+	q = realloc(*p, c * size);
+	if (!q)
+		return false;
+	*p = q;
+	*cap = c;
+	return true;
+}
+
+static uint64_t line_prefix(const char *p, size_t len)
+{
+	uint64_t v = 0;
+
+	for (size_t i = 0; i < 8; i++)
+		v = v << 8 | (i < len ? (unsigned char)p[i] : 0);
+	return v;
+}
+
+/* Appends a record [start, end) to c; false when out of memory. */
+static bool add_rec(struct pm_sorted *s, struct chunk *c, size_t start,
+                    size_t end, int64_t time)
+{
+	size_t nk = s->keys.n;
+	struct rec *r;
+
+	if (!grow((void **)&c->recs, &c->rcap, c->n + 1, sizeof(*c->recs)))
+		return false;
+	if (nk && !grow((void **)&c->spans, &c->scap, (c->n + 1) * 2 * nk,
+	                sizeof(uint32_t)))
+		return false;
+	r = &c->recs[c->n];
+	r->off = (uint32_t)start;
+	r->len = (uint32_t)(end - start);
+	if (s->by_time)
+		r->k.time = time;
+	else if (nk)
+		pm_keys_spans(&s->keys, c->buf + start, r->len - 1,
+		              c->spans + c->n * 2 * nk);
+	else
+		r->k.prefix = line_prefix(c->buf + start, r->len - 1);
+	c->n++;
+	return true;
+}
+
+/* keys: does record b (of chunk cb, index ib) sort before the record
+ * before it? */
+static bool key_disorder(struct pm_sorted *s, struct sin *in, struct chunk *c)
+{
+	size_t nk = s->keys.n, i = c->n - 1;
+	const struct rec *r = &c->recs[i];
+	const char *pa;
+	uint32_t la;
+	const uint32_t *sa;
+
+	if (i > 0) {
+		pa = c->buf + c->recs[i - 1].off;
+		la = c->recs[i - 1].len - 1;
+		sa = nk ? c->spans + (i - 1) * 2 * nk : NULL;
+	} else if (in->have_last) {
+		pa = in->last;
+		la = in->last_len;
+		sa = in->last_spans;
+	} else {
+		return false;
+	}
+	return pm_keys_compare(&s->keys, pa, la, sa, c->buf + r->off,
+	                       r->len - 1,
+	                       nk ? c->spans + i * 2 * nk : NULL) > 0;
+}
+
+/* One record is complete: check its order, keep it or skip it. */
+static bool emit(struct pm_sorted *s, struct sin *in, struct chunk *c,
+                 size_t start, size_t end, int64_t time, uint64_t line)
+{
+	const struct pmerge_sorted *o = s->opt;
+
+	if (s->by_time) {
+		if (in->have_last &&
+		    (s->reverse ? time > in->last_time : time < in->last_time))
+			disorder(s, in, line);
+		if (in->stop)
+			return true;
+		in->have_last = true;
+		in->last_time = time;
+		if ((o->has_since && time < o->since_ns) ||
+		    (o->has_until && time >= o->until_ns)) {
+			atomic_fetch_add_explicit(&s->skipped, 1,
+			                          memory_order_relaxed);
+			return true;
+		}
+		return add_rec(s, c, start, end, time);
+	}
+	if (!add_rec(s, c, start, end, 0))
+		return false;
+	if (key_disorder(s, in, c)) {
+		disorder(s, in, line);
+		if (in->stop)
+			c->n--;
+	}
+	return true;
+}
+
+/*
+ * Frames the complete lines of c from *scan on into records.  At eof a
+ * final line without terminator gets one (c has room for it).  Returns
+ * where the bytes not yet in a record begin, or SIZE_MAX when out of
+ * memory.
+ */
+static size_t frame(struct pm_sorted *s, struct sin *in, struct chunk *c,
+                    size_t *scan, bool eof)
+{
+	char term = s->term;
+	size_t p = *scan;
+
+	while (!in->stop) {
+		const char *e = memchr(c->buf + p, term, c->len - p);
+		size_t end;
+		int64_t t;
+
+		if (e) {
+			end = (size_t)(e - c->buf) + 1;
+		} else if (eof && p < c->len) {
+			c->buf[c->len++] = term;
+			end = c->len;
+		} else {
+			break;
+		}
+		in->lines++;
+		if (!s->by_time) {
+			if (!emit(s, in, c, p, end, 0, in->lines))
+				return SIZE_MAX;
+		} else if (pm_ts_parse(&in->ts, c->buf + p, end - p - 1, &t)) {
+			/* Lines before the first stamp join the first record.
+			 */
+			if (in->rec_open && in->rec_stamped &&
+			    !emit(s, in, c, in->rec_start, p, in->rec_time,
+			          in->rec_line))
+				return SIZE_MAX;
+			if (!in->rec_open || in->rec_stamped) {
+				in->rec_start = p;
+				in->rec_line = in->lines;
+			}
+			in->rec_open = in->rec_stamped = true;
+			in->rec_time = t;
+		} else if (!in->rec_open) {
+			in->rec_open = true;
+			in->rec_stamped = false;
+			in->rec_start = p;
+			in->rec_line = in->lines;
+		}
+		p = end;
+	}
+	*scan = p;
+	if (eof && in->rec_open && !in->stop) {
+		/* An input without any stamp is one record before all else. */
+		if (!emit(s, in, c, in->rec_start, p,
+		          in->rec_stamped ? in->rec_time : INT64_MIN,
+		          in->rec_line))
+			return SIZE_MAX;
+		in->rec_open = false;
+	}
+	if (in->stop)
+		return c->len;
+	return s->by_time && in->rec_open ? in->rec_start : p;
+}
+
+static int open_input(struct pm_sorted *s, struct sin *in)
+{
+	struct stat st;
+	int rc = pm_source_open(&in->src, in->name);
+
+	if (rc < 0)
+		return rc;
+	in->is_open = true;
+	if (in->opened) {
+		/* Opened again after a close: it must be the same file. */
+		if (in->src.dev != in->dev || in->src.ino != in->ino)
+			return -ESTALE;
+		in->src.offset = in->offset;
+		return 0;
+	}
+	in->opened = true;
+	in->regular = in->src.regular;
+	in->dev = in->src.dev;
+	in->ino = in->src.ino;
+	in->offset = in->src.offset;
+	if (pm_input_is_output(s->m, &in->src))
+		return -PMERGE_ERR_INPUT_IS_OUTPUT;
+	pm_ts_init(&in->ts, s->opt->time_format,
+	           in->regular && fstat(in->src.fd, &st) == 0 ? st.st_mtime
+	                                                      : time(NULL));
+	return 0;
+}
+
+static void close_input(struct sin *in)
+{
+	if (!in->is_open)
+		return;
+	in->offset = in->src.offset;
+	pm_source_close(&in->src);
+	in->is_open = false;
+}
+
+/* Keeps a copy of c's last record for the disorder check of the next. */
+static bool keep_last(struct pm_sorted *s, struct sin *in,
+                      const struct chunk *c)
+{
+	size_t nk = s->keys.n;
+	const struct rec *r;
+	size_t cap;
+
+	if (s->by_time || c->n == 0)
+		return true;
+	r = &c->recs[c->n - 1];
+	cap = in->last_cap;
+	if (!grow((void **)&in->last, &cap, r->len, 1))
+		return false;
+	in->last_cap = (uint32_t)cap;
+	memcpy(in->last, c->buf + r->off, r->len - 1);
+	in->last_len = r->len - 1;
+	if (nk) {
+		if (!in->last_spans)
+			in->last_spans = calloc(2 * nk, sizeof(uint32_t));
+		if (!in->last_spans)
+			return false;
+		memcpy(in->last_spans, c->spans + (c->n - 1) * 2 * nk,
+		       2 * nk * sizeof(uint32_t));
+	}
+	in->have_last = true;
+	return true;
+}
+
+/*
+ * Reads the next chunk of in into c: at least one whole record, unless the
+ * input ends.  Returns 1 at the input's end (c may still hold records), 0
+ * when more follows, -ECANCELED when the merge stops.
+ */
+static int fill(struct pm_sorted *s, struct sin *in, struct chunk *c)
+{
+	struct pm_merge *m = s->m;
+	size_t scan = in->carry_scanned, keep;
+	bool eof = in->stop;
+	int rc = 0;
+
+	if (!eof && !in->is_open) {
+		rc = open_input(s, in);
+		if (rc < 0) {
+			input_failed(s, in, -rc);
+			eof = true;
+			rc = 0;
+		}
+	}
+	if (!grow((void **)&c->buf, &c->cap, in->carry_len + s->chunk_size + 1,
+	          1))
+		goto nomem;
+	memcpy(c->buf, in->carry, in->carry_len);
+	c->len = in->carry_len;
+	for (;;) {
+		if (!eof) {
+			uint64_t t0 = pm_now_ns();
+			ssize_t n =
+			    pm_source_read(&in->src, c->buf + c->len,
+			                   c->cap - c->len - 1, m->wake[0]);
+			atomic_fetch_add_explicit(&s->worker_read_ns,
+			                          pm_now_ns() - t0,
+			                          memory_order_relaxed);
+			if (n == -ECANCELED) {
+				rc = -ECANCELED;
+				goto out;
+			}
+			if (n < 0)
+				input_failed(s, in, (int)-n);
+			if (n <= 0)
+				eof = true;
+			else
+				c->len += (size_t)n;
+		}
+		keep = frame(s, in, c, &scan, eof);
+		if (keep == SIZE_MAX)
+			goto nomem;
+		if (c->n > 0 || eof || in->stop)
+			break;
+		if (c->len + 1 >= c->cap &&
+		    !grow((void **)&c->buf, &c->cap, 2 * c->cap, 1))
+			goto nomem;
+	}
+	if (!keep_last(s, in, c))
+		goto nomem;
+	in->carry_len = c->len - keep;
+	in->carry_scanned = scan - keep;
+	if (in->rec_open)
+		in->rec_start -= keep;
+	if (!grow((void **)&in->carry, &in->carry_cap, in->carry_len, 1))
+		goto nomem;
+	memcpy(in->carry, c->buf + keep, in->carry_len);
+	eof = eof || in->stop;
+	if (eof || (s->close_after_read && in->regular))
+		close_input(in);
+	rc = eof ? 1 : 0;
+	goto out;
+nomem:
+	input_failed(s, in, ENOMEM);
+	rc = 1;
+out:
+	return rc;
+}
+
+static void *reader_main(struct pm_worker *w)
+{
+	struct pm_sorted *s = w->m->sorted;
+
+	pthread_mutex_lock(&s->mu);
+	for (;;) {
+		uint64_t t0 = pm_now_ns();
+		while (s->q_len == 0 && !s->merger_done && !s->cancelled)
+			pthread_cond_wait(&s->work_cv, &s->mu);
+		atomic_fetch_add_explicit(&s->worker_idle_ns, pm_now_ns() - t0,
+		                          memory_order_relaxed);
+		if (s->merger_done || s->cancelled)
+			break;
+		struct sin *in = &s->in[s->queue[s->q_head]];
+		s->q_head = (s->q_head + 1) % s->n;
+		s->q_len--;
+		struct chunk *c = chunk_get(s);
+		pthread_mutex_unlock(&s->mu);
+
+		int rc = c ? fill(s, in, c) : -ENOMEM;
+		if (rc == -ENOMEM)
+			input_failed(s, in, ENOMEM);
+
+		pthread_mutex_lock(&s->mu);
+		if (c && c->n > 0) {
+			if (in->tail)
+				in->tail->next = c;
+			else
+				in->head = c;
+			in->tail = c;
+			in->n_ready++;
+			atomic_fetch_add_explicit(&s->chunks, 1,
+			                          memory_order_relaxed);
+		} else {
+			chunk_put(s, c);
+		}
+		in->queued = false;
+		if (rc != 0 && !in->finished) {
+			in->finished = true;
+			atomic_fetch_add(&w->m->inputs_done, 1);
+		}
+		want_more(s, in);
+		if (s->waiting == in->idx)
+			pthread_cond_signal(&s->merger_cv);
+		if (rc == -ECANCELED)
+			break;
+	}
+	pthread_mutex_unlock(&s->mu);
+	return NULL;
+}
+
+/* ------------------------------------------------------------- merging */
+
+/* The merger: in's next chunk, waiting for it if need be.  False when the
+ * input has no more (or the merge stops). */
+static bool next_chunk(struct pm_sorted *s, struct sin *in)
+{
+	uint64_t t0 = 0;
+
+	pthread_mutex_lock(&s->mu);
+	chunk_put(s, in->cur);
+	in->cur = NULL;
+	if (!in->head && !in->finished && !s->cancelled) {
+		t0 = pm_now_ns();
+		s->waiting = in->idx;
+		while (!in->head && !in->finished && !s->cancelled)
+			pthread_cond_wait(&s->merger_cv, &s->mu);
+		s->waiting = NO_INPUT;
+		s->merger_wait_ns += pm_now_ns() - t0;
+	}
+	if (in->head && !s->cancelled) {
+		in->cur = in->head;
+		in->head = in->cur->next;
+		if (!in->head)
+			in->tail = NULL;
+		in->n_ready--;
+		want_more(s, in);
+	}
+	pthread_mutex_unlock(&s->mu);
+	in->done = in->cur == NULL;
+	return !in->done;
+}
+
+static bool head_less(void *ctx, size_t a, size_t b)
+{
+	struct pm_sorted *s = ctx;
+	const struct sin *A = &s->in[a], *B = &s->in[b];
+
+	if (A->done || B->done)
+		return B->done && (!A->done || a < b);
+	const struct rec *ra = &A->cur->recs[A->cur->pos];
+	const struct rec *rb = &B->cur->recs[B->cur->pos];
+	if (s->by_time) {
+		if (ra->k.time != rb->k.time)
+			return s->reverse ? ra->k.time > rb->k.time
+			                  : ra->k.time < rb->k.time;
+		return a < b;
+	}
+	size_t nk = s->keys.n;
+	if (nk == 0 && ra->k.prefix != rb->k.prefix)
+		return s->reverse ? ra->k.prefix > rb->k.prefix
+		                  : ra->k.prefix < rb->k.prefix;
+	int d =
+	    pm_keys_compare(&s->keys, A->cur->buf + ra->off, ra->len - 1,
+	                    nk ? A->cur->spans + A->cur->pos * 2 * nk : NULL,
+	                    B->cur->buf + rb->off, rb->len - 1,
+	                    nk ? B->cur->spans + B->cur->pos * 2 * nk : NULL);
+	return d ? d < 0 : a < b;
+}
+
+static int out_write(struct pm_sorted *s, const char *p, size_t len)
+{
+	struct pm_merge *m = s->m;
+	uint64_t t0 = pm_now_ns();
+	int rc =
+	    pm_sink_write(&m->sink, p, len, pm_sink_reserve(&m->sink, len));
+
+	s->merger_write_ns += pm_now_ns() - t0;
+	if (rc == 0)
+		atomic_fetch_add_explicit(&m->bytes_done, len,
+		                          memory_order_relaxed);
+	return rc;
+}
+
+static int out_flush(struct pm_sorted *s)
+{
+	int rc = s->out_len ? out_write(s, s->out, s->out_len) : 0;
+
+	s->out_len = 0;
+	return rc;
+}
+
+static int out_add(struct pm_sorted *s, const char *p, size_t len)
+{
+	int rc = 0;
+
+	if (s->out_len + len > s->out_cap)
+		rc = out_flush(s);
+	if (rc == 0 && len > s->out_cap)
+		return out_write(s, p, len);
+	if (rc == 0) {
+		memcpy(s->out + s->out_len, p, len);
+		s->out_len += len;
+	}
+	return rc;
+}
+
+/* Writes in's head record: with --tag, each of its lines tagged. */
+static int put_record(struct pm_sorted *s, struct sin *in)
+{
+	const struct rec *r = &in->cur->recs[in->cur->pos];
+	const char *p = in->cur->buf + r->off, *end = p + r->len;
+	int rc = 0;
+
+	if (!in->tag)
+		return out_add(s, p, r->len);
+	while (rc == 0 && p < end) {
+		const char *e = memchr(p, s->term, (size_t)(end - p));
+		size_t n = e ? (size_t)(e - p) + 1 : (size_t)(end - p);
+		rc = out_add(s, in->tag, in->tag_len);
+		if (rc == 0)
+			rc = out_add(s, p, n);
+		p += n;
+	}
+	return rc;
+}
+
+static int merge_all(struct pm_sorted *s)
+{
+	struct pm_lt lt = {0};
+	int rc;
+
+	if (s->n == 0)
+		return 0;
+	for (size_t i = 0; i < s->n; i++)
+		next_chunk(s, &s->in[i]);
+	rc = pm_lt_init(&lt, s->n, head_less, s);
+	if (rc < 0)
+		goto out;
+	while (!s->cancelled) {
+		struct sin *in = &s->in[pm_lt_winner(&lt)];
+
+		if (in->done)
+			break;
+		rc = put_record(s, in);
+		if (rc < 0)
+			goto out;
+		s->out_records++;
+		if (++in->cur->pos == in->cur->n)
+			next_chunk(s, in);
+		pm_lt_replay(&lt);
+	}
+	rc = out_flush(s);
+out:
+	pm_lt_free(&lt);
+	return rc;
+}
+
+static void *merger_main(struct pm_worker *w)
+{
+	struct pm_merge *m = w->m;
+	struct pm_sorted *s = m->sorted;
+	int rc = merge_all(s);
+
+	if (rc < 0 && rc != -ECANCELED) {
+		int expected = 0;
+		atomic_compare_exchange_strong(&m->output_error, &expected,
+		                               -rc);
+		pm_merge_cancel(m);
+	}
+	w->st.records = s->out_records;
+	w->st.bytes = atomic_load(&m->bytes_done);
+	pthread_mutex_lock(&s->mu);
+	s->merger_done = true;
+	pthread_cond_broadcast(&s->work_cv);
+	pthread_mutex_unlock(&s->mu);
+	return NULL;
+}
+
+void *pm_sorted_thread(void *arg)
+{
+	struct pm_worker *w = arg;
+	struct pm_merge *m = w->m;
+
+	if (w->id == 0)
+		merger_main(w);
+	else
+		reader_main(w);
+	atomic_fetch_add(&m->workers_done, 1);
+	m->wake_loop(m);
+	return NULL;
+}
+
+/* ---------------------------------------------------------- life cycle */
+
+/* Regular inputs stay open between reads only when all of them fit. */
+static bool inputs_fit(size_t n, unsigned jobs)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur == RLIM_INFINITY)
+		return true;
+	return (rlim_t)n + jobs + 64 <= rl.rlim_cur;
+}
+
+int pm_sorted_setup(struct pm_merge *m, unsigned jobs, unsigned *threads)
+{
+	const struct pmerge_config *cfg = m->cfg;
+	const struct pmerge_sorted *o = &cfg->sorted;
+	struct pm_sorted *s = calloc(1, sizeof(*s));
+	const char *bad, *why;
+	bool stdin_seen = false;
+	int rc;
+
+	if (!s)
+		return -ENOMEM;
+	m->sorted = s;
+	s->m = m;
+	s->opt = o;
+	s->by_time = o->by_time;
+	s->reverse = o->reverse;
+	s->term = m->term;
+	s->n = cfg->n_inputs;
+	s->waiting = NO_INPUT;
+	rc = s->by_time
+	         ? pm_keys_init(&s->keys, NULL, 0, -1, false, false, &bad, &why)
+	         : pm_keys_init(&s->keys, o->keys, o->n_keys, o->field_sep,
+	                        o->numeric, o->reverse, &bad, &why);
+	if (rc < 0)
+		return rc;
+	if ((rc = -pthread_mutex_init(&s->mu, NULL)) < 0 ||
+	    (rc = -pthread_cond_init(&s->work_cv, NULL)) < 0 ||
+	    (rc = -pthread_cond_init(&s->merger_cv, NULL)) < 0)
+		return rc;
+	s->locks_ready = true;
+	if (s->n == 0) {
+		*threads = 1;
+		return 0;
+	}
+	s->chunk_size = PM_SORTED_BUDGET / s->n;
+	s->chunk_size = s->chunk_size < PM_CHUNK_MIN   ? PM_CHUNK_MIN
+	                : s->chunk_size > PM_CHUNK_MAX ? PM_CHUNK_MAX
+	                                               : s->chunk_size;
+	s->close_after_read = !inputs_fit(s->n, jobs);
+	s->in = calloc(s->n, sizeof(*s->in));
+	s->queue = calloc(s->n, sizeof(*s->queue));
+	s->out_cap = m->bufsize;
+	s->out = malloc(s->out_cap);
+	if (!s->in || !s->queue || !s->out)
+		return -ENOMEM;
+	for (size_t i = 0; i < s->n; i++) {
+		struct sin *in = &s->in[i];
+
+		in->name = cfg->inputs[i];
+		in->idx = i;
+		in->src.fd = -1;
+		if (cfg->tag) {
+			in->tag = pmerge_tag_make(in->name, &in->tag_len);
+			if (!in->tag)
+				return -ENOMEM;
+		}
+		if (strcmp(in->name, "-") == 0) {
+			/* A second "-" reads what the first left: nothing. */
+			if (stdin_seen) {
+				in->finished = true;
+				atomic_fetch_add(&m->inputs_done, 1);
+				continue;
+			}
+			stdin_seen = true;
+		}
+		want_more(s, in);
+	}
+	*threads = 1 + (jobs < s->n ? jobs : (unsigned)s->n);
+	return 0;
+}
+
+void pm_sorted_cancel(struct pm_merge *m)
+{
+	struct pm_sorted *s = m->sorted;
+
+	if (!s || !s->locks_ready)
+		return;
+	pthread_mutex_lock(&s->mu);
+	s->cancelled = true;
+	pthread_cond_broadcast(&s->work_cv);
+	pthread_cond_broadcast(&s->merger_cv);
+	pthread_mutex_unlock(&s->mu);
+}
+
+void pm_sorted_gather(const struct pm_merge *m,
+                      struct pmerge_sorted_result *out)
+{
+	const struct pm_sorted *s = m->sorted;
+
+	memset(out, 0, sizeof(*out));
+	if (!s)
+		return;
+	out->used = true;
+	out->merger_wait_ns = s->merger_wait_ns;
+	out->merger_write_ns = s->merger_write_ns;
+	out->worker_idle_ns = atomic_load(&s->worker_idle_ns);
+	out->worker_read_ns = atomic_load(&s->worker_read_ns);
+	out->chunks = atomic_load(&s->chunks);
+	out->skipped = atomic_load(&s->skipped);
+	out->disordered = atomic_load(&s->disordered);
+}
+
+void pm_sorted_free(struct pm_merge *m)
+{
+	struct pm_sorted *s = m->sorted;
+
+	if (!s)
+		return;
+	for (size_t i = 0; s->in && i < s->n; i++) {
+		struct sin *in = &s->in[i];
+		struct chunk *c = in->head;
+
+		while (c) {
+			struct chunk *next = c->next;
+			chunk_free(c);
+			c = next;
+		}
+		chunk_free(in->cur);
+		close_input(in);
+		free(in->carry);
+		free(in->last);
+		free(in->last_spans);
+		free(in->tag);
+	}
+	while (s->free_chunks) {
+		struct chunk *next = s->free_chunks->next;
+		chunk_free(s->free_chunks);
+		s->free_chunks = next;
+	}
+	if (s->locks_ready) {
+		pthread_mutex_destroy(&s->mu);
+		pthread_cond_destroy(&s->work_cv);
+		pthread_cond_destroy(&s->merger_cv);
+	}
+	pm_keys_free(&s->keys);
+	free(s->in);
+	free(s->queue);
+	free(s->out);
+	free(s);
+	m->sorted = NULL;
+}

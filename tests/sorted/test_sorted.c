@@ -1,0 +1,483 @@
+/*
+ * The sorted merge (-m) through the built binary: a property test against
+ * GNU sort (random sorted inputs x random key definitions, byte for byte
+ * the output of LC_ALL=C sort -m -s), --by-time over every timestamp
+ * format, records, time windows, disorder, many inputs under a low open
+ * file limit, -z, --tag, stdin and FIFOs.
+ *
+ * Usage: test_sorted main|many
+ */
+#include "tutil.h"
+
+#include <check.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static char *dir;
+
+static void setup(void)
+{
+	dir = tu_mkdtemp();
+}
+
+static void teardown(void)
+{
+	tu_rmdir_rf(dir);
+	free(dir);
+}
+
+/* Runs a shell command in the scratch directory, with $P the binary. */
+static void sh(struct tu_run *r, double timeout_s, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void sh(struct tu_run *r, double timeout_s, const char *fmt, ...)
+{
+	char *body, *cmd;
+	va_list ap;
+
+	va_start(ap, fmt);
+	ck_assert_int_ge(vasprintf(&body, fmt, ap), 0);
+	va_end(ap);
+	ck_assert_int_ge(asprintf(&cmd,
+	                          "cd '%s' && P='%s' && export TZ=UTC "
+	                          "LC_ALL=C && %s",
+	                          dir, tu_pmerge(), body),
+	                 0);
+	tu_run_sh(r, cmd, timeout_s);
+	free(body);
+	free(cmd);
+}
+
+static void put(const char *name, const char *text)
+{
+	char *p = tu_path(dir, name);
+	tu_write_file(p, text, strlen(text));
+	free(p);
+}
+
+/* Runs cmd and checks its exit status and standard output. */
+#define EXPECT(status_, out_, ...)                                             \
+	do {                                                                   \
+		struct tu_run r_;                                              \
+		sh(&r_, 60, __VA_ARGS__);                                      \
+		ck_assert_msg(r_.status == (status_),                          \
+		              "status %d, want %d; stderr: %s", r_.status,     \
+		              status_, r_.err);                                \
+		ck_assert_msg(strcmp(r_.out, out_) == 0,                       \
+		              "output:\n%s\nwant:\n%s\nstderr: %s", r_.out,    \
+		              out_, r_.err);                                   \
+		tu_run_free(&r_);                                              \
+	} while (0)
+
+/* ------------------------------------------------------ property test */
+
+static uint64_t rnd(uint64_t *s)
+{
+	*s ^= *s << 13;
+	*s ^= *s >> 7;
+	*s ^= *s << 17;
+	return *s;
+}
+
+/* A random key position "F[.C][OPTS]". */
+static void key_pos(uint64_t *rs, char *buf, size_t size, bool end)
+{
+	int n = snprintf(buf, size, "%u", 1 + (unsigned)(rnd(rs) % 4));
+
+	if (rnd(rs) % 2)
+		n += snprintf(buf + n, size - (size_t)n, ".%u",
+		              (end ? 0 : 1) + (unsigned)(rnd(rs) % 3));
+	static const char *const opts[] = {"", "", "b", "n", "r", "bn", "nr"};
+	snprintf(buf + n, size - (size_t)n, "%s", opts[rnd(rs) % 7]);
+}
+
+/* Random sort options from the supported grammar. */
+static void random_options(uint64_t *rs, char *buf, size_t size, bool zero)
+{
+	size_t n = 0;
+	unsigned keys = (unsigned)(rnd(rs) % 4);
+
+	buf[0] = '\0';
+	if (rnd(rs) % 3 == 0)
+		n += (size_t)snprintf(buf + n, size - n, " -t%c",
+		                      rnd(rs) % 2 ? ',' : ':');
+	if (rnd(rs) % 5 == 0)
+		n += (size_t)snprintf(buf + n, size - n, " -n");
+	if (rnd(rs) % 5 == 0)
+		n += (size_t)snprintf(buf + n, size - n, " -r");
+	if (zero)
+		n += (size_t)snprintf(buf + n, size - n, " -z");
+	for (unsigned k = 0; k < keys; k++) {
+		char a[32], b[32];
+		key_pos(rs, a, sizeof(a), false);
+		if (rnd(rs) % 4) {
+			key_pos(rs, b, sizeof(b), true);
+			n += (size_t)snprintf(buf + n, size - n, " -k%s,%s", a,
+			                      b);
+		} else {
+			n += (size_t)snprintf(buf + n, size - n, " -k%s", a);
+		}
+	}
+}
+
+/* A record of fields from a small alphabet, so that keys tie often and
+ * numbers, signs, blanks and separators all turn up. */
+static void random_record(uint64_t *rs, FILE *f, bool zero)
+{
+	static const char *const atoms[] = {
+	    "a",  "b", "B",  "0",  "1", "-1", "10", "2.5", "-0",   ".5", "007",
+	    "x1", " ", "  ", "\t", ",", ":",  "-",  "z9",  "1.50", "",
+	};
+	unsigned n = (unsigned)(rnd(rs) % 7);
+
+	for (unsigned i = 0; i < n; i++) {
+		fputs(atoms[rnd(rs) % (sizeof(atoms) / sizeof(atoms[0]))], f);
+		if (zero && rnd(rs) % 9 == 0)
+			fputc('\n', f); /* a blank inside a -z record */
+	}
+	fputc(zero ? '\0' : '\n', f);
+}
+
+START_TEST(test_property_against_sort)
+{
+	uint64_t rs = 0x2545f4914f6cdd1dull;
+	unsigned rounds = 120, failures = 0;
+
+	for (unsigned round = 0; round < rounds && failures == 0; round++) {
+		bool zero = round % 5 == 4;
+		char opts[512];
+		unsigned inputs = 1 + (unsigned)(rnd(&rs) % 6);
+		struct tu_run r;
+
+		random_options(&rs, opts, sizeof(opts), zero);
+		for (unsigned i = 0; i < inputs; i++) {
+			char name[32];
+			snprintf(name, sizeof(name), "raw%u", i);
+			char *p = tu_path(dir, name);
+			FILE *f = fopen(p, "w");
+			ck_assert_ptr_nonnull(f);
+			unsigned lines = (unsigned)(rnd(&rs) % 40);
+			for (unsigned l = 0; l < lines; l++)
+				random_record(&rs, f, zero);
+			fclose(f);
+			free(p);
+		}
+		/* Each input sorted by sort itself with the same options. */
+		sh(&r, 60,
+		   "rm -f in*; for i in $(seq 0 %u); do sort -s %s raw$i > "
+		   "in$i || exit 3; done; sort -m -s %s in* > want || exit 4; "
+		   "$P -m %s in* > got || exit 5; cmp want got",
+		   inputs - 1, opts, opts, opts);
+		if (r.status != 0) {
+			failures++;
+			ck_abort_msg("round %u, options '%s': status %d: %s%s",
+			             round, opts, r.status, r.out, r.err);
+		}
+		tu_run_free(&r);
+	}
+}
+END_TEST
+
+/* The same with many inputs and longer ones, through the read-ahead. */
+START_TEST(test_property_large)
+{
+	struct tu_run r;
+
+	sh(&r, 120,
+	   "awk 'BEGIN { srand(7); for (i = 0; i < 200000; i++) "
+	   "printf \"%%d %%c%%d\\n\", int(rand()*1000), 97+int(rand()*3), "
+	   "int(rand()*50000) }' > all && split -n l/40 all part && "
+	   "for f in part*; do sort -s -k2,2 -k1,1nr $f > s.$f; done && "
+	   "sort -m -s -k2,2 -k1,1nr s.* > want && "
+	   "$P -m -j3 -k2,2 -k1,1nr s.* > got && cmp want got && "
+	   "sort -m -s s.* > want2 && $P -m s.* -o got2 && cmp want2 got2");
+	ck_assert_msg(r.status == 0, "status %d: %s%s", r.status, r.out, r.err);
+	tu_run_free(&r);
+}
+END_TEST
+
+/* ------------------------------------------------------------ by time */
+
+START_TEST(test_every_format_mixed_zones)
+{
+	/* The same instants written in every format, one input each. */
+	put("iso", "2025-05-01T08:00:01Z iso1\n"
+	           "2025-05-01T08:00:07.250Z iso2\n");
+	put("offset", "2025-05-01 10:00:02,100+02:00 off1\n"
+	              "2025-05-01 03:00:08-05:00 off2\n");
+	put("local", "2025-05-01 08:00:03 local1\n"
+	             "2025-05-01 08:00:09.5 local2\n");
+	put("syslog", "May  1 08:00:04 host sys1\n"
+	              "May  1 08:00:10 host sys2\n");
+	put("clf",
+	    "10.0.0.1 - - [01/May/2025:08:00:05 +0000] \"GET /\" 200\n"
+	    "10.0.0.2 - - [01/May/2025:10:00:11 +0200] \"GET /b\" 200\n");
+	put("nginx", "2025/05/01 08:00:06 [error] 1#1: ng1\n"
+	             "2025/05/01 08:00:12 [error] 1#1: ng2\n");
+	put("epoch", "1746086400.5 ep1\n1746086413 ep2\n");
+	put("millis", "1746086400250 ms1\n1746086414000 ms2\n");
+	put("fmt", "01.05.2025 08:00:00.100 f1\n01.05.2025 08:00:15 f2\n");
+	EXPECT(0,
+	       "1746086400250 ms1\n"
+	       "1746086400.5 ep1\n"
+	       "2025-05-01T08:00:01Z iso1\n"
+	       "2025-05-01 10:00:02,100+02:00 off1\n"
+	       "2025-05-01 08:00:03 local1\n"
+	       "May  1 08:00:04 host sys1\n"
+	       "10.0.0.1 - - [01/May/2025:08:00:05 +0000] \"GET /\" 200\n"
+	       "2025/05/01 08:00:06 [error] 1#1: ng1\n"
+	       "2025-05-01T08:00:07.250Z iso2\n"
+	       "2025-05-01 03:00:08-05:00 off2\n"
+	       "2025-05-01 08:00:09.5 local2\n"
+	       "May  1 08:00:10 host sys2\n"
+	       "10.0.0.2 - - [01/May/2025:10:00:11 +0200] \"GET /b\" 200\n"
+	       "2025/05/01 08:00:12 [error] 1#1: ng2\n"
+	       "1746086413 ep2\n"
+	       "1746086414000 ms2\n",
+	       "touch -d 2025-06-01T00:00:00Z syslog && "
+	       "$P -m --by-time iso offset local syslog clf nginx epoch "
+	       "millis");
+	/* A FORMAT applies to every input. */
+	EXPECT(0,
+	       "01.05.2025 08:00:00.100 f1\n"
+	       "01.05.2025 08:00:15 f2\n",
+	       "$P -m --by-time='%%d.%%m.%%Y %%H:%%M:%%S.%%f' fmt");
+	/* Local time follows TZ: in Berlin 10:00 is 08:00 UTC. */
+	put("berlin", "2025-05-01 10:00:01.500 b\n");
+	EXPECT(0,
+	       "2025-05-01T08:00:01Z iso1\n"
+	       "2025-05-01 10:00:01.500 b\n"
+	       "2025-05-01T08:00:07.250Z iso2\n",
+	       "TZ=Europe/Berlin $P -m --by-time berlin iso");
+}
+END_TEST
+
+START_TEST(test_subsecond_and_ties)
+{
+	put("a", "2025-05-01T08:00:21.449Z a1\n"
+	         "2025-05-01T08:00:22Z a2\n");
+	put("b", "2025-05-01T08:00:21.4491Z b1\n"
+	         "2025-05-01T08:00:22.000Z b2\n");
+	put("c", "1746086421449 c1\n"
+	         "1746086422 c2\n");
+	/* Equal instants keep input order, whatever their spelling. */
+	EXPECT(0,
+	       "2025-05-01T08:00:21.449Z a1\n"
+	       "1746086421449 c1\n"
+	       "2025-05-01T08:00:21.4491Z b1\n"
+	       "2025-05-01T08:00:22Z a2\n"
+	       "2025-05-01T08:00:22.000Z b2\n"
+	       "1746086422 c2\n",
+	       "$P -m --by-time a b c");
+	EXPECT(0,
+	       "1746086421449 c1\n"
+	       "2025-05-01T08:00:21.449Z a1\n"
+	       "2025-05-01T08:00:21.4491Z b1\n"
+	       "1746086422 c2\n"
+	       "2025-05-01T08:00:22Z a2\n"
+	       "2025-05-01T08:00:22.000Z b2\n",
+	       "$P -m --by-time c a b");
+}
+END_TEST
+
+START_TEST(test_records_stay_whole)
+{
+	put("app", "starting up\n"
+	           "config loaded\n"
+	           "2025-05-01T08:00:01Z INFO one\n"
+	           "2025-05-01T08:00:03Z ERROR boom\n"
+	           "java.lang.IllegalStateException: boom\n"
+	           "\tat com.example.A.run(A.java:10)\n"
+	           "\tat com.example.B.run(B.java:20)\n"
+	           "2025-05-01T08:00:05Z INFO after");
+	put("web", "2025-05-01T08:00:00Z GET /\n"
+	           "2025-05-01T08:00:02Z GET /a\n"
+	           "2025-05-01T08:00:04Z GET /b\n");
+	/* The preamble goes with the first record; the trace with its line;
+	 * the last line gets its newline. */
+	EXPECT(0,
+	       "web\t2025-05-01T08:00:00Z GET /\n"
+	       "app\tstarting up\n"
+	       "app\tconfig loaded\n"
+	       "app\t2025-05-01T08:00:01Z INFO one\n"
+	       "web\t2025-05-01T08:00:02Z GET /a\n"
+	       "app\t2025-05-01T08:00:03Z ERROR boom\n"
+	       "app\tjava.lang.IllegalStateException: boom\n"
+	       "app\t\tat com.example.A.run(A.java:10)\n"
+	       "app\t\tat com.example.B.run(B.java:20)\n"
+	       "web\t2025-05-01T08:00:04Z GET /b\n"
+	       "app\t2025-05-01T08:00:05Z INFO after\n",
+	       "$P -m --by-time --tag app web");
+	/* A record larger than any read-ahead chunk still moves whole. */
+	EXPECT(0, "0\n",
+	       "{ echo 2025-05-01T08:00:01Z big; seq 1 300000 | sed 's/^/  "
+	       "at /'; echo 2025-05-01T08:00:09Z end; } > big && "
+	       "$P -m --by-time big web > out && "
+	       "sed -n '3,300002p' out | grep -vc '^  at '; "
+	       "test \"$(sed -n 300003p out)\" = '2025-05-01T08:00:02Z GET "
+	       "/a' || echo misplaced");
+	/* An input without any stamp is one record, first. */
+	put("plain", "no stamp\nat all\n");
+	EXPECT(0,
+	       "no stamp\nat all\n2025-05-01T08:00:00Z GET /\n"
+	       "2025-05-01T08:00:02Z GET /a\n2025-05-01T08:00:04Z GET /b\n",
+	       "$P -m --by-time web plain");
+}
+END_TEST
+
+START_TEST(test_since_until)
+{
+	put("a", "2025-05-01T07:59:59.999Z before\n"
+	         "2025-05-01T08:00:00Z at-since\n"
+	         "  continuation of at-since\n"
+	         "2025-05-01T08:30:00Z inside\n"
+	         "2025-05-01T08:59:59.999999999Z last-inside\n"
+	         "2025-05-01T09:00:00Z at-until\n"
+	         "2025-05-01T10:00:00Z after\n");
+	EXPECT(0,
+	       "2025-05-01T08:00:00Z at-since\n"
+	       "  continuation of at-since\n"
+	       "2025-05-01T08:30:00Z inside\n"
+	       "2025-05-01T08:59:59.999999999Z last-inside\n",
+	       "$P -m --by-time --since=2025-05-01T08:00:00Z "
+	       "--until=2025-05-01T10:00:00+01:00 a");
+	EXPECT(0, "2025-05-01T10:00:00Z after\n",
+	       "$P -m --by-time --since=@1746090000.000000001 a");
+	EXPECT(0, "2025-05-01T07:59:59.999Z before\n",
+	       "$P -m --by-time --until=@1746086400 a");
+	EXPECT(0, "", "$P -m --by-time --since=@1746090000 --until=@1 a");
+	EXPECT(0, "2025-05-01T07:59:59.999Z before\n",
+	       "$P -m --by-time --until=2025-05-01T10:00 a | head -1");
+	EXPECT(2, "", "$P -m --by-time --since=yesterday a");
+	EXPECT(2, "", "$P -m --since=@1 a");
+}
+END_TEST
+
+START_TEST(test_disorder)
+{
+	put("ok", "2025-05-01T08:00:00Z ok1\n2025-05-01T08:00:10Z ok2\n");
+	put("bad", "2025-05-01T08:00:05Z b1\n"
+	           "2025-05-01T08:00:01Z b2\n"
+	           "  trace of b2\n"
+	           "2025-05-01T08:00:00Z b3\n");
+	/* A warning once per input with the line, and the merge goes on. */
+	EXPECT(0,
+	       "2025-05-01T08:00:00Z ok1\n"
+	       "2025-05-01T08:00:05Z b1\n"
+	       "2025-05-01T08:00:01Z b2\n"
+	       "  trace of b2\n"
+	       "2025-05-01T08:00:00Z b3\n"
+	       "2025-05-01T08:00:10Z ok2\n"
+	       "pmerge: bad:2: disorder\n",
+	       "$P -m --by-time ok bad 2>e; cat e");
+	/* --check-order: an input error; -o is left as it was, and nothing
+	 * is left beside it. */
+	EXPECT(0, "1\nold\npmerge: bad:2: disorder\nbad e err ok out \n",
+	       "echo old > out; $P -m --by-time --check-order ok bad -o out "
+	       "2>err; echo $?; cat out err; ls -A | tr '\\n' ' '; echo");
+	/* Keys: the same for sort -m's order. */
+	put("k1", "a\nc\nb\nd\n");
+	put("k2", "b\n");
+	EXPECT(0, "pmerge: k1:3: disorder\n1\nabsent\n",
+	       "$P -m --check-order k1 k2 -o out2 2>&1; echo $?; "
+	       "test ! -e out2 && echo absent");
+	EXPECT(0, "a\nb\nc\nb\nd\npmerge: k1:3: disorder\n",
+	       "$P -m k1 k2 2>e; cat e");
+	EXPECT(0, "a\nb\nc\nb\nd\n", "$P -m -q k1 k2 2>&1");
+}
+END_TEST
+
+START_TEST(test_zero_tag_stdin_fifo)
+{
+	/* -z: records end with NUL; --tag is not part of the key. */
+	EXPECT(0, "zz\tb\nyy\tc\n",
+	       "printf 'b\\0' > zz; printf 'c\\0' > yy; "
+	       "$P -m -z --tag yy zz | tr '\\0' '\\n'");
+	put("a", "1\n3\n5\n");
+	EXPECT(0, "1\n2\n3\n4\n5\n6\n", "printf '2\\n4\\n6\\n' | $P -m -n a -");
+	EXPECT(0, "1\n2\n3\n4\n5\n6\n7\n",
+	       "mkfifo f && { printf '2\\n4\\n6\\n7\\n' > f & } && "
+	       "$P -m a f; wait");
+	/* -o is atomic and may be an input. */
+	EXPECT(0, "1\n1\n3\n3\n5\n5\n", "cp a b && $P -m a b -o a && cat a");
+}
+END_TEST
+
+START_TEST(test_usage_errors)
+{
+	EXPECT(2, "", "$P -k1 a 2>/dev/null");
+	EXPECT(2, "", "$P -m -k0 a 2>/dev/null");
+	EXPECT(2, "", "$P -m -k1,1f a 2>/dev/null");
+	EXPECT(2, "", "$P -m -t ab a 2>/dev/null");
+	EXPECT(2, "", "$P -m --by-time -k1 a 2>/dev/null");
+	EXPECT(2, "", "$P -m -u file a 2>/dev/null");
+	EXPECT(2, "", "$P -m --order=input a 2>/dev/null");
+	EXPECT(0, "pmerge: invalid key '1.0': character offset is zero\n2\n",
+	       "$P -m -k1.0 a 2>e; s=$?; head -1 e; echo $s");
+}
+END_TEST
+
+START_TEST(test_stats)
+{
+	put("a", "1\n3\n");
+	put("b", "2\n");
+	EXPECT(0, "ok\n",
+	       "$P -m a b --stats=json 2>s >/dev/null && python3 -c '"
+	       "import json,sys; d=json.load(open(\"s\")); s=d[\"sorted\"]; "
+	       "assert d[\"records\"] == 3, d; assert s[\"chunks\"] == 2, s; "
+	       "assert all(k in s for k in (\"merger_wait_ns\", "
+	       "\"worker_idle_ns\", \"worker_read_ns\", "
+	       "\"merger_write_ns\")); print(\"ok\")'");
+	EXPECT(0, "1\n",
+	       "$P -m a b --stats 2>&1 >/dev/null | grep -c "
+	       "'merger waited for input'");
+}
+END_TEST
+
+/* -------------------------------------------------------- many inputs */
+
+START_TEST(test_ten_thousand_inputs_low_fd_limit)
+{
+	/* Input i holds i, i + 10000, ...: the merge counts up. */
+	EXPECT(0, "ok\n",
+	       "mkdir m && cd m && awk 'BEGIN { for (i = 0; i < 10000; i++) "
+	       "{ f = sprintf(\"%%05d\", i); for (k = 0; k < 3; k++) "
+	       "printf \"%%06d\\n\", i + 10000 * k > f; close(f) } }' && "
+	       "(ulimit -n 256 && $P -m -n -j4 * > ../out) && cd .. && "
+	       "seq -f %%06g 0 29999 | cmp - out && "
+	       "test $(ls | wc -l) -eq 2 && echo ok");
+}
+END_TEST
+
+int main(int argc, char **argv)
+{
+	const char *group = argc > 1 ? argv[1] : "main";
+	Suite *s = suite_create("sorted");
+	TCase *tc = tcase_create(group);
+
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_set_timeout(tc, 300);
+	if (strcmp(group, "many") == 0) {
+		tcase_add_test(tc, test_ten_thousand_inputs_low_fd_limit);
+	} else {
+		tcase_add_test(tc, test_property_against_sort);
+		tcase_add_test(tc, test_property_large);
+		tcase_add_test(tc, test_every_format_mixed_zones);
+		tcase_add_test(tc, test_subsecond_and_ties);
+		tcase_add_test(tc, test_records_stay_whole);
+		tcase_add_test(tc, test_since_until);
+		tcase_add_test(tc, test_disorder);
+		tcase_add_test(tc, test_zero_tag_stdin_fifo);
+		tcase_add_test(tc, test_usage_errors);
+		tcase_add_test(tc, test_stats);
+	}
+	suite_add_tcase(s, tc);
+	SRunner *sr = srunner_create(s);
+	srunner_run_all(sr, CK_NORMAL);
+	int failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
