@@ -56,8 +56,10 @@ _pmerge()
 		_pmerge_lock
 		return
 		;;
-	-j | --jobs | -B | --buffer-size)
-		# A number or a size: nothing to offer.
+	-j | --jobs | -B | --buffer-size | -k | --key | -t | \
+		--field-separator | --since | --until)
+		# A number, a size, a key, a separator or a time: nothing
+		# to offer.
 		return
 		;;
 	esac
@@ -93,6 +95,15 @@ _pmerge()
 			--stats
 			--stats-file=
 			--bench
+			-m --sorted
+			-k --key=
+			-t --field-separator=
+			-n --numeric-sort
+			-r --reverse
+			--by-time
+			--since=
+			--until=
+			--check-order
 			-h --help
 			-V --version
 			' -- "$cur"))
