@@ -187,6 +187,22 @@ void pmerge_config_init(struct pmerge_config *cfg);
 /* The default number of workers: see README, "Choosing -j". */
 unsigned pmerge_default_jobs(void);
 
+/* What the engine makes of a configuration: the defaults it leaves open. */
+struct pmerge_plan {
+	unsigned jobs;           /* 1..PMERGE_JOBS_MAX */
+	unsigned workers;        /* threads started: min(jobs, n_inputs) */
+	enum pmerge_order order; /* never PMERGE_ORDER_DEFAULT */
+	char terminator;         /* of a record: '\n', or '\0' (-z) */
+};
+
+/*
+ * Checks cfg and fills plan with what pmerge_run() will do with it.
+ * Returns 0, or -EINVAL when a field is out of its documented range (jobs,
+ * unit, order, lock, append without output, a NULL input name).  Opens
+ * nothing; any thread.
+ */
+int pmerge_resolve(const struct pmerge_config *cfg, struct pmerge_plan *plan);
+
 /* Histogram summary of nanosecond durations. */
 struct pmerge_time_summary {
 	uint64_t total, p50, p99, max;
@@ -277,6 +293,14 @@ int pmerge_run(const struct pmerge_config *cfg, struct pmerge_result *result);
 
 /* Releases what pmerge_run() allocated in result.  Accepts NULL. */
 void pmerge_result_free(struct pmerge_result *result);
+
+/*
+ * The descriptor an output name stands for, which the engine writes where
+ * it stands instead of opening the name: 1 for "/dev/stdout", 2 for
+ * "/dev/stderr", N for "/dev/fd/N" and "/proc/self/fd/N"; -1 for any
+ * other name.  Any thread.
+ */
+int pmerge_output_fd(const char *path);
 
 /*
  * The prefix --tag writes before each record of the input called name: the

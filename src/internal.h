@@ -10,9 +10,11 @@
 
 #include <pthread.h>
 #include <semaphore.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <sys/types.h>
 #include <sys/uio.h>
+#include <uv.h>
 
 #define PM_CACHELINE 64
 
@@ -379,6 +381,8 @@ struct pm_merge {
 	pthread_mutex_t stdin_mu; /* "-" is read by one worker at a time */
 	struct pm_order turn;
 	int wake[2]; /* written once on cancel, never drained */
+	/* What setup has initialised, so that teardown undoes only that. */
+	bool tail_mu_on, stdin_mu_on, turn_on;
 	_Alignas(PM_CACHELINE) atomic_size_t next_input;
 	_Alignas(PM_CACHELINE) _Atomic uint64_t bytes_done;
 	atomic_size_t inputs_done;
@@ -394,10 +398,6 @@ struct pm_merge {
 	struct pm_sorted *sorted; /* -m: the sorted merge's state, or NULL */
 };
 
-/* True when sig was set to SIG_IGN before we started (nohup, background
- * jobs): such signals are left alone. */
-bool pm_signal_ignored(int sig);
-
 /* True when src is the output itself (standard output or -a). */
 bool pm_input_is_output(const struct pm_merge *m, const struct pm_source *src);
 
@@ -405,5 +405,56 @@ bool pm_input_is_output(const struct pm_merge *m, const struct pm_source *src);
 void *pm_worker_main(void *arg);
 /* Any thread: stop every worker soon (idempotent). */
 void pm_merge_cancel(struct pm_merge *m);
+/* Loop thread, once every worker has counted itself done: joins them. */
+void pm_merge_join(struct pm_merge *m);
+
+/* ------------------------------------------------------------------- loop */
+
+#define PM_LOOP_STOP_SIGNALS 3 /* INT, TERM, HUP: cancel the merge */
+#define PM_LOOP_INFO_SIGNALS 2 /* USR1: status line; WINCH: resize */
+
+/*
+ * The libuv loop of one merge and what only the loop thread touches: the
+ * handles (each with a flag saying it is open, so that closing is safe
+ * from any point), the progress figures, the stop signal that arrived.
+ */
+struct pm_loop {
+	struct pm_merge *m;
+	uv_loop_t loop;
+	uv_async_t async; /* workers: "one of us is done" */
+	uv_timer_t progress;
+	uv_timer_t grace; /* after a stop signal: how long workers get */
+	uv_signal_t stop[PM_LOOP_STOP_SIGNALS];
+	uv_signal_t info[PM_LOOP_INFO_SIGNALS];
+	bool loop_on, async_on, progress_on, grace_on;
+	bool stop_on[PM_LOOP_STOP_SIGNALS], info_on[PM_LOOP_INFO_SIGNALS];
+	bool finished;  /* every worker joined */
+	bool abandoned; /* a worker did not stop within the grace time */
+	int signal;     /* the stop signal that arrived, or 0 */
+	uint64_t t0;
+	uint64_t bytes_total;
+	bool total_known;
+	double rate; /* smoothed over the progress ticks */
+	uint64_t last_ns, last_bytes;
+	bool masked; /* stop signals held back by finish() */
+	sigset_t saved_mask;
+};
+
+/* True when sig was set to SIG_IGN before we started (nohup, background
+ * jobs): such signals are left alone. */
+bool pm_signal_ignored(int sig);
+
+/* Cannot fail: zeroes l, starts the clock, gives m its wake-up. */
+void pm_loop_prepare(struct pm_loop *l, struct pm_merge *m);
+/* Opens the loop and its handles.  0 or a negative errno (libuv's). */
+int pm_loop_start(struct pm_loop *l);
+/* Runs until every worker is joined (or abandoned after a signal). */
+void pm_loop_run(struct pm_loop *l);
+/* After the commit or abort: collects the stop signals held back. */
+void pm_loop_settle(struct pm_loop *l);
+/* Safe whatever pm_loop_start() reached. */
+void pm_loop_close(struct pm_loop *l);
+/* A progress snapshot as the callbacks receive it.  Loop thread. */
+void pm_loop_snapshot(struct pm_loop *l, struct pmerge_progress *p);
 
 #endif /* PMERGE_INTERNAL_H */

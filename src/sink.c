@@ -62,8 +62,7 @@ static char *final_path(const char *path)
 	return NULL;
 }
 
-/* "/dev/stdout", "/dev/fd/1", "/proc/self/fd/1": the fd itself, or -1. */
-static int fd_alias(const char *path)
+int pmerge_output_fd(const char *path)
 {
 	const char *num = NULL;
 
@@ -189,7 +188,7 @@ int pm_sink_open(struct pm_sink *s, const char *path, bool append,
 	s->fd = -1;
 	s->name = path;
 	*what = path;
-	if (!path || (!append && (alias = fd_alias(path)) >= 0)) {
+	if (!path || (!append && (alias = pmerge_output_fd(path)) >= 0)) {
 		s->kind = PM_SINK_STDOUT;
 		s->fd = path ? alias : STDOUT_FILENO;
 	} else if (append) {

@@ -1,0 +1,61 @@
+/*
+ * The configuration: its documented defaults, and what the engine makes of
+ * the ones left open.  Both pmerge_run() and the program's --bench go
+ * through pmerge_resolve(), so that a run and the model of its output can
+ * never disagree about jobs, order or terminator.
+ */
+#include "internal.h"
+
+#include <errno.h>
+#include <string.h>
+
+void pmerge_config_init(struct pmerge_config *cfg)
+{
+	memset(cfg, 0, sizeof(*cfg));
+	cfg->unit = PMERGE_UNIT_FILE;
+	cfg->order = PMERGE_ORDER_DEFAULT;
+	cfg->lock.kind = PMERGE_LOCK_MUTEX;
+	cfg->lock.n = 1;
+	cfg->sorted.field_sep = -1;
+}
+
+unsigned pmerge_default_jobs(void)
+{
+	/* Measured: see README, "Choosing -j". */
+	return 4;
+}
+
+/* True when every field of cfg is within its documented range. */
+static bool config_valid(const struct pmerge_config *cfg)
+{
+	const struct pmerge_lock_spec *l = &cfg->lock;
+
+	if (cfg->jobs > PMERGE_JOBS_MAX || (cfg->append && !cfg->output) ||
+	    (cfg->n_inputs > 0 && !cfg->inputs))
+		return false;
+	if ((unsigned)cfg->unit > PMERGE_UNIT_LINE ||
+	    (unsigned)cfg->order > PMERGE_ORDER_ARRIVAL)
+		return false;
+	if ((unsigned)l->kind >= PMERGE_LOCK_COUNT_ || l->n == 0 ||
+	    l->n > PMERGE_JOBS_MAX)
+		return false;
+	for (size_t i = 0; i < cfg->n_inputs; i++)
+		if (!cfg->inputs[i])
+			return false;
+	return true;
+}
+
+int pmerge_resolve(const struct pmerge_config *cfg, struct pmerge_plan *plan)
+{
+	memset(plan, 0, sizeof(*plan));
+	if (!config_valid(cfg))
+		return -EINVAL;
+	plan->jobs = cfg->jobs ? cfg->jobs : pmerge_default_jobs();
+	plan->workers =
+	    plan->jobs < cfg->n_inputs ? plan->jobs : (unsigned)cfg->n_inputs;
+	plan->order = cfg->order != PMERGE_ORDER_DEFAULT ? cfg->order
+	              : cfg->unit == PMERGE_UNIT_LINE    ? PMERGE_ORDER_ARRIVAL
+	                                                 : PMERGE_ORDER_INPUT;
+	plan->terminator = cfg->zero_terminated ? '\0' : '\n';
+	return 0;
+}
