@@ -212,60 +212,61 @@ static int run_once(struct bench *b, struct bench_strategy *s, unsigned run,
 
 /* ------------------------------------------------------------- set-up */
 
-/* Names the engine writes as a file descriptor rather than as a path. */
-static bool is_fd_alias(const char *path)
-{
-	return strcmp(path, "/dev/stdout") == 0 ||
-	       strcmp(path, "/dev/stderr") == 0 ||
-	       strncmp(path, "/dev/fd/", 8) == 0 ||
-	       strncmp(path, "/proc/self/fd/", 14) == 0;
-}
-
 /*
  * Every input must be a regular file, since each run reads it again, and
  * the output a regular file (or none yet) that is none of the inputs,
- * since each run reads it back.  Returns 0, -EIO after reporting inputs
- * that cannot be opened, -ESPIPE after reporting inputs that are not
- * regular files, or -EINVAL for an unusable output.
+ * since each run reads it back (by name: not a descriptor the engine
+ * writes where it stands).  Returns 0, or -EIO after saying what is wrong.
  */
 static int check_files(const struct pmerge_config *cfg)
 {
 	const struct pmerge_callbacks *cb = &cfg->cb;
 	struct stat out, st;
-	bool have_out = false;
+	bool have_out = false, bad_output = false, not_regular = false;
 	int rc = 0;
 
 	if (cfg->output) {
-		if (is_fd_alias(cfg->output))
-			return -EINVAL;
-		if (stat(cfg->output, &out) == 0) {
-			if (!S_ISREG(out.st_mode))
-				return -EINVAL;
-			have_out = true;
-		}
+		if (pmerge_output_fd(cfg->output) >= 0)
+			bad_output = true;
+		else if (stat(cfg->output, &out) == 0)
+			bad_output = !S_ISREG(out.st_mode), have_out = true;
 	}
-	for (size_t i = 0; i < cfg->n_inputs; i++) {
+	for (size_t i = 0; i < cfg->n_inputs && !bad_output; i++) {
 		const char *name = cfg->inputs[i];
+		char q[1024];
 		int err = 0;
 
-		if (strcmp(name, "-") == 0)
-			err = ESPIPE;
-		else if (stat(name, &st) < 0)
+		if (strcmp(name, "-") == 0 ||
+		    (stat(name, &st) == 0 && !S_ISREG(st.st_mode) &&
+		     !S_ISDIR(st.st_mode))) {
+			ui_message("%s: not a regular file",
+			           ui_quote(name, q, sizeof(q)));
+			not_regular = true;
+			rc = -EIO;
+			continue;
+		}
+		if (stat(name, &st) < 0)
 			err = errno;
 		else if (S_ISDIR(st.st_mode))
 			err = EISDIR;
-		else if (!S_ISREG(st.st_mode))
-			err = ESPIPE;
 		else if (have_out && st.st_dev == out.st_dev &&
 		         st.st_ino == out.st_ino)
-			return -EINVAL;
+			bad_output = true;
 		if (err && cb->input_error)
 			cb->input_error(cb->user, name, err);
-		if (err == ESPIPE)
-			rc = -ESPIPE;
-		else if (err && rc == 0)
+		if (err)
 			rc = -EIO;
 	}
+	if (bad_output) {
+		ui_message(
+		    "%s: --bench needs -o to name a regular file that is "
+		    "not one of the inputs",
+		    cfg->output);
+		return -EIO;
+	}
+	if (not_regular)
+		ui_message("--bench reads every input once per run: inputs "
+		           "must be regular files");
 	return rc;
 }
 
@@ -336,6 +337,7 @@ int bench_run(const struct pmerge_config *cfg,
               unsigned runs, bool json, char **report, int *signal)
 {
 	struct bench *b = calloc(1, sizeof(*b));
+	struct pmerge_plan plan;
 	bool all_ok = true;
 	int rc;
 
@@ -343,21 +345,24 @@ int bench_run(const struct pmerge_config *cfg,
 	*signal = 0;
 	if (!b)
 		return -ENOMEM;
-	if (runs == 0 || cfg->n_inputs == 0 || !cfg->inputs || cfg->append ||
-	    (locks && n_locks == 0)) {
+	if (cfg->n_inputs == 0) {
+		ui_message("--bench needs at least one input");
+		rc = -EIO;
+		goto out;
+	}
+	if (runs == 0 || cfg->append || (locks && n_locks == 0) ||
+	    pmerge_resolve(cfg, &plan) < 0) {
 		rc = -EINVAL;
 		goto out;
 	}
 	b->user = cfg;
 	b->runs = runs;
-	b->jobs = cfg->jobs ? cfg->jobs : pmerge_default_jobs();
-	b->order = cfg->order != PMERGE_ORDER_DEFAULT ? cfg->order
-	           : cfg->unit == PMERGE_UNIT_LINE    ? PMERGE_ORDER_ARRIVAL
-	                                              : PMERGE_ORDER_INPUT;
+	b->jobs = plan.jobs;
+	b->order = plan.order;
 	b->oracle = (struct bench_oracle){
 	    .cfg = cfg,
-	    .order = b->order,
-	    .term = cfg->zero_terminated ? '\0' : '\n',
+	    .order = plan.order,
+	    .term = plan.terminator,
 	    .stopping = stopping,
 	    .ctx = b,
 	};

@@ -29,9 +29,11 @@
  * json one JSON document.  The caller frees it.
  *
  * Returns 0 when every run succeeded and verified; -EIO when a run failed
- * verification or an input failed; -EINTR when a signal stopped it (*signal
- * says which: the caller re-raises it); another -errno when the output
- * failed.  Called on one thread, which becomes the loop thread of each run.
+ * verification (the report marks it), an input failed or the inputs or
+ * output cannot be benchmarked (each said already, on standard error);
+ * -EINTR when a signal stopped it (*signal says which: the caller re-raises
+ * it); another -errno when the output failed.  Called on one thread, which
+ * becomes the loop thread of each run.
  */
 int bench_run(const struct pmerge_config *cfg,
               const struct pmerge_lock_spec *locks, size_t n_locks,

@@ -562,6 +562,27 @@ static int check_combinations(struct pm_cli *cli, int operands, bool unit_given)
 	return 0;
 }
 
+/*
+ * What follows from the options rather than being one: the progress
+ * interval (a terminal: 10 redraws a second at most; a log: one a
+ * second), the signals, whether the lock timings are needed.
+ */
+static void derive_config(struct pm_cli *cli)
+{
+	struct pmerge_config *cfg = &cli->cfg;
+	bool tty = isatty(STDERR_FILENO);
+
+	if (cli->quiet)
+		cli->progress = PM_PROGRESS_NEVER;
+	if (cli->progress == PM_PROGRESS_ALWAYS ||
+	    (cli->progress == PM_PROGRESS_AUTO && tty)) {
+		cli->progress_live = tty;
+		cfg->progress_interval_ms = tty ? 100 : 1000;
+	}
+	cfg->handle_signals = true;
+	cfg->detailed_stats = cli->stats != PM_STATS_NONE || cli->bench_runs;
+}
+
 int pm_cli_parse(struct pm_cli *cli, int argc, char **argv)
 {
 	char **args = calloc((size_t)argc + 1, sizeof(char *));
@@ -606,6 +627,7 @@ int pm_cli_parse(struct pm_cli *cli, int argc, char **argv)
 		}
 		cli->cfg.inputs = (const char *const *)cli->names;
 		cli->cfg.n_inputs = cli->n_names;
+		derive_config(cli);
 	}
 	free(args);
 	return rc;

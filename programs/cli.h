@@ -23,6 +23,7 @@ struct pm_cli {
 	const char *stats_file;
 	const char *files0_from;
 	bool quiet, verbose;
+	bool progress_live; /* the progress line is redrawn on a terminal */
 	bool help, version;
 	unsigned bench_runs; /* 0: no --bench */
 	bool order_given;
@@ -42,8 +43,9 @@ struct pm_cli {
 };
 
 /*
- * Parses argv.  Returns 0 on success, 2 on a usage error (the message is
- * already on stderr, without the "Try" line), or 1 when --files0-from could
+ * Parses argv and builds cli->cfg from it: everything but the callbacks,
+ * which the caller sets.  Returns 0 on success, 2 on a usage error (the message
+ * is already on stderr, without the "Try" line), or 1 when --files0-from could
  * not be read (message on stderr).  Always release with pm_cli_free().
  */
 int pm_cli_parse(struct pm_cli *cli, int argc, char **argv);
