@@ -290,9 +290,12 @@ ssize_t pm_source_read(struct pm_source *src, void *buf, size_t len,
                        int wake_fd);
 void pm_source_close(struct pm_source *src);
 
-/* ------------------------------------------------------------------ order */
+/* ----------------------------------------------------------------- append */
 
 /*
+ * The append protocol (append.c, where its invariants and lock order are
+ * written down).
+ *
  * Turn taking for --order=input: input i appends after input i-1.  Waiters
  * sleep on one of several condition variables chosen by their index, so
  * that passing the turn wakes the next input's worker, not every worker.
@@ -311,7 +314,7 @@ enum pm_parked_state {
 	PM_PARKED_DONE
 };
 
-/* A unit waiting for its turn, owned by the worker that parked it. */
+/* A whole input waiting for its turn, owned by the worker that parked it. */
 struct pm_parked {
 	size_t idx;
 	const char *buf; /* NULL: nothing to write (a failed input) */
@@ -332,8 +335,6 @@ int pm_order_init(struct pm_order *o);
 void pm_order_destroy(struct pm_order *o);
 /* Waits until it is idx's turn.  Returns 0 or -ECANCELED. */
 int pm_order_wait(struct pm_order *o, size_t idx);
-/* idx is done: the next input's worker may go. */
-void pm_order_done(struct pm_order *o, size_t idx);
 /*
  * idx is done; if the next input is parked, claims it and returns it: the
  * caller writes it and calls pm_order_pass() for it in turn.  Otherwise
@@ -348,6 +349,61 @@ struct pm_parked *pm_order_pass(struct pm_order *o, size_t idx);
  */
 int pm_order_offer(struct pm_order *o, struct pm_parked *p);
 void pm_order_cancel(struct pm_order *o);
+
+struct pm_merge;
+struct pm_worker;
+
+/* One input's appends: its spans and its turn, on the worker merging it. */
+struct pm_append {
+	struct pm_worker *w;
+	struct pm_merge *m;
+	size_t idx;
+	const char *tag; /* --tag: the prefix of each record */
+	size_t tag_len;
+	bool have_turn;
+	bool turn_passed; /* the next input may go (or went) */
+	bool tail;        /* holding tail_mu: an open span */
+	uint64_t off;     /* where the next byte of the span goes */
+	uint64_t span_start;
+	uint64_t span_len; /* UINT64_MAX: an open span */
+	unsigned depth;    /* rlock nesting inside the span */
+};
+
+/* A fresh append state for input idx on worker w. */
+void pm_append_init(struct pm_append *a, struct pm_worker *w, size_t idx);
+/* Waits for the input's turn (--order=input).  0 or -ECANCELED. */
+int pm_append_turn(struct pm_append *a);
+/*
+ * The input's place in the output is fixed: lets the next input go, and
+ * writes any whole inputs parked behind it on their owners' behalf.
+ * Waits for the input's turn first if need be (a failed input).
+ */
+void pm_append_pass(struct pm_append *a);
+/*
+ * Opens a span of len bytes (UINT64_MAX: open-ended) and sets a->off.
+ * Returns 0, or -ECANCELED when the merge is stopping.
+ */
+int pm_span_begin(struct pm_append *a, uint64_t len);
+void pm_span_end(struct pm_append *a);
+/* Writes inside the open span at a->off (one write call, nested for
+ * rlock).  0, or the output's -errno (the merge is then cancelled). */
+int pm_span_put(struct pm_append *a, const void *buf, size_t len);
+int pm_span_put_iov(struct pm_append *a, struct iovec *iov, int cnt,
+                    uint64_t len);
+/* n bytes went out at a->off by other means (pm_sink_copy). */
+void pm_span_count(struct pm_append *a, uint64_t n);
+/*
+ * A whole input is in buf[0, len) (buf NULL: it failed, nothing to
+ * write).  In input order it may be parked for the worker that passes the
+ * turn to write; otherwise it is written here as one closed span.
+ */
+void pm_append_whole(struct pm_append *a, const char *buf, size_t len);
+/* "-" is read by one worker at a time; part of the lock order. */
+void pm_append_stdin_lock(struct pm_append *a);
+void pm_append_stdin_unlock(struct pm_append *a);
+/* Records the output's failure (the first one wins) and cancels the merge.
+ * Returns rc. */
+int pm_output_failed(struct pm_merge *m, int rc);
 
 /* ------------------------------------------------------------------ merge */
 
@@ -377,7 +433,7 @@ struct pm_merge {
 	struct pm_sink sink;
 	struct pm_lock lock;
 	bool concurrent;          /* several holders: reserve, then write */
-	pthread_mutex_t tail_mu;  /* reservations; held by open-ended units */
+	pthread_mutex_t tail_mu;  /* reservations; held by open spans */
 	pthread_mutex_t stdin_mu; /* "-" is read by one worker at a time */
 	struct pm_order turn;
 	int wake[2]; /* written once on cancel, never drained */
