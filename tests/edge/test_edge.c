@@ -346,6 +346,53 @@ START_TEST(output_in_missing_directory)
 }
 END_TEST
 
+/*
+ * Replacing FILE swaps the names and never touches the old file: a hard
+ * link to it and a descriptor open on it still give the old bytes, FILE
+ * has the new ones and its mode, and nothing is left beside it -- both when
+ * FILE exists (the names are exchanged) and when it does not (renamed).
+ */
+START_TEST(output_replace_keeps_old_file)
+{
+	char *dir = hu_enter();
+	struct hu_result r;
+	char *argv[] = {(char *)hu_pmerge(), "-o", "out", "a", "b", NULL};
+	struct hu_opts o = {.argv = argv};
+	struct stat st;
+	char old[16];
+
+	tu_write_file("a", "new a\n", 6);
+	tu_write_file("b", "new b\n", 6);
+	hu_run(&r, &o);
+	hu_expect_exit(&r, 0);
+	hu_expect_file("out", "new a\nnew b\n", 12);
+	hu_result_free(&r);
+
+	tu_write_file("out", "the old file\n", 13);
+	ck_assert_int_eq(chmod("out", 0640), 0);
+	ck_assert_int_eq(link("out", "old-link"), 0);
+	int fd = open("out", O_RDONLY);
+	ck_assert_int_ge(fd, 0);
+	hu_run(&r, &o);
+	hu_expect_exit(&r, 0);
+	hu_expect_err(&r, "");
+	hu_expect_file("out", "new a\nnew b\n", 12);
+	hu_expect_file("old-link", "the old file\n", 13);
+	ck_assert_int_eq(pread(fd, old, sizeof(old), 0), 13);
+	ck_assert_int_eq(memcmp(old, "the old file\n", 13), 0);
+	ck_assert_int_eq(stat("out", &st), 0);
+	ck_assert_uint_eq(st.st_mode & 07777, 0640);
+	ck_assert_uint_eq(st.st_nlink, 1);
+	ck_assert_int_eq(stat("old-link", &st), 0);
+	ck_assert_uint_eq(st.st_nlink, 1);
+	close(fd);
+	hu_expect_no_temp(".");
+	ck_assert_uint_eq(tu_count_entries("."), 4);
+	hu_result_free(&r);
+	hu_leave(dir);
+}
+END_TEST
+
 /* A symlink -o: its target is replaced, the link stays, also through a
  * chain of links and into another directory. */
 START_TEST(output_symlink)
@@ -935,6 +982,7 @@ static Suite *edge_suite(const char *group)
 		tcase_add_loop_test(tc, output_is_directory, 0, 2);
 		tcase_add_loop_test(tc, output_in_missing_directory, 0, 2);
 		tcase_add_loop_test(tc, output_symlink, 0, 2);
+		tcase_add_test(tc, output_replace_keeps_old_file);
 		tcase_add_test(tc, output_odd_symlinks);
 		tcase_add_test(tc, output_empty_name);
 		tcase_add_test(tc, output_dev_null);
