@@ -22,6 +22,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <uv.h>
@@ -35,13 +36,19 @@ struct bench {
 	const struct pmerge_config *user;
 	struct pmerge_config cfg; /* what each run gets */
 	enum pmerge_order order;
-	unsigned jobs, runs;
+	const unsigned *jobs; /* the job counts to run */
+	size_t n_jobs;
+	unsigned one_job; /* backs jobs without --bench-jobs */
+	unsigned runs;
 	const char *out_path;
 	char *temp; /* our mkstemp output, removed at the end */
 	struct bench_oracle oracle;
 	struct bench_strategy *st;
 	size_t n_st;
 	struct pmerge_lock_result *run_lock; /* this strategy's runs */
+	double *run_user, *run_system;       /* and their CPU times */
+	struct bench_export exports[3];
+	size_t n_exports;
 	bool stepped;
 	uv_loop_t loop;
 	bool loop_on;
@@ -131,10 +138,16 @@ static int summarise(struct bench *b, struct bench_strategy *s)
 {
 	unsigned n = b->runs;
 	double *sorted = malloc(n * sizeof(double));
-	double sum = 0, sq = 0;
+	double sum = 0, sq = 0, user = 0, sys = 0;
 
 	if (!sorted)
 		return -ENOMEM;
+	for (unsigned i = 0; i < n; i++) {
+		user += b->run_user[i];
+		sys += b->run_system[i];
+	}
+	s->user = user / n;
+	s->system = sys / n;
 	memcpy(sorted, s->times, n * sizeof(double));
 	qsort(sorted, n, sizeof(double), cmp_double);
 	for (unsigned i = 0; i < n; i++)
@@ -157,15 +170,25 @@ static int summarise(struct bench *b, struct bench_strategy *s)
 	return 0;
 }
 
+static double cpu_seconds(const struct timeval *tv)
+{
+	return (double)tv->tv_sec + (double)tv->tv_usec / 1e6;
+}
+
 /*
  * One run under s.  run 0 is the warm-up, which is verified but not
- * timed.  Returns 0 (with s->ok cleared when the output was wrong), -EINTR
- * with *sig set, or the engine's error.
+ * timed.  The user and system times are the process's own, measured
+ * around the run: between runs this thread alone works, and the workers
+ * of the run are joined (their times folded into the process's) before
+ * pmerge_run() returns.  Verification comes after, so it is not counted.
+ * Returns 0 (with s->ok cleared when the output was wrong), -EINTR with *sig
+ * set, or the engine's error.
  */
 static int run_once(struct bench *b, struct bench_strategy *s, unsigned run,
                     int *sig)
 {
 	struct pmerge_result res;
+	struct rusage ru0, ru1;
 	uint64_t t0, t1;
 	bool ok;
 	int rc, vrc;
@@ -180,12 +203,15 @@ static int run_once(struct bench *b, struct bench_strategy *s, unsigned run,
 		if (truncate(b->temp, 0) < 0)
 			return -errno;
 	}
-	ui_bench_step(s->name, run, b->runs);
+	ui_bench_step(s->label, run, b->runs);
 	b->stepped = true;
 	b->cfg.lock = s->spec;
+	b->cfg.jobs = s->jobs;
+	getrusage(RUSAGE_SELF, &ru0);
 	t0 = uv_hrtime();
 	rc = pmerge_run(&b->cfg, &res);
 	t1 = uv_hrtime();
+	getrusage(RUSAGE_SELF, &ru1);
 	if (res.signal || rc == -EINTR) {
 		*sig = res.signal ? res.signal : b->stop;
 		pmerge_result_free(&res);
@@ -201,7 +227,12 @@ static int run_once(struct bench *b, struct bench_strategy *s, unsigned run,
 			s->ok = false;
 		if (run > 0) {
 			s->times[run - 1] = (double)(t1 - t0) / 1e9;
+			s->run_ok[run - 1] = ok;
 			b->run_lock[run - 1] = res.lock;
+			b->run_user[run - 1] = cpu_seconds(&ru1.ru_utime) -
+			                       cpu_seconds(&ru0.ru_utime);
+			b->run_system[run - 1] = cpu_seconds(&ru1.ru_stime) -
+			                         cpu_seconds(&ru0.ru_stime);
 		}
 	} else if (vrc == -EINTR) {
 		*sig = b->stop;
@@ -298,13 +329,15 @@ static int make_output(struct bench *b)
 	return 0;
 }
 
+/* Every strategy at every job count, job count by job count. */
 static int make_strategies(struct bench *b,
                            const struct pmerge_lock_spec *locks, size_t n_locks)
 {
-	const struct pmerge_lock_spec defaults[] = {
+	struct pmerge_lock_spec defaults[] = {
 	    {PMERGE_LOCK_MUTEX, 1}, {PMERGE_LOCK_RLOCK, 1},
-	    {PMERGE_LOCK_SEM, 1},   {PMERGE_LOCK_SEM, b->jobs},
-	    {PMERGE_LOCK_SPIN, 1},
+	    {PMERGE_LOCK_SEM, 1},   {PMERGE_LOCK_SEM, 1},
+	    {PMERGE_LOCK_SPIN, 1},  {PMERGE_LOCK_TICKET, 1},
+	    {PMERGE_LOCK_MCS, 1},   {PMERGE_LOCK_ADAPTIVE, 1},
 	};
 	bool own = !locks;
 
@@ -312,37 +345,79 @@ static int make_strategies(struct bench *b,
 		locks = defaults;
 		n_locks = sizeof(defaults) / sizeof(defaults[0]);
 	}
-	b->st = calloc(n_locks, sizeof(*b->st));
+	b->st = calloc(n_locks * b->n_jobs, sizeof(*b->st));
 	if (!b->st)
 		return -ENOMEM;
-	for (size_t i = 0; i < n_locks; i++) {
-		struct bench_strategy *s = &b->st[b->n_st];
+	for (size_t j = 0; j < b->n_jobs; j++) {
+		defaults[3].n = b->jobs[j]; /* sem:<jobs> */
+		for (size_t i = 0; i < n_locks; i++) {
+			struct bench_strategy *s = &b->st[b->n_st];
 
-		/* With -j1, sem:<jobs> is sem:1 again: run it once. */
-		if (own && i == 3 && b->jobs == 1)
-			continue;
-		s->spec = locks[i];
-		s->ok = true;
-		pmerge_lock_format(&locks[i], s->name, sizeof(s->name));
-		s->times = calloc(b->runs, sizeof(double));
-		if (!s->times)
-			return -ENOMEM;
-		b->n_st++;
+			/* With -j1, sem:<jobs> is sem:1 again: run it
+			 * once. */
+			if (own && i == 3 && b->jobs[j] == 1)
+				continue;
+			s->spec = locks[i];
+			s->jobs = b->jobs[j];
+			s->ok = true;
+			pmerge_lock_format(&locks[i], s->name, sizeof(s->name));
+			if (b->n_jobs > 1)
+				snprintf(s->label, sizeof(s->label), "%s -j %u",
+				         s->name, s->jobs);
+			else
+				snprintf(s->label, sizeof(s->label), "%s",
+				         s->name);
+			s->times = calloc(b->runs, sizeof(double));
+			s->run_ok = calloc(b->runs, sizeof(bool));
+			if (!s->times || !s->run_ok)
+				return -ENOMEM;
+			b->n_st++;
+		}
 	}
 	return 0;
 }
 
-int bench_run(const struct pmerge_config *cfg,
-              const struct pmerge_lock_spec *locks, size_t n_locks,
-              unsigned runs, bool json, char **report, int *signal)
+/* Opens every export asked for; on failure *failed names the path. */
+static int open_exports(struct bench *b, const struct bench_options *opt,
+                        const char **failed)
+{
+	const struct {
+		const char *path;
+		enum bench_export_format format;
+	} want[] = {
+	    {opt->export_json, BENCH_EXPORT_JSON},
+	    {opt->export_csv, BENCH_EXPORT_CSV},
+	    {opt->export_markdown, BENCH_EXPORT_MARKDOWN},
+	};
+
+	for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
+		int rc;
+
+		if (!want[i].path)
+			continue;
+		rc = bench_export_open(&b->exports[b->n_exports],
+		                       want[i].format, want[i].path);
+		if (rc < 0) {
+			*failed = want[i].path;
+			return rc;
+		}
+		b->n_exports++;
+	}
+	return 0;
+}
+
+int bench_run(const struct pmerge_config *cfg, const struct bench_options *opt,
+              char **report, int *signal, const char **export_failed)
 {
 	struct bench *b = calloc(1, sizeof(*b));
 	struct pmerge_plan plan;
+	unsigned runs = opt->runs;
 	bool all_ok = true;
 	int rc;
 
 	*report = NULL;
 	*signal = 0;
+	*export_failed = NULL;
 	if (!b)
 		return -ENOMEM;
 	if (cfg->n_inputs == 0) {
@@ -350,14 +425,22 @@ int bench_run(const struct pmerge_config *cfg,
 		rc = -EIO;
 		goto out;
 	}
-	if (runs == 0 || cfg->append || (locks && n_locks == 0) ||
-	    pmerge_resolve(cfg, &plan) < 0) {
+	if (runs == 0 || cfg->append || (opt->locks && opt->n_locks == 0) ||
+	    (opt->jobs && opt->n_jobs == 0) || pmerge_resolve(cfg, &plan) < 0) {
 		rc = -EINVAL;
 		goto out;
 	}
 	b->user = cfg;
 	b->runs = runs;
-	b->jobs = plan.jobs;
+	b->one_job = plan.jobs;
+	b->jobs = opt->jobs ? opt->jobs : &b->one_job;
+	b->n_jobs = opt->jobs ? opt->n_jobs : 1;
+	for (size_t j = 0; j < b->n_jobs; j++) {
+		if (b->jobs[j] < 1 || b->jobs[j] > PMERGE_JOBS_MAX) {
+			rc = -EINVAL;
+			goto out;
+		}
+	}
 	b->order = plan.order;
 	b->oracle = (struct bench_oracle){
 	    .cfg = cfg,
@@ -371,11 +454,16 @@ int bench_run(const struct pmerge_config *cfg,
 		goto out;
 	b->oracle.buf = malloc(BENCH_CHUNK);
 	b->run_lock = calloc(runs, sizeof(*b->run_lock));
-	if (!b->oracle.buf || !b->run_lock) {
+	b->run_user = calloc(runs, sizeof(double));
+	b->run_system = calloc(runs, sizeof(double));
+	if (!b->oracle.buf || !b->run_lock || !b->run_user || !b->run_system) {
 		rc = -ENOMEM;
 		goto out;
 	}
-	rc = make_strategies(b, locks, n_locks);
+	rc = make_strategies(b, opt->locks, opt->n_locks);
+	if (rc < 0)
+		goto out;
+	rc = open_exports(b, opt, export_failed);
 	if (rc < 0)
 		goto out;
 	rc = watch_signals(b);
@@ -390,7 +478,6 @@ int bench_run(const struct pmerge_config *cfg,
 
 	b->cfg = *cfg;
 	b->cfg.output = b->out_path;
-	b->cfg.jobs = b->jobs;
 	b->cfg.order = b->order;
 	b->cfg.record_placement = true;
 	b->cfg.detailed_stats = true;
@@ -411,6 +498,7 @@ int bench_run(const struct pmerge_config *cfg,
 		struct bench_results t = {
 		    .runs = runs,
 		    .jobs = b->jobs,
+		    .n_jobs = b->n_jobs,
 		    .unit = cfg->unit,
 		    .order = b->order,
 		    .inputs = cfg->n_inputs,
@@ -418,7 +506,14 @@ int bench_run(const struct pmerge_config *cfg,
 		    .st = b->st,
 		    .n_st = b->n_st,
 		};
-		rc = bench_report(&t, json, report);
+		rc = bench_report(&t, opt->json, report);
+		/* The runs are measured even when one did not verify: the
+		 * exports say so in their exit codes. */
+		for (size_t i = 0; i < b->n_exports && rc == 0; i++) {
+			rc = bench_export_commit(&b->exports[i], &t);
+			if (rc < 0)
+				*export_failed = b->exports[i].path;
+		}
 	}
 	if (rc == 0 && !all_ok)
 		rc = -EIO;
@@ -429,13 +524,19 @@ out:
 		ui_bench_step(NULL, 0, runs);
 	if (b->temp)
 		unlink(b->temp);
+	for (size_t i = 0; i < b->n_exports; i++)
+		bench_export_abort(&b->exports[i]);
 	unwatch_signals(b);
 	free(b->temp);
 	free(b->oracle.buf);
 	free(b->run_lock);
+	free(b->run_user);
+	free(b->run_system);
 	free(b->oracle.want.input_hash);
-	for (size_t i = 0; b->st && i < b->n_st; i++)
+	for (size_t i = 0; b->st && i < b->n_st; i++) {
 		free(b->st[i].times);
+		free(b->st[i].run_ok);
+	}
 	free(b->st);
 	free(b);
 	return rc;

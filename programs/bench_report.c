@@ -69,26 +69,38 @@ static size_t fastest(const struct bench_results *b)
 	return best;
 }
 
+/* The job counts: "8", or with --bench-jobs "1,2,4" (sep ",") or a JSON
+ * list's inside (sep ", "). */
+static void jobs_list(FILE *f, const struct bench_results *b, const char *sep)
+{
+	for (size_t j = 0; j < b->n_jobs; j++)
+		fprintf(f, "%s%u", j ? sep : "", b->jobs[j]);
+}
+
 static void report_json(const struct bench_results *b, FILE *f)
 {
 	const struct bench_strategy *best = &b->st[fastest(b)];
 
+	fprintf(f, "{\"version\": \"%s\", \"runs\": %u, \"warmup\": %d, ",
+	        PMERGE_VERSION, b->runs, BENCH_WARMUP);
+	/* One job count is a number, a --bench-jobs sweep a list. */
+	fputs(b->n_jobs > 1 ? "\"jobs\": [" : "\"jobs\": ", f);
+	jobs_list(f, b, ", ");
 	fprintf(f,
-	        "{\"version\": \"%s\", \"runs\": %u, \"warmup\": %d, "
-	        "\"jobs\": %u, \"unit\": \"%s\", \"order\": \"%s\", "
-	        "\"inputs\": %zu, \"bytes\": %llu, \"results\": [",
-	        PMERGE_VERSION, b->runs, BENCH_WARMUP, b->jobs,
-	        unit_name(b->unit), order_name(b->order), b->inputs,
-	        (unsigned long long)b->bytes);
+	        "%s, \"unit\": \"%s\", \"order\": \"%s\", \"inputs\": %zu, "
+	        "\"bytes\": %llu, \"results\": [",
+	        b->n_jobs > 1 ? "]" : "", unit_name(b->unit),
+	        order_name(b->order), b->inputs, (unsigned long long)b->bytes);
 	for (size_t i = 0; i < b->n_st; i++) {
 		const struct bench_strategy *s = &b->st[i];
 
 		fprintf(f,
-		        "%s\n  {\"lock\": \"%s\", \"wall_s\": {\"mean\": %.9f, "
+		        "%s\n  {\"lock\": \"%s\", \"jobs\": %u, "
+		        "\"wall_s\": {\"mean\": %.9f, "
 		        "\"stddev\": %.9f, \"median\": %.9f, \"min\": %.9f, "
 		        "\"max\": %.9f}, \"times_s\": [",
-		        i ? "," : "", s->name, s->mean, s->stddev, s->median,
-		        s->min, s->max);
+		        i ? "," : "", s->name, s->jobs, s->mean, s->stddev,
+		        s->median, s->min, s->max);
 		for (unsigned r = 0; r < b->runs; r++)
 			fprintf(f, "%s%.9f", r ? ", " : "", s->times[r]);
 		fprintf(f,
@@ -113,6 +125,7 @@ enum col {
 	COL_WAIT,
 	COL_HOLD,
 	COL_HOLDERS,
+	COL_FAIR,
 	COL_REL,
 	COL_COUNT_,
 };
@@ -125,7 +138,8 @@ static const struct {
     [COL_RANGE] = {"min … max", 19},       [COL_RATE] = {"MiB/s", 8},
     [COL_ACQ] = {"acquisitions", 12},      [COL_CONT] = {"contended", 9},
     [COL_WAIT] = {"wait p50/p99/max", 22}, [COL_HOLD] = {"hold p50/p99", 15},
-    [COL_HOLDERS] = {"max_holders", 11},   [COL_REL] = {"relative", 8},
+    [COL_HOLDERS] = {"max_holders", 11},   [COL_FAIR] = {"fairness", 8},
+    [COL_REL] = {"relative", 8},
 };
 
 static void report_row(const struct bench_results *b,
@@ -160,8 +174,14 @@ static void report_row(const struct bench_results *b,
 	         format_ns(l->hold_ns.p50, t[0], sizeof(t[0])),
 	         format_ns(l->hold_ns.p99, t[1], sizeof(t[1])));
 	snprintf(c[COL_HOLDERS], sizeof(c[0]), "%u", l->max_holders);
+	snprintf(c[COL_FAIR], sizeof(c[0]), "%.3f", l->fairness);
 	snprintf(c[COL_REL], sizeof(c[0]), "%.2f", relative(s, best));
 	fprintf(f, "%-*s", name_w, s->name);
+	if (b->n_jobs > 1) {
+		char jobs[16];
+		snprintf(jobs, sizeof(jobs), "%u", s->jobs);
+		cell(f, jobs, 4, true);
+	}
 	for (int i = 0; i < COL_COUNT_; i++)
 		cell(f, c[i], columns[i].width, true);
 	fprintf(f, "  %s\n", s->ok ? "ok" : "FAILED");
@@ -194,7 +214,7 @@ static int summary_lines(const struct bench_results *b,
 		if (&b->st[i] != best)
 			order[n++] = &b->st[i];
 	qsort(order, n, sizeof(*order), by_relative);
-	fprintf(f, "%s ran\n", best->name);
+	fprintf(f, "%s ran\n", best->label);
 	for (size_t i = 0; i < n; i++) {
 		const struct bench_strategy *s = order[i];
 		double r = relative(s, best);
@@ -203,9 +223,10 @@ static int summary_lines(const struct bench_results *b,
 			double ea = best->stddev / best->mean;
 			double eb = s->stddev / s->mean;
 			fprintf(f, "  %.2f ± %.2f times faster than %s\n", r,
-			        r * sqrt(ea * ea + eb * eb), s->name);
+			        r * sqrt(ea * ea + eb * eb), s->label);
 		} else {
-			fprintf(f, "  %.2f times faster than %s\n", r, s->name);
+			fprintf(f, "  %.2f times faster than %s\n", r,
+			        s->label);
 		}
 	}
 	free(order);
@@ -221,14 +242,16 @@ static int report_text(const struct bench_results *b, FILE *f)
 	for (size_t i = 0; i < b->n_st; i++)
 		if ((int)strlen(b->st[i].name) > name_w)
 			name_w = (int)strlen(b->st[i].name);
-	fprintf(f,
-	        "pmerge --bench: %zu inputs, %s (%llu bytes), jobs %u, "
-	        "unit %s, order %s, %u run%s + %d warm-up per strategy\n",
+	fprintf(f, "pmerge --bench: %zu inputs, %s (%llu bytes), jobs ",
 	        b->inputs, format_bytes(b->bytes, bytes, sizeof(bytes)),
-	        (unsigned long long)b->bytes, b->jobs, unit_name(b->unit),
-	        order_name(b->order), b->runs, b->runs == 1 ? "" : "s",
-	        BENCH_WARMUP);
+	        (unsigned long long)b->bytes);
+	jobs_list(f, b, ",");
+	fprintf(f, ", unit %s, order %s, %u run%s + %d warm-up per strategy\n",
+	        unit_name(b->unit), order_name(b->order), b->runs,
+	        b->runs == 1 ? "" : "s", BENCH_WARMUP);
 	fprintf(f, "%-*s", name_w, "lock");
+	if (b->n_jobs > 1)
+		cell(f, "jobs", 4, true);
 	for (int i = 0; i < COL_COUNT_; i++)
 		cell(f, columns[i].title, columns[i].width, true);
 	fputs("  verified\n", f);

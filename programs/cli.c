@@ -68,6 +68,16 @@ const char pm_cli_usage[] =
     "                            warm-up) under each lock strategy and "
     "compare\n"
     "                            them on standard output\n"
+    "      --bench-jobs=LIST   with --bench: run every strategy at each "
+    "number\n"
+    "                            of workers in LIST (comma-separated, "
+    "1..1024)\n"
+    "      --export-json=FILE  with --bench: also write the results to FILE "
+    "as\n"
+    "                            hyperfine's --export-json does\n"
+    "      --export-csv=FILE   likewise, as hyperfine's CSV\n"
+    "      --export-markdown=FILE\n"
+    "                          likewise, as hyperfine's Markdown table\n"
     "\n"
     "Sorted merge (each input already sorted):\n"
     "  -m, --sorted            merge sorted inputs into one sorted output, "
@@ -124,6 +134,10 @@ enum {
 	OPT_SINCE,
 	OPT_UNTIL,
 	OPT_CHECK_ORDER,
+	OPT_BENCH_JOBS,
+	OPT_EXPORT_JSON,
+	OPT_EXPORT_CSV,
+	OPT_EXPORT_MARKDOWN,
 };
 
 static const struct option long_options[] = {
@@ -153,6 +167,10 @@ static const struct option long_options[] = {
     {"since", required_argument, NULL, OPT_SINCE},
     {"until", required_argument, NULL, OPT_UNTIL},
     {"check-order", no_argument, NULL, OPT_CHECK_ORDER},
+    {"bench-jobs", required_argument, NULL, OPT_BENCH_JOBS},
+    {"export-json", required_argument, NULL, OPT_EXPORT_JSON},
+    {"export-csv", required_argument, NULL, OPT_EXPORT_CSV},
+    {"export-markdown", required_argument, NULL, OPT_EXPORT_MARKDOWN},
     {"help", no_argument, NULL, 'h'},
     {"version", no_argument, NULL, 'V'},
     {NULL, 0, NULL, 0},
@@ -249,6 +267,44 @@ static int parse_locks(struct pm_cli *cli, const char *arg)
 		    "invalid lock strategy '%s' (valid: " LOCK_NAMES ")", arg);
 	free(copy);
 	return rc;
+}
+
+/* --bench-jobs=LIST: job counts, comma-separated, each once. */
+static int parse_bench_jobs(struct pm_cli *cli, const char *arg)
+{
+	const char *p = arg;
+
+	cli->n_bench_jobs = 0;
+	for (;;) {
+		const char *end = strchr(p, ',');
+		size_t len = end ? (size_t)(end - p) : strlen(p);
+		char tok[16];
+		unsigned long v;
+
+		if (len == 0 || len >= sizeof(tok))
+			goto bad;
+		memcpy(tok, p, len);
+		tok[len] = '\0';
+		if (!parse_uint(tok, 1, PMERGE_JOBS_MAX, &v))
+			goto bad;
+		for (size_t i = 0; i < cli->n_bench_jobs; i++)
+			if (cli->bench_jobs[i] == v)
+				return usage_error("job count repeated in "
+				                   "--bench-jobs '%s'",
+				                   arg);
+		if (cli->n_bench_jobs == PM_CLI_MAX_JOBS)
+			return usage_error("too many job counts in '%s' (at "
+			                   "most 32)",
+			                   arg);
+		cli->bench_jobs[cli->n_bench_jobs++] = (unsigned)v;
+		if (!end)
+			return 0;
+		p = end + 1;
+	}
+bad:
+	return usage_error("invalid job count list '%s' (valid: 1..1024, "
+	                   "comma-separated)",
+	                   arg);
 }
 
 /*
@@ -491,6 +547,17 @@ static int parse_option(struct pm_cli *cli, int c, const char *arg)
 	case OPT_UNTIL:
 	case OPT_CHECK_ORDER:
 		return parse_sorted_option(cli, c, arg);
+	case OPT_BENCH_JOBS:
+		return parse_bench_jobs(cli, arg);
+	case OPT_EXPORT_JSON:
+		cli->export_json = arg;
+		return 0;
+	case OPT_EXPORT_CSV:
+		cli->export_csv = arg;
+		return 0;
+	case OPT_EXPORT_MARKDOWN:
+		cli->export_markdown = arg;
+		return 0;
 	case 'h':
 		cli->help = true;
 		return 0;
@@ -555,6 +622,10 @@ static int check_combinations(struct pm_cli *cli, int operands, bool unit_given)
 	if (cli->n_locks > 1 && !cli->bench_runs)
 		return usage_error("%s",
 		                   "a list of lock strategies needs --bench");
+	if (!cli->bench_runs && (cli->n_bench_jobs || cli->export_json ||
+	                         cli->export_csv || cli->export_markdown))
+		return usage_error("%s", "--bench-jobs and --export-* need "
+		                         "--bench");
 	if (cli->files0_from && operands > 0)
 		return usage_error("%s",
 		                   "file operands cannot be combined with "

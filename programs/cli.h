@@ -15,6 +15,7 @@ enum pm_progress_mode {
 enum pm_stats_format { PM_STATS_NONE, PM_STATS_TEXT, PM_STATS_JSON };
 
 #define PM_CLI_MAX_LOCKS 16
+#define PM_CLI_MAX_JOBS  32
 
 struct pm_cli {
 	struct pmerge_config cfg;
@@ -31,6 +32,11 @@ struct pm_cli {
 	struct pmerge_lock_spec locks[PM_CLI_MAX_LOCKS];
 	size_t n_locks;
 	bool lock_given; /* --lock was on the command line */
+	/* --bench-jobs: the job counts to sweep (0 entries: just -j). */
+	unsigned bench_jobs[PM_CLI_MAX_JOBS];
+	size_t n_bench_jobs;
+	/* --export-json/-csv/-markdown: hyperfine's formats, or NULL. */
+	const char *export_json, *export_csv, *export_markdown;
 	/* Owned: the input list (argv entries or --files0-from names). */
 	char **names;
 	size_t n_names;

@@ -113,10 +113,20 @@ static int run_merge(struct pm_cli *cli)
 static int run_bench(struct pm_cli *cli)
 {
 	char *report = NULL;
+	const char *export_failed = NULL;
 	int sig = 0;
-	int rc = bench_run(&cli->cfg, cli->lock_given ? cli->locks : NULL,
-	                   cli->lock_given ? cli->n_locks : 0, cli->bench_runs,
-	                   cli->stats == PM_STATS_JSON, &report, &sig);
+	const struct bench_options opt = {
+	    .locks = cli->lock_given ? cli->locks : NULL,
+	    .n_locks = cli->lock_given ? cli->n_locks : 0,
+	    .jobs = cli->n_bench_jobs ? cli->bench_jobs : NULL,
+	    .n_jobs = cli->n_bench_jobs,
+	    .runs = cli->bench_runs,
+	    .json = cli->stats == PM_STATS_JSON,
+	    .export_json = cli->export_json,
+	    .export_csv = cli->export_csv,
+	    .export_markdown = cli->export_markdown,
+	};
+	int rc = bench_run(&cli->cfg, &opt, &report, &sig, &export_failed);
 	bool reported = report != NULL;
 
 	if (sig)
@@ -136,6 +146,10 @@ static int run_bench(struct pm_cli *cli)
 			len -= (size_t)n;
 		}
 		free(report);
+	}
+	if (export_failed) {
+		ui_message("%s: %s", export_failed, strerror(-rc));
+		return 1;
 	}
 	if (rc == -EPIPE || rc == -ENOSPC || rc == -EBADF)
 		return output_failure(cli, -rc);

@@ -40,7 +40,8 @@ _pmerge()
 	done
 
 	case $prev in
-	-o | --output | --files0-from | --stats-file)
+	-o | --output | --files0-from | --stats-file | --export-json | \
+		--export-csv | --export-markdown)
 		_filedir
 		return
 		;;
@@ -56,7 +57,7 @@ _pmerge()
 		_pmerge_lock
 		return
 		;;
-	-j | --jobs | -B | --buffer-size | -k | --key | -t | \
+	-j | --jobs | -B | --buffer-size | --bench-jobs | -k | --key | -t | \
 		--field-separator | --since | --until)
 		# A number, a size, a key, a separator or a time: nothing
 		# to offer.
@@ -104,6 +105,8 @@ _pmerge()
 			--since=
 			--until=
 			--check-order
+			--bench-jobs=
+			--export-json= --export-csv= --export-markdown=
 			-h --help
 			-V --version
 			' -- "$cur"))

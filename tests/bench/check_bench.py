@@ -8,8 +8,11 @@ states what the test knows about the benchmark:
 
   runs=N        the --bench=N given
   locks=A,B     the strategies, in order; "default" means mutex, rlock,
-                sem:1, sem:<jobs>, spin (sem:<jobs> left out when jobs is 1)
-  jobs=N unit=U order=O inputs=N bytes=N version=V
+                sem:1, sem:<jobs>, spin, ticket, mcs, adaptive (sem:<jobs>
+                left out when jobs is 1)
+  jobs=N,M      the job counts, in order (one, or the --bench-jobs list);
+                the results run every strategy at the first, then the next
+  unit=U order=O inputs=N bytes=N version=V
   verified=all  every output_ok is true (the default)
   verified=not  at least one output_ok is false
 
@@ -23,7 +26,7 @@ import sys
 
 TOP_KEYS = ["version", "runs", "warmup", "jobs", "unit", "order", "inputs",
             "bytes", "results"]
-RESULT_KEYS = ["lock", "wall_s", "times_s", "mib_per_s", "relative",
+RESULT_KEYS = ["lock", "jobs", "wall_s", "times_s", "mib_per_s", "relative",
                "output_ok", "lock_stats"]
 WALL_KEYS = ["mean", "stddev", "median", "min", "max"]
 LOCK_KEYS = ["acquisitions", "contended", "max_holders", "max_depth",
@@ -106,9 +109,22 @@ def check(doc, exp):
     if not exact_keys(errs, doc, TOP_KEYS, "document"):
         return errs
     runs = int(exp["runs"]) if "runs" in exp else None
-    for k in ("runs", "jobs", "inputs", "bytes"):
+    for k in ("runs", "inputs", "bytes"):
         if k in exp and doc[k] != int(exp[k]):
             errs.append(f"{k} is {doc[k]!r}, expected {exp[k]}")
+    # One job count is a number; a --bench-jobs sweep is a list of them.
+    jobs = doc["jobs"]
+    if isinstance(jobs, list):
+        if len(jobs) < 2 or not all(is_int(j) and j > 0 for j in jobs):
+            errs.append(f"jobs {jobs!r}: not a list of counts")
+            return errs
+    elif is_int(jobs) and jobs > 0:
+        jobs = [jobs]
+    else:
+        errs.append(f"jobs {jobs!r}: not a count")
+        return errs
+    if "jobs" in exp and jobs != [int(j) for j in exp["jobs"].split(",")]:
+        errs.append(f"jobs is {doc['jobs']!r}, expected {exp['jobs']}")
     for k in ("unit", "order", "version"):
         if k in exp and doc[k] != exp[k]:
             errs.append(f"{k} is {doc[k]!r}, expected {exp[k]!r}")
@@ -123,16 +139,20 @@ def check(doc, exp):
     if errs:
         return errs
 
-    names = [r["lock"] for r in res]
-    want = exp.get("locks", "default")
-    if want == "default":
-        j = doc["jobs"]
-        want = ["mutex", "rlock", "sem:1"] + \
-            ([f"sem:{j}"] if j != 1 else []) + ["spin"]
-    else:
-        want = want.split(",")
+    # Every strategy at every job count, job count by job count.
+    names = [(r["lock"], r["jobs"]) for r in res]
+    want = []
+    for j in jobs:
+        locks = exp.get("locks", "default")
+        if locks == "default":
+            locks = ["mutex", "rlock", "sem:1"] + \
+                ([f"sem:{j}"] if j != 1 else []) + \
+                ["spin", "ticket", "mcs", "adaptive"]
+        else:
+            locks = locks.split(",")
+        want += [(lk, j) for lk in locks]
     if names != want:
-        errs.append(f"strategies {names}, expected {want}")
+        errs.append(f"strategies and jobs {names}, expected {want}")
 
     rel = [r["relative"] for r in res]
     if min(rel) != 1.0:

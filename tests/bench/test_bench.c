@@ -3,9 +3,11 @@
  *
  * Usage: test_bench [GROUP [SCRIPT]]
  *
- * GROUP is "main" (the default) or "json", which reads the --stats=json
- * report with python3 through SCRIPT (check_bench.py) and is registered
- * as a test of its own so that a machine without python3 reports a skip.
+ * GROUP is "main" (the default); "json", which reads the --stats=json
+ * report with python3 through SCRIPT (check_bench.py); or "export", which
+ * holds the --export-* files against hyperfine's own through SCRIPT
+ * (check_exports.py).  Each is registered as a test of its own so that a
+ * machine without python3 (or hyperfine) reports a skip.
  *
  * Every test runs in a scratch directory of its own, which is also its
  * working directory and, through TMPDIR, where pmerge must put (and from
@@ -298,8 +300,9 @@ START_TEST(default_strategies)
 	ck_assert_str_ne(semj, "sem:1");
 	ck_assert_msg(strstr(r.out, ", unit file, order input, 2 runs"),
 	              "header: %s", r.out);
-	const char *want[] = {"mutex", "rlock", "sem:1", semj, "spin"};
-	expect_table(&r, 2, want, 5);
+	const char *want[] = {"mutex", "rlock",  "sem:1", semj,
+	                      "spin",  "ticket", "mcs",   "adaptive"};
+	expect_table(&r, 2, want, 8);
 	ck_assert_uint_eq(tu_count_entries(s.tmp), 0);
 	tu_run_free(&r);
 	leave(&s);
@@ -317,15 +320,17 @@ START_TEST(jobs_given)
 	ck_assert_uint_eq(header_jobs(r.out), 3);
 	ck_assert_msg(strstr(r.out, ", unit line, order arrival, 1 run "),
 	              "header: %s", r.out);
-	const char *want[] = {"mutex", "rlock", "sem:1", "sem:3", "spin"};
-	expect_table(&r, 1, want, 5);
+	const char *want[] = {"mutex", "rlock",  "sem:1", "sem:3",
+	                      "spin",  "ticket", "mcs",   "adaptive"};
+	expect_table(&r, 1, want, 8);
 	tu_run_free(&r);
 
 	/* One worker: sem:<jobs> would be sem:1 a second time. */
 	bench(&r, (const char *[]){"--bench=1", "-j1", NULL});
 	expect_status(&r, 0);
-	const char *one[] = {"mutex", "rlock", "sem:1", "spin"};
-	expect_table(&r, 1, one, 4);
+	const char *one[] = {"mutex",  "rlock", "sem:1",   "spin",
+	                     "ticket", "mcs",   "adaptive"};
+	expect_table(&r, 1, one, 7);
 	ck_assert_uint_eq(tu_count_entries(s.tmp), 0);
 	tu_run_free(&r);
 	leave(&s);
@@ -407,6 +412,18 @@ START_TEST(bad_values)
 	    {"--bench=-1", NULL},
 	    {"--bench", "-a", "-o", "f", NULL},
 	    {"--bench=2", "--lock=mutex,bogus", NULL},
+	    {"--bench=1", "--bench-jobs=0", NULL},
+	    {"--bench=1", "--bench-jobs=", NULL},
+	    {"--bench=1", "--bench-jobs=1,,2", NULL},
+	    {"--bench=1", "--bench-jobs=2,2", NULL},
+	    {"--bench=1", "--bench-jobs=1,", NULL},
+	    {"--bench=1", "--bench-jobs=x", NULL},
+	    {"--bench=1", "--bench-jobs=1025", NULL},
+	    {"--bench=1", "--bench-jobs=-1", NULL},
+	    {"--bench-jobs=2", NULL},
+	    {"--export-json=f", NULL},
+	    {"--export-csv=f", "-o", "out", NULL},
+	    {"--export-markdown=f", NULL},
 	};
 	struct scratch s;
 
@@ -532,8 +549,15 @@ END_TEST
 static void interrupt_with(int sig)
 {
 	struct scratch s;
-	char *argv[] = {(char *)tu_pmerge(), "--bench=100000", "-j2", "big.bin",
-	                "lines.txt",         "big.bin",        NULL};
+	char *argv[] = {(char *)tu_pmerge(),
+	                "--bench=100000",
+	                "-j2",
+	                "--export-csv=old.csv",
+	                "big.bin",
+	                "lines.txt",
+	                "big.bin",
+	                NULL};
+	size_t entries;
 	posix_spawn_file_actions_t fa;
 	posix_spawnattr_t at;
 	sigset_t set;
@@ -541,6 +565,8 @@ static void interrupt_with(int sig)
 	int st;
 
 	enter(&s);
+	tu_write_file("old.csv", "old\n", 4);
+	entries = tu_count_entries(".");
 	posix_spawn_file_actions_init(&fa);
 	posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
 	posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
@@ -573,8 +599,168 @@ static void interrupt_with(int sig)
 	ck_assert_msg(WIFSIGNALED(st) && WTERMSIG(st) == sig,
 	              "pmerge did not die by signal %d (status 0x%x)", sig, st);
 	ck_assert_uint_eq(tu_count_entries(s.tmp), 0);
+	/* The export was not written: the old file as it was, and no
+	 * temporary export beside it. */
+	char *old = tu_read_file("old.csv", NULL);
+	ck_assert_ptr_nonnull(old);
+	ck_assert_str_eq(old, "old\n");
+	free(old);
+	ck_assert_uint_eq(tu_count_entries("."), entries);
 	leave(&s);
 }
+
+/* ------------------------------------------------ job sweep, exports */
+
+/*
+ * --bench-jobs: every strategy at every job count, job count by job count,
+ * each row verified and showing its job count; the summary names rows by
+ * strategy and job count.
+ */
+START_TEST(bench_jobs)
+{
+	static const char *const want[][2] = {
+	    {"mutex", "1"}, {"ticket", "1"}, {"mutex", "3"}, {"ticket", "3"}};
+	struct scratch s;
+	struct tu_run r;
+	struct lines l;
+
+	enter(&s);
+	bench(&r, (const char *[]){"--bench=2", "--bench-jobs=1,3", "-l",
+	                           "mutex,ticket", "-u", "line", NULL});
+	expect_status(&r, 0);
+	ck_assert_str_eq(r.err, "");
+	split_lines(r.out, &l);
+	ck_assert_msg(strstr(l.v[0], ", jobs 1,3, unit line, "), "header: %s",
+	              l.v[0]);
+	ck_assert_msg(!strncmp(l.v[1], "lock ", 5) &&
+	                  strstr(l.v[1], " jobs ") &&
+	                  strstr(l.v[1], " fairness "),
+	              "columns: %s", l.v[1]);
+	ck_assert_uint_eq(l.n, 2 + 4 + 4);
+	for (size_t i = 0; i < 4; i++) {
+		char name[32], jobs[8];
+		const char *row = l.v[2 + i];
+		size_t len = strlen(row);
+
+		ck_assert_int_eq(sscanf(row, "%31s %7s", name, jobs), 2);
+		ck_assert_str_eq(name, want[i][0]);
+		ck_assert_str_eq(jobs, want[i][1]);
+		ck_assert_msg(len > 4 && !strcmp(row + len - 4, "  ok"),
+		              "row not verified: %s", row);
+	}
+	ck_assert_msg(strstr(l.v[6], " -j ") && strstr(l.v[6], " ran"),
+	              "summary: %s", l.v[6]);
+	for (size_t i = 7; i < l.n; i++)
+		ck_assert_msg(strstr(l.v[i], " times faster than ") &&
+		                  strstr(l.v[i], " -j "),
+		              "summary line: %s", l.v[i]);
+	ck_assert_uint_eq(tu_count_entries(s.tmp), 0);
+	tu_run_free(&r);
+
+	/* -j is left aside when a list is given; sem:<jobs> follows it. */
+	bench(&r,
+	      (const char *[]){"--bench=1", "-j", "7", "--bench-jobs=2", NULL});
+	expect_status(&r, 0);
+	const char *two[] = {"mutex", "rlock",  "sem:1", "sem:2",
+	                     "spin",  "ticket", "mcs",   "adaptive"};
+	expect_table(&r, 1, two, 8);
+	ck_assert_uint_eq(header_jobs(r.out), 2);
+	tu_run_free(&r);
+	leave(&s);
+}
+END_TEST
+
+/*
+ * Export files that cannot be written are output errors (exit 1, the name
+ * and the reason): a missing or unusable directory is found before any
+ * run, a full device when the results are written; nothing is left
+ * half-written.  One that can be written is replaced whole, its mode kept.
+ */
+START_TEST(export_errors)
+{
+	static const struct {
+		const char *opt, *path, *reason;
+	} bad[] = {
+	    {"--export-json=", "nodir/x.json", "No such file or directory"},
+	    {"--export-csv=", "one/x.csv", "Not a directory"},
+	    {"--export-markdown=", "/dev/full", "No space left on device"},
+	};
+	struct scratch s;
+	struct tu_run r;
+
+	enter(&s);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		char *opt, *msg;
+		size_t before = tu_count_entries(".");
+
+		ck_assert_int_gt(
+		    asprintf(&opt, "%s%s", bad[i].opt, bad[i].path), 0);
+		ck_assert_int_gt(asprintf(&msg, "pmerge: %s: %s\n", bad[i].path,
+		                          bad[i].reason),
+		                 0);
+		bench(&r,
+		      (const char *[]){"--bench=1", "-l", "mcs", opt, NULL});
+		expect_status(&r, 1);
+		ck_assert_msg(strstr(r.err, msg), "%s: stderr: %s", opt, r.err);
+		ck_assert_uint_eq(tu_count_entries("."), before);
+		ck_assert_uint_eq(tu_count_entries(s.tmp), 0);
+		tu_run_free(&r);
+		free(opt);
+		free(msg);
+	}
+
+	/* An existing export is replaced whole and keeps its mode. */
+	tu_write_file("res.md", "stale\n", 6);
+	ck_assert_int_eq(chmod("res.md", 0640), 0);
+	size_t before = tu_count_entries(".");
+	bench(&r, (const char *[]){"--bench=1", "-l", "adaptive,mcs",
+	                           "--export-markdown=res.md", NULL});
+	expect_status(&r, 0);
+	size_t len;
+	char *md = tu_read_file("res.md", &len);
+	ck_assert_ptr_nonnull(md);
+	ck_assert_msg(!strncmp(md,
+	                       "| Command | Mean [ms] | Min [ms] | "
+	                       "Max [ms] | Relative |\n",
+	                       55),
+	              "res.md: %s", md);
+	ck_assert_msg(strstr(md, "| `pmerge -j ") && !strstr(md, "stale"),
+	              "res.md: %s", md);
+	free(md);
+	struct stat st;
+	ck_assert_int_eq(stat("res.md", &st), 0);
+	ck_assert_int_eq(st.st_mode & 0777, 0640);
+	ck_assert_uint_eq(tu_count_entries("."), before);
+	tu_run_free(&r);
+	leave(&s);
+}
+END_TEST
+
+/* A run that does not verify is still measured: its exit code says so. */
+START_TEST(export_failed_run)
+{
+	struct scratch s;
+	struct tu_run r;
+	char *argv[] = {(char *)tu_pmerge(),
+	                "--bench=2",
+	                "-l",
+	                "ticket",
+	                "--export-json=e.json",
+	                "one",
+	                (char *)changing_input(),
+	                NULL};
+
+	enter(&s);
+	tu_run_argv(&r, argv, NULL, TIMEOUT);
+	expect_status(&r, 1);
+	char *j = tu_read_file("e.json", NULL);
+	ck_assert_ptr_nonnull(j);
+	ck_assert_msg(strstr(j, "\"exit_codes\": [1, 1]"), "e.json: %s", j);
+	free(j);
+	tu_run_free(&r);
+	leave(&s);
+}
+END_TEST
 
 START_TEST(interrupted)
 {
@@ -716,6 +902,95 @@ START_TEST(json_checker_fails)
 }
 END_TEST
 
+/* ------------------------------------------------------------- exports */
+
+/*
+ * Runs one benchmark with every export and its --stats=json report, and
+ * holds them against hyperfine's through the checker (main has made sure
+ * that hyperfine is there).
+ */
+static void check_exports(const char *const *opts, const char *const *facts)
+{
+	const char *argv[32];
+	size_t n = 0;
+	struct tu_run r, py;
+
+	bench(&r, opts);
+	expect_status(&r, 0);
+	tu_write_file("stats.json", r.out, r.out_len);
+	tu_run_free(&r);
+	argv[n++] = "python3";
+	argv[n++] = check_script;
+	argv[n++] = "e.json";
+	argv[n++] = "e.csv";
+	argv[n++] = "e.md";
+	argv[n++] = "stats.json";
+	for (; *facts; facts++)
+		argv[n++] = *facts;
+	argv[n] = NULL;
+	tu_run_argv(&py, (char *const *)argv, NULL, TIMEOUT);
+	ck_assert_msg(py.status == 0, "%s %s: status %d: %s", opts[0], opts[1],
+	              py.status, py.err);
+	tu_run_free(&py);
+}
+
+#define EXPORTS                                                                \
+	"--stats=json", "--export-json=e.json", "--export-csv=e.csv",          \
+	    "--export-markdown=e.md"
+
+START_TEST(exports_like_hyperfine)
+{
+	struct scratch s;
+
+	enter(&s);
+	check_exports(
+	    (const char *[]){"--bench=3", "--bench-jobs=1,2", "-l",
+	                     "mutex,ticket", EXPORTS, NULL},
+	    (const char *[]){"runs=3", "locks=mutex,ticket", "jobs=1,2", NULL});
+	/* One run: no deviation, as hyperfine writes it; one job count. */
+	check_exports((const char *[]){"--bench=1", "-u", "line", "-l",
+	                               "mcs,adaptive,sem:2", "-j", "4", EXPORTS,
+	                               NULL},
+	              (const char *[]){"runs=1", "locks=mcs,adaptive,sem:2",
+	                               "jobs=4", NULL});
+	ck_assert_uint_eq(tu_count_entries(s.tmp), 0);
+	leave(&s);
+}
+END_TEST
+
+/* The checker itself must refuse exports that differ from hyperfine's. */
+START_TEST(export_checker_fails)
+{
+	struct scratch s;
+	struct tu_run r, py;
+
+	enter(&s);
+	bench(&r, (const char *[]){"--bench=2", "-l", "mutex", "-j", "2",
+	                           EXPORTS, NULL});
+	expect_status(&r, 0);
+	tu_write_file("stats.json", r.out, r.out_len);
+	tu_run_free(&r);
+	/* A renamed key, as a schema slip would make it. */
+	char *j = tu_read_file("e.json", NULL);
+	ck_assert_ptr_nonnull(j);
+	char *k = strstr(j, "\"exit_codes\"");
+	ck_assert_ptr_nonnull(k);
+	memcpy(k, "\"exit_cudes\"", 12);
+	tu_write_file("e.json", j, strlen(j));
+	free(j);
+	char *argv[] = {"python3", (char *)check_script,
+	                "e.json",  "e.csv",
+	                "e.md",    "stats.json",
+	                "runs=2",  "locks=mutex",
+	                "jobs=2",  NULL};
+	tu_run_argv(&py, argv, NULL, TIMEOUT);
+	ck_assert_int_eq(py.status, 1);
+	ck_assert_msg(strstr(py.err, "exit_codes"), "checker said: %s", py.err);
+	tu_run_free(&py);
+	leave(&s);
+}
+END_TEST
+
 int main(int argc, char **argv)
 {
 	const char *group = argc > 1 ? argv[1] : "main";
@@ -734,9 +1009,18 @@ int main(int argc, char **argv)
 		tcase_add_test(tc, not_regular_inputs);
 		tcase_add_test(tc, verification_fails);
 		tcase_add_test(tc, interrupted);
-	} else if (!strcmp(group, "json") && argc > 2) {
-		if (system("python3 -c 'import json' >/dev/null 2>&1") != 0) {
-			fprintf(stderr, "skipped: python3 is not available\n");
+		tcase_add_test(tc, bench_jobs);
+		tcase_add_test(tc, export_errors);
+		tcase_add_test(tc, export_failed_run);
+	} else if ((!strcmp(group, "json") || !strcmp(group, "export")) &&
+	           argc > 2) {
+		bool exports = !strcmp(group, "export");
+
+		if (system("python3 -c 'import json' >/dev/null 2>&1") != 0 ||
+		    (exports &&
+		     system("hyperfine --version >/dev/null 2>&1") != 0)) {
+			fprintf(stderr, "skipped: needs python3%s\n",
+			        exports ? " and hyperfine" : "");
 			return SKIP;
 		}
 		/* Tests change directory: the path must be absolute. */
@@ -745,10 +1029,17 @@ int main(int argc, char **argv)
 			perror(argv[2]);
 			return 1;
 		}
-		tcase_add_test(tc, json_reports);
-		tcase_add_test(tc, json_checker_fails);
+		if (exports) {
+			tcase_add_test(tc, exports_like_hyperfine);
+			tcase_add_test(tc, export_checker_fails);
+		} else {
+			tcase_add_test(tc, json_reports);
+			tcase_add_test(tc, json_checker_fails);
+		}
 	} else {
-		fprintf(stderr, "usage: %s [main | json SCRIPT]\n", argv[0]);
+		fprintf(stderr,
+		        "usage: %s [main | json SCRIPT | export SCRIPT]\n",
+		        argv[0]);
 		return 1;
 	}
 	suite_add_tcase(s, tc);
