@@ -104,6 +104,16 @@ struct pmerge_callbacks {
 	 */
 	void (*input_error)(void *user, const char *name, int err);
 	/*
+	 * With decompress: an input's compressed data is bad (corrupt,
+	 * truncated, trailing garbage) or needs more memory than allowed.
+	 * reason is the codec's words, prefixed with the format's name
+	 * ("gzip: invalid compressed data (crc error)").  Called instead of
+	 * input_error, from worker threads in the same way; when NULL,
+	 * input_error gets EBADMSG (or EFBIG) instead.
+	 */
+	void (*input_decode_error)(void *user, const char *name,
+	                           const char *reason);
+	/*
 	 * Something the user should know that is not an error.  Called on the
 	 * thread that called pmerge_run(), before any data is written.
 	 */
@@ -170,6 +180,7 @@ struct pmerge_config {
 	enum pmerge_order order;
 	bool zero_terminated; /* line unit: records end with NUL */
 	bool tag;             /* line unit: prefix "NAME\t" */
+	bool decompress;      /* decode compressed inputs (by content) */
 	unsigned jobs;        /* 1..PMERGE_JOBS_MAX; 0 picks the default */
 	struct pmerge_lock_spec lock;
 	size_t buffer_size;  /* 0: PMERGE_BUFFER_DEFAULT_FILE or _PIPE */
@@ -309,6 +320,12 @@ int pmerge_output_fd(const char *path);
  * length in *len), or NULL when out of memory.  Any thread.
  */
 char *pmerge_tag_make(const char *name, size_t *len);
+
+/*
+ * The gzip decoder -d uses: "isa-l", or "zlib" when ISA-L was left out of
+ * the build or its library is missing at run time.  Any thread.
+ */
+const char *pmerge_gzip_backend(void);
 
 #ifdef __cplusplus
 }

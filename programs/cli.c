@@ -38,6 +38,9 @@ const char pm_cli_usage[] =
     "                            what cat would write) or 'arrival' (default "
     "for\n"
     "                            --unit=line: whoever is ready first appends)\n"
+    "  -d, --decompress        decode gzip, zstd, xz, bzip2 and lz4 inputs,\n"
+    "                            recognised by their first bytes (never the\n"
+    "                            name); other inputs pass unchanged\n"
     "  -j, --jobs=N            worker threads, 1..1024 (default 4)\n"
     "  -l, --lock=STRATEGY     guard the output with STRATEGY: mutex "
     "(default),\n"
@@ -147,6 +150,7 @@ static const struct option long_options[] = {
     {"unit", required_argument, NULL, 'u'},
     {"zero-terminated", no_argument, NULL, 'z'},
     {"tag", no_argument, NULL, OPT_TAG},
+    {"decompress", no_argument, NULL, 'd'},
     {"order", required_argument, NULL, OPT_ORDER},
     {"jobs", required_argument, NULL, 'j'},
     {"lock", required_argument, NULL, 'l'},
@@ -480,6 +484,9 @@ static int parse_option(struct pm_cli *cli, int c, const char *arg)
 	case OPT_TAG:
 		cfg->tag = true;
 		return 0;
+	case 'd':
+		cfg->decompress = true;
+		return 0;
 	case OPT_ORDER:
 		if ((k = pick(arg, orders)) < 0)
 			return usage_error(
@@ -672,7 +679,7 @@ int pm_cli_parse(struct pm_cli *cli, int argc, char **argv)
 	optind = 0;
 	opterr = 1;
 	while (rc == 0 &&
-	       (c = getopt_long(argc, args, "o:au:zj:l:B:qvhVmk:t:nr",
+	       (c = getopt_long(argc, args, "o:au:zdj:l:B:qvhVmk:t:nr",
 	                        long_options, NULL)) != -1) {
 		unit_given |= c == 'u';
 		rc = parse_option(cli, c, optarg);

@@ -183,7 +183,9 @@ int main(int argc, char **argv)
 		if (rc == 0 && cli.help)
 			fputs(pm_cli_usage, stdout);
 		else if (rc == 0)
-			printf("pmerge %s\n", PMERGE_VERSION);
+			printf("pmerge %s\n"
+			       "decoders: gzip (%s), zstd, xz, bzip2, lz4\n",
+			       PMERGE_VERSION, pmerge_gzip_backend());
 		if (rc == 0 && (fflush(stdout) != 0 || ferror(stdout))) {
 			ui_message("write error: %s", strerror(errno));
 			rc = 1;
@@ -199,6 +201,7 @@ int main(int argc, char **argv)
 	shield_status_signal();
 	cfg->cb = (struct pmerge_callbacks){
 	    .input_error = ui_on_input_error,
+	    .input_decode_error = ui_on_input_decode_error,
 	    .note = ui_on_note,
 	    .progress = ui_on_progress,
 	    .status = ui_on_status,

@@ -133,6 +133,14 @@ void ui_on_disorder(void *user, const char *name, uint64_t line, bool fatal)
 		           (unsigned long long)line);
 }
 
+void ui_on_input_decode_error(void *user, const char *name, const char *reason)
+{
+	char q[1024];
+
+	(void)user;
+	ui_message("%s: %s", ui_quote(name, q, sizeof(q)), reason);
+}
+
 void ui_on_note(void *user, enum pmerge_note what, const char *detail)
 {
 	(void)user;

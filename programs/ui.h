@@ -38,6 +38,8 @@ const char *ui_quote(const char *name, char *buf, size_t size);
  * new terminal width.
  */
 void ui_on_input_error(void *user, const char *name, int err);
+void ui_on_input_decode_error(void *user, const char *name,
+                              const char *reason);
 void ui_on_note(void *user, enum pmerge_note what, const char *detail);
 void ui_on_disorder(void *user, const char *name, uint64_t line, bool fatal);
 void ui_on_progress(void *user, const struct pmerge_progress *p);

@@ -4,6 +4,7 @@
  * decides where they land: whole inputs for --unit=file, batches of whole
  * records for --unit=line.
  */
+#include "decode.h"
 #include "internal.h"
 #include "sorted.h"
 
@@ -15,6 +16,13 @@
 /* A large copy is split so that the progress counters move meanwhile. */
 #define PM_PROGRESS_STEP (32ull << 20)
 
+/* An open input: with -d, its bytes come through the decoding reader. */
+struct input {
+	struct pm_source src;
+	struct pm_reader *rd; /* NULL: read the source itself */
+	int wake_fd;
+};
+
 static void input_failed(struct pm_merge *m, const char *name, int err)
 {
 	atomic_fetch_add(&m->failed_inputs, 1);
@@ -22,15 +30,30 @@ static void input_failed(struct pm_merge *m, const char *name, int err)
 		m->cfg->cb.input_error(m->cfg->cb.user, name, err);
 }
 
-/* Reads until buf is full or the input ends.  Returns bytes or -errno. */
-static ssize_t read_full(struct pm_merge *m, struct pm_source *src, char *buf,
-                         size_t len)
+/* One read of the input.  Returns bytes (0 at the end) or -errno. */
+static ssize_t input_read(struct input *in, void *buf, size_t len)
+{
+	if (in->rd)
+		return pm_reader_read(in->rd, buf, len);
+	return pm_source_read(&in->src, buf, len, in->wake_fd);
+}
+
+/*
+ * Reads until buf is full or the input ends.  Returns bytes or -errno.
+ * When decoding fails part way, the bytes decoded before the error are
+ * kept: their count is returned and the error left in *late.
+ */
+static ssize_t read_full(struct input *in, char *buf, size_t len, ssize_t *late)
 {
 	size_t got = 0;
 
+	*late = 0;
 	while (got < len) {
-		ssize_t n =
-		    pm_source_read(src, buf + got, len - got, m->wake[0]);
+		ssize_t n = input_read(in, buf + got, len - got);
+		if (n < 0 && in->rd && got > 0 && n != -ECANCELED) {
+			*late = n;
+			break;
+		}
 		if (n < 0)
 			return n;
 		if (n == 0)
@@ -40,20 +63,34 @@ static ssize_t read_full(struct pm_merge *m, struct pm_source *src, char *buf,
 	return (ssize_t)got;
 }
 
-static void read_failed(struct pm_append *a, struct pm_source *src, ssize_t rc)
+/* Reports a failed read; a decoding error with the codec's reason when the
+ * caller takes it. */
+static void read_failed(struct pm_append *a, struct input *in, ssize_t rc)
 {
-	if (rc != -ECANCELED)
-		input_failed(a->m, src->name, (int)-rc);
+	struct pm_merge *m = a->m;
+	const struct pmerge_callbacks *cb = &m->cfg->cb;
+	const char *why = in->rd ? pm_reader_error(in->rd) : "";
+
+	if (rc == -ECANCELED)
+		return;
+	if (!why[0] || !cb->input_decode_error) {
+		input_failed(m, in->src.name, (int)-rc);
+		return;
+	}
+	atomic_fetch_add(&m->failed_inputs, 1);
+	cb->input_decode_error(cb->user, in->src.name, why);
 }
 
 /* --unit=file: a regular input, copied in place by the kernel if possible. */
-static void file_regular(struct pm_append *a, struct pm_source *src)
+static void file_regular(struct pm_append *a, struct input *in)
 {
 	struct pm_worker *w = a->w;
 	struct pm_merge *m = a->m;
+	struct pm_source *src = &in->src;
 	uint64_t len = src->size > src->offset ? src->size - src->offset : 0;
 	uint64_t copied = 0;
 	bool in_failed = false;
+	ssize_t late;
 	int rc = 0;
 
 	if (len <= w->bufsize) {
@@ -62,9 +99,9 @@ static void file_regular(struct pm_append *a, struct pm_source *src)
 		 * lock, so that with -j N the reads of N inputs overlap (the
 		 * cold-cache case).
 		 */
-		ssize_t n = read_full(m, src, w->buf, (size_t)len);
+		ssize_t n = read_full(in, w->buf, (size_t)len, &late);
 		if (n < 0) {
-			read_failed(a, src, n);
+			read_failed(a, in, n);
 			pm_append_whole(a, NULL, 0);
 			return;
 		}
@@ -98,27 +135,30 @@ static void file_regular(struct pm_append *a, struct pm_source *src)
 }
 
 /* --unit=file: a stream; contiguous even when longer than the buffer. */
-static void file_stream(struct pm_append *a, struct pm_source *src)
+static void file_stream(struct pm_append *a, struct input *in)
 {
 	struct pm_worker *w = a->w;
-	ssize_t n = read_full(a->m, src, w->buf, w->bufsize);
+	ssize_t late;
+	ssize_t n = read_full(in, w->buf, w->bufsize, &late);
 
 	if (n < 0) {
-		read_failed(a, src, n);
+		read_failed(a, in, n);
 		pm_append_whole(a, NULL, 0);
 		return;
 	}
-	if ((size_t)n < w->bufsize) {
+	if ((size_t)n < w->bufsize || late < 0) {
 		/* It ended within the buffer: a closed span. */
 		pm_append_whole(a, w->buf, (size_t)n);
+		if (late < 0)
+			read_failed(a, in, late);
 		return;
 	}
 	if (pm_span_begin(a, UINT64_MAX) < 0)
 		return;
 	while (n > 0 && pm_span_put(a, w->buf, (size_t)n) == 0) {
-		n = pm_source_read(src, w->buf, w->bufsize, a->m->wake[0]);
+		n = input_read(in, w->buf, w->bufsize);
 		if (n < 0)
-			read_failed(a, src, n);
+			read_failed(a, in, n);
 	}
 	pm_span_end(a);
 }
@@ -161,7 +201,7 @@ static int append_records(struct pm_append *a, const char *buf, size_t len,
  * A record longer than the buffer: write it as one open span, reading on
  * until its terminator.  On return buf[0, *fill) holds what followed it.
  */
-static int long_record(struct pm_append *a, struct pm_source *src, size_t *fill,
+static int long_record(struct pm_append *a, struct input *in, size_t *fill,
                        bool *eof)
 {
 	struct pm_worker *w = a->w;
@@ -186,10 +226,10 @@ static int long_record(struct pm_append *a, struct pm_source *src, size_t *fill,
 			*fill = n - head;
 			break;
 		}
-		ssize_t k = pm_source_read(src, w->buf, w->bufsize, m->wake[0]);
+		ssize_t k = input_read(in, w->buf, w->bufsize);
 		if (k <= 0) {
 			if (k < 0)
-				read_failed(a, src, k);
+				read_failed(a, in, k);
 			/* Never leave a record unterminated in the output. */
 			rc = k == 0 ? pm_span_put(a, &m->term, 1) : (int)k;
 			*fill = 0;
@@ -203,7 +243,7 @@ static int long_record(struct pm_append *a, struct pm_source *src, size_t *fill,
 }
 
 /* --unit=line: whole records from any input, appended as they complete. */
-static void merge_lines(struct pm_append *a, struct pm_source *src)
+static void merge_lines(struct pm_append *a, struct input *in)
 {
 	struct pm_worker *w = a->w;
 	struct pm_merge *m = a->m;
@@ -211,10 +251,9 @@ static void merge_lines(struct pm_append *a, struct pm_source *src)
 	bool eof = false;
 
 	while (!eof) {
-		ssize_t n = pm_source_read(src, w->buf + fill,
-		                           w->bufsize - fill, m->wake[0]);
+		ssize_t n = input_read(in, w->buf + fill, w->bufsize - fill);
 		if (n < 0) {
-			read_failed(a, src, n);
+			read_failed(a, in, n);
 			if (n == -ECANCELED)
 				return;
 			break;
@@ -229,7 +268,7 @@ static void merge_lines(struct pm_append *a, struct pm_source *src)
 			memmove(w->buf, w->buf + done, fill - done);
 			fill -= done;
 		} else if (fill == w->bufsize) {
-			if (long_record(a, src, &fill, &eof) < 0)
+			if (long_record(a, in, &fill, &eof) < 0)
 				return;
 		}
 	}
@@ -254,7 +293,8 @@ static void merge_input(struct pm_worker *w, size_t idx)
 	const char *name = m->cfg->inputs[idx];
 	bool is_stdin = strcmp(name, "-") == 0;
 	struct pm_append a;
-	struct pm_source src;
+	struct input in = {.wake_fd = m->wake[0]};
+	struct pm_source *src = &in.src;
 	int rc;
 
 	pm_append_init(&a, w, idx);
@@ -264,18 +304,32 @@ static void merge_input(struct pm_worker *w, size_t idx)
 			return;
 		pm_append_stdin_lock(&a);
 	}
-	rc = pm_source_open(&src, name);
+	rc = pm_source_open(src, name);
 	if (rc < 0) {
 		input_failed(m, name, -rc);
 		pm_append_whole(&a, NULL, 0);
 		goto out;
 	}
-	if (pm_input_is_output(m, &src)) {
+	if (pm_input_is_output(m, src)) {
 		input_failed(m, name, PMERGE_ERR_INPUT_IS_OUTPUT);
 		pm_append_whole(&a, NULL, 0);
 		goto out_close;
 	}
 	w->st.inputs++;
+	if (m->cfg->decompress) {
+		rc = pm_reader_open(&in.rd, src, true, in.wake_fd);
+		if (rc < 0) {
+			read_failed(&a, &in, rc);
+			pm_append_whole(&a, NULL, 0);
+			goto out_close;
+		}
+		if (pm_reader_codec(in.rd) == PM_CODEC_PLAIN && src->regular) {
+			/* The reader gave the bytes back: plain regular files
+			 * keep their fast path. */
+			pm_reader_close(in.rd);
+			in.rd = NULL;
+		}
+	}
 	if (m->unit == PMERGE_UNIT_LINE) {
 		char *tag = NULL;
 		if (m->cfg->tag) {
@@ -286,19 +340,20 @@ static void merge_input(struct pm_worker *w, size_t idx)
 			}
 			a.tag = tag;
 		}
-		merge_lines(&a, &src);
+		merge_lines(&a, &in);
 		free(tag);
 	} else {
 		w->st.records++;
 		/* Files such as those in /proc say they are empty and are
 		 * not: read those to their end like a stream. */
-		if (src.regular && src.size > 0)
-			file_regular(&a, &src);
+		if (src->regular && src->size > 0 && !in.rd)
+			file_regular(&a, &in);
 		else
-			file_stream(&a, &src);
+			file_stream(&a, &in);
 	}
 out_close:
-	pm_source_close(&src);
+	pm_reader_close(in.rd);
+	pm_source_close(src);
 out:
 	if (is_stdin)
 		pm_append_stdin_unlock(&a);

@@ -86,6 +86,7 @@ _pmerge()
 			-u --unit=
 			-z --zero-terminated
 			--tag
+			-d --decompress
 			--order=
 			-j --jobs=
 			-l --lock=

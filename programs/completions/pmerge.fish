@@ -20,6 +20,7 @@ complete -c pmerge -s a -l append -d 'With -o, append to FILE instead of replaci
 complete -c pmerge -s u -l unit -x -a 'file line' -d 'What stays whole'
 complete -c pmerge -s z -l zero-terminated -d 'With --unit=line, records end with NUL'
 complete -c pmerge -l tag -d 'With --unit=line, prefix each record with its input name'
+complete -c pmerge -s d -l decompress -d 'Decode gzip, zstd, xz, bzip2 and lz4 inputs'
 complete -c pmerge -l order -x -a 'input arrival' -d 'The order of the inputs in the output'
 complete -c pmerge -s j -l jobs -x -d 'Worker threads, 1..1024'
 complete -c pmerge -s l -l lock -x -a '(__fish_pmerge_lock)' -d 'Lock strategy guarding the output'
