@@ -43,7 +43,7 @@ static const unsigned id_jobs[] = {1, 2, 4, 8};
 
 START_TEST(identity_with_cat)
 {
-	char *dir = cu_enter_scratch();
+	char *dir = tu_enter_scratch();
 	char *data[N_ID_FILES];
 	struct cu_input in[N_ID_ARGS];
 	char jobs[16];
@@ -90,7 +90,7 @@ START_TEST(identity_with_cat)
 				args[n++] = (char *)id_args[a];
 			cu_pm_argv(&r, &io, args, n);
 			cu_expect_exit(&r, 0);
-			cu_expect_err(&r, "");
+			tu_expect_err(&r, "");
 			char *got = r.out;
 			got_len = r.out_len;
 			if (to_file) {
@@ -102,7 +102,7 @@ START_TEST(identity_with_cat)
 				cu_expect_permutation(got, got_len, in,
 				                      N_ID_ARGS);
 			} else {
-				cu_expect_bytes("input order output", got,
+				tu_expect_bytes("input order output", got,
 				                got_len, ref, ref_len);
 			}
 			if (to_file) {
@@ -117,7 +117,7 @@ START_TEST(identity_with_cat)
 	free(ref);
 	for (size_t i = 0; i < N_ID_FILES; i++)
 		free(data[i]);
-	cu_leave_scratch(dir);
+	tu_leave_scratch(dir);
 }
 END_TEST
 
@@ -144,7 +144,7 @@ static void write_abc(void)
 
 START_TEST(output_replaced_atomically)
 {
-	char *dir = cu_enter_scratch();
+	char *dir = tu_enter_scratch();
 	struct tu_run r;
 
 	write_abc();
@@ -155,9 +155,9 @@ START_TEST(output_replaced_atomically)
 
 	cu_pm(&r, NULL, "-o", "out", "a", "b", "c", NULL);
 	cu_expect_exit(&r, 0);
-	cu_expect_err(&r, "");
+	tu_expect_err(&r, "");
 	ck_assert_uint_eq(r.out_len, 0);
-	cu_expect_file("out", A_TEXT B_TEXT C_TEXT,
+	tu_expect_file("out", A_TEXT B_TEXT C_TEXT,
 	               strlen(A_TEXT B_TEXT C_TEXT));
 	struct stat after = cu_stat("out");
 	/* A rename put a new file in place: the inode is a different one. */
@@ -171,17 +171,17 @@ START_TEST(output_replaced_atomically)
 	/* The long option does the same, into a file that did not exist. */
 	cu_pm(&r, NULL, "--output=new", "c", "a", NULL);
 	cu_expect_exit(&r, 0);
-	cu_expect_err(&r, "");
-	cu_expect_file("new", C_TEXT A_TEXT, strlen(C_TEXT A_TEXT));
+	tu_expect_err(&r, "");
+	tu_expect_file("new", C_TEXT A_TEXT, strlen(C_TEXT A_TEXT));
 	ck_assert_uint_eq(tu_count_entries("."), entries + 1);
 	tu_run_free(&r);
-	cu_leave_scratch(dir);
+	tu_leave_scratch(dir);
 }
 END_TEST
 
 START_TEST(output_is_an_input)
 {
-	char *dir = cu_enter_scratch();
+	char *dir = tu_enter_scratch();
 	const char *jobs = _i ? "4" : "1";
 	struct tu_run r;
 
@@ -189,24 +189,24 @@ START_TEST(output_is_an_input)
 	/* -o replaces the file only at the end, so it may be read first. */
 	cu_pm(&r, NULL, "-j", jobs, "-o", "a", "a", "b", NULL);
 	cu_expect_exit(&r, 0);
-	cu_expect_err(&r, "");
-	cu_expect_file("a", A_TEXT B_TEXT, strlen(A_TEXT B_TEXT));
+	tu_expect_err(&r, "");
+	tu_expect_file("a", A_TEXT B_TEXT, strlen(A_TEXT B_TEXT));
 	tu_run_free(&r);
 
 	cu_pm(&r, NULL, "-j", jobs, "-o", "c", "a", "c", "c", NULL);
 	cu_expect_exit(&r, 0);
-	cu_expect_err(&r, "");
-	cu_expect_file("c", A_TEXT B_TEXT C_TEXT C_TEXT,
+	tu_expect_err(&r, "");
+	tu_expect_file("c", A_TEXT B_TEXT C_TEXT C_TEXT,
 	               strlen(A_TEXT B_TEXT C_TEXT C_TEXT));
 	ck_assert_uint_eq(tu_count_entries("."), 3);
 	tu_run_free(&r);
-	cu_leave_scratch(dir);
+	tu_leave_scratch(dir);
 }
 END_TEST
 
 START_TEST(output_through_symlink)
 {
-	char *dir = cu_enter_scratch();
+	char *dir = tu_enter_scratch();
 	struct tu_run r;
 	char link[64];
 
@@ -219,14 +219,14 @@ START_TEST(output_through_symlink)
 
 	cu_pm(&r, NULL, "-o", "link", "a", "b", NULL);
 	cu_expect_exit(&r, 0);
-	cu_expect_err(&r, "");
+	tu_expect_err(&r, "");
 	struct stat l = cu_lstat("link");
 	ck_assert_msg(S_ISLNK(l.st_mode), "link is no longer a symlink");
 	ssize_t k = readlink("link", link, sizeof(link) - 1);
 	ck_assert_int_gt(k, 0);
 	link[k] = '\0';
 	ck_assert_str_eq(link, "sub/target");
-	cu_expect_file("sub/target", A_TEXT B_TEXT, strlen(A_TEXT B_TEXT));
+	tu_expect_file("sub/target", A_TEXT B_TEXT, strlen(A_TEXT B_TEXT));
 	struct stat t = cu_lstat("sub/target");
 	ck_assert(S_ISREG(t.st_mode));
 	ck_assert_uint_eq(t.st_mode & 07777, 0600);
@@ -237,12 +237,12 @@ START_TEST(output_through_symlink)
 	/* A failed merge leaves the target alone and no temporary behind. */
 	cu_pm(&r, NULL, "-o", "link", "c", "missing", NULL);
 	cu_expect_exit(&r, 1);
-	cu_expect_err(&r, "pmerge: missing: No such file or directory\n");
-	cu_expect_file("sub/target", A_TEXT B_TEXT, strlen(A_TEXT B_TEXT));
+	tu_expect_err(&r, "pmerge: missing: No such file or directory\n");
+	tu_expect_file("sub/target", A_TEXT B_TEXT, strlen(A_TEXT B_TEXT));
 	ck_assert_uint_eq(tu_count_entries("."), 5);
 	ck_assert_uint_eq(tu_count_entries("sub"), 1);
 	tu_run_free(&r);
-	cu_leave_scratch(dir);
+	tu_leave_scratch(dir);
 }
 END_TEST
 
@@ -267,15 +267,15 @@ static void require_direct_device_output(unsigned minor, const char *want_err)
 	if (fr) {
 		size_t len;
 		char *d = cu_fifo_reader_finish(fr, &len);
-		cu_expect_bytes("FIFO output", d, len, A_TEXT, strlen(A_TEXT));
+		tu_expect_bytes("FIFO output", d, len, A_TEXT, strlen(A_TEXT));
 		free(d);
 		cu_expect_exit(&r, 0);
 	} else if (want_err) {
 		cu_expect_exit(&r, 1);
-		cu_expect_err(&r, want_err);
+		tu_expect_err(&r, want_err);
 	} else {
 		cu_expect_exit(&r, 0);
-		cu_expect_err(&r, "");
+		tu_expect_err(&r, "");
 	}
 	struct stat st = cu_lstat("dev");
 	ck_assert_msg(fifo ? S_ISFIFO(st.st_mode) : S_ISCHR(st.st_mode),
@@ -287,39 +287,39 @@ static void require_direct_device_output(unsigned minor, const char *want_err)
 
 START_TEST(output_dev_null)
 {
-	char *dir = cu_enter_scratch();
+	char *dir = tu_enter_scratch();
 	struct tu_run r;
 
 	require_direct_device_output(3, NULL);
 	cu_pm(&r, NULL, "-o", "/dev/null", "a", "b", NULL);
 	cu_expect_exit(&r, 0);
-	cu_expect_err(&r, "");
+	tu_expect_err(&r, "");
 	ck_assert_uint_eq(r.out_len, 0);
 	ck_assert(S_ISCHR(cu_lstat("/dev/null").st_mode));
 	tu_run_free(&r);
-	cu_leave_scratch(dir);
+	tu_leave_scratch(dir);
 }
 END_TEST
 
 START_TEST(output_dev_full)
 {
-	char *dir = cu_enter_scratch();
+	char *dir = tu_enter_scratch();
 	struct tu_run r;
 
 	require_direct_device_output(7,
 	                             "pmerge: dev: No space left on device\n");
 	cu_pm(&r, NULL, "-o", "/dev/full", "a", "b", NULL);
 	cu_expect_exit(&r, 1);
-	cu_expect_err(&r, "pmerge: /dev/full: No space left on device\n");
+	tu_expect_err(&r, "pmerge: /dev/full: No space left on device\n");
 	ck_assert(S_ISCHR(cu_lstat("/dev/full").st_mode));
 	tu_run_free(&r);
-	cu_leave_scratch(dir);
+	tu_leave_scratch(dir);
 }
 END_TEST
 
 START_TEST(output_fifo)
 {
-	char *dir = cu_enter_scratch();
+	char *dir = tu_enter_scratch();
 	struct tu_run r;
 	size_t big_len = 600000, len;
 	char *big = cu_gen_text(big_len, 'Z', 7, true);
@@ -332,55 +332,55 @@ START_TEST(output_fifo)
 	cu_pm(&r, NULL, "-j", "4", "-o", "fifo", "a", "big", "b", NULL);
 	char *got = cu_fifo_reader_finish(fr, &len);
 	cu_expect_exit(&r, 0);
-	cu_expect_err(&r, "");
+	tu_expect_err(&r, "");
 	size_t ref_len;
 	char *ref = cu_cat((char *[]){"a", "big", "b"}, 3, &ref_len);
-	cu_expect_bytes("FIFO output", got, len, ref, ref_len);
+	tu_expect_bytes("FIFO output", got, len, ref, ref_len);
 	ck_assert(S_ISFIFO(cu_lstat("fifo").st_mode));
 	ck_assert_uint_eq(tu_count_entries("."), 5);
 	free(got);
 	free(ref);
 	free(big);
 	tu_run_free(&r);
-	cu_leave_scratch(dir);
+	tu_leave_scratch(dir);
 }
 END_TEST
 
 START_TEST(output_dev_stdout)
 {
-	char *dir = cu_enter_scratch();
+	char *dir = tu_enter_scratch();
 	struct tu_run r;
 
 	write_abc();
 	cu_pm(&r, NULL, "-o", "/dev/stdout", "a", "b", NULL);
 	cu_expect_exit(&r, 0);
-	cu_expect_err(&r, "");
-	cu_expect_bytes("stdout", r.out, r.out_len, A_TEXT B_TEXT,
+	tu_expect_err(&r, "");
+	tu_expect_bytes("stdout", r.out, r.out_len, A_TEXT B_TEXT,
 	                strlen(A_TEXT B_TEXT));
 	tu_run_free(&r);
-	cu_leave_scratch(dir);
+	tu_leave_scratch(dir);
 }
 END_TEST
 
 START_TEST(output_missing_directory)
 {
-	char *dir = cu_enter_scratch();
+	char *dir = tu_enter_scratch();
 	struct tu_run r;
 
 	write_abc();
 	cu_pm(&r, NULL, "-o", "nodir/out", "a", NULL);
 	cu_expect_exit(&r, 1);
-	cu_expect_err(&r, "pmerge: nodir/out: No such file or directory\n");
+	tu_expect_err(&r, "pmerge: nodir/out: No such file or directory\n");
 	ck_assert_uint_eq(r.out_len, 0);
 	ck_assert_uint_eq(tu_count_entries("."), 3);
 	tu_run_free(&r);
-	cu_leave_scratch(dir);
+	tu_leave_scratch(dir);
 }
 END_TEST
 
 START_TEST(append_keeps_content)
 {
-	char *dir = cu_enter_scratch();
+	char *dir = tu_enter_scratch();
 	struct tu_run r;
 
 	write_abc();
@@ -390,15 +390,15 @@ START_TEST(append_keeps_content)
 
 	cu_pm(&r, NULL, "-a", "-o", "out", "a", "b", NULL);
 	cu_expect_exit(&r, 0);
-	cu_expect_err(&r, "");
-	cu_expect_file("out", "OLD\n" A_TEXT B_TEXT,
+	tu_expect_err(&r, "");
+	tu_expect_file("out", "OLD\n" A_TEXT B_TEXT,
 	               strlen("OLD\n" A_TEXT B_TEXT));
 	tu_run_free(&r);
 
 	cu_pm(&r, NULL, "--append", "--output=out", "-j", "4", "c", NULL);
 	cu_expect_exit(&r, 0);
-	cu_expect_err(&r, "");
-	cu_expect_file("out", "OLD\n" A_TEXT B_TEXT C_TEXT,
+	tu_expect_err(&r, "");
+	tu_expect_file("out", "OLD\n" A_TEXT B_TEXT C_TEXT,
 	               strlen("OLD\n" A_TEXT B_TEXT C_TEXT));
 	struct stat after = cu_stat("out");
 	ck_assert_uint_eq(after.st_ino, before.st_ino);
@@ -410,17 +410,17 @@ START_TEST(append_keeps_content)
 	      NULL);
 	cu_expect_exit(&r, 0);
 	cu_expect_note(&r, "-a -l sem:4");
-	cu_expect_file("out", "OLD\n" A_TEXT B_TEXT C_TEXT B_TEXT A_TEXT,
+	tu_expect_file("out", "OLD\n" A_TEXT B_TEXT C_TEXT B_TEXT A_TEXT,
 	               strlen("OLD\n" A_TEXT B_TEXT C_TEXT B_TEXT A_TEXT));
 	tu_run_free(&r);
 
 	/* Appending to a file that is not there yet creates it. */
 	cu_pm(&r, NULL, "-a", "-o", "fresh", "b", NULL);
 	cu_expect_exit(&r, 0);
-	cu_expect_file("fresh", B_TEXT, strlen(B_TEXT));
+	tu_expect_file("fresh", B_TEXT, strlen(B_TEXT));
 	ck_assert_uint_eq(tu_count_entries("."), 5);
 	tu_run_free(&r);
-	cu_leave_scratch(dir);
+	tu_leave_scratch(dir);
 }
 END_TEST
 
@@ -433,7 +433,7 @@ static const char *const offset_locks[] = {"mutex", "sem:4", "rlock"};
 
 START_TEST(stdout_file_offset)
 {
-	char *dir = cu_enter_scratch();
+	char *dir = tu_enter_scratch();
 	const char *lock = offset_locks[_i];
 	size_t big_len = 300000, len;
 	char *big = cu_gen_text(big_len, 'Q', 3, true);
@@ -451,8 +451,8 @@ START_TEST(stdout_file_offset)
 	cu_sh(&r, "{ printf XY; pmerge -j 4 -l %s a big b c; printf Z; } > out",
 	      lock);
 	cu_expect_exit(&r, 0);
-	cu_expect_err(&r, "");
-	cu_expect_file("out", want, want_len);
+	tu_expect_err(&r, "");
+	tu_expect_file("out", want, want_len);
 	tu_run_free(&r);
 
 	/* And on an O_APPEND standard output. */
@@ -465,15 +465,15 @@ START_TEST(stdout_file_offset)
 	if (strncmp(lock, "sem:", 4) == 0)
 		cu_expect_note(&r, ">> out");
 	else
-		cu_expect_err(&r, "");
+		tu_expect_err(&r, "");
 	memmove(want + 3, want, want_len);
 	memcpy(want, "OLD", 3);
-	cu_expect_file("out", want, want_len + 3);
+	tu_expect_file("out", want, want_len + 3);
 	tu_run_free(&r);
 	free(want);
 	free(ref);
 	free(big);
-	cu_leave_scratch(dir);
+	tu_leave_scratch(dir);
 }
 END_TEST
 
@@ -499,60 +499,60 @@ TCase *cli_tcase_output(void)
 
 START_TEST(stdin_default_and_dash)
 {
-	char *dir = cu_enter_scratch();
+	char *dir = tu_enter_scratch();
 	struct tu_run r;
 
 	write_abc();
 	cu_pm(&r, "a", NULL);
 	cu_expect_exit(&r, 0);
-	cu_expect_err(&r, "");
-	cu_expect_bytes("no FILE", r.out, r.out_len, A_TEXT, strlen(A_TEXT));
+	tu_expect_err(&r, "");
+	tu_expect_bytes("no FILE", r.out, r.out_len, A_TEXT, strlen(A_TEXT));
 	tu_run_free(&r);
 
 	cu_pm(&r, "a", "b", "-", "c", NULL);
 	cu_expect_exit(&r, 0);
-	cu_expect_err(&r, "");
-	cu_expect_bytes("b - c", r.out, r.out_len, B_TEXT A_TEXT C_TEXT,
+	tu_expect_err(&r, "");
+	tu_expect_bytes("b - c", r.out, r.out_len, B_TEXT A_TEXT C_TEXT,
 	                strlen(B_TEXT A_TEXT C_TEXT));
 	tu_run_free(&r);
-	cu_leave_scratch(dir);
+	tu_leave_scratch(dir);
 }
 END_TEST
 
 START_TEST(stdin_twice_reads_eof)
 {
-	char *dir = cu_enter_scratch();
+	char *dir = tu_enter_scratch();
 	const char *jobs = _i ? "4" : "1";
 	struct tu_run r;
 
 	write_abc();
 	cu_pm(&r, "a", "-j", jobs, "-", "-", NULL);
 	cu_expect_exit(&r, 0);
-	cu_expect_err(&r, "");
-	cu_expect_bytes("- -", r.out, r.out_len, A_TEXT, strlen(A_TEXT));
+	tu_expect_err(&r, "");
+	tu_expect_bytes("- -", r.out, r.out_len, A_TEXT, strlen(A_TEXT));
 	tu_run_free(&r);
 
 	cu_pm(&r, "a", "-j", jobs, "b", "-", "-", "c", NULL);
 	cu_expect_exit(&r, 0);
-	cu_expect_err(&r, "");
-	cu_expect_bytes("b - - c", r.out, r.out_len, B_TEXT A_TEXT C_TEXT,
+	tu_expect_err(&r, "");
+	tu_expect_bytes("b - - c", r.out, r.out_len, B_TEXT A_TEXT C_TEXT,
 	                strlen(B_TEXT A_TEXT C_TEXT));
 	tu_run_free(&r);
 
 	/* The same from a pipe, which cannot be read twice anyway. */
 	cu_sh(&r, "printf 'piped\\n' | pmerge -j %s - b -", jobs);
 	cu_expect_exit(&r, 0);
-	cu_expect_err(&r, "");
-	cu_expect_bytes("pipe - b -", r.out, r.out_len, "piped\n" B_TEXT,
+	tu_expect_err(&r, "");
+	tu_expect_bytes("pipe - b -", r.out, r.out_len, "piped\n" B_TEXT,
 	                strlen("piped\n" B_TEXT));
 	tu_run_free(&r);
-	cu_leave_scratch(dir);
+	tu_leave_scratch(dir);
 }
 END_TEST
 
 START_TEST(stdin_current_offset)
 {
-	char *dir = cu_enter_scratch();
+	char *dir = tu_enter_scratch();
 	struct tu_run r, c;
 
 	write_abc();
@@ -562,36 +562,36 @@ START_TEST(stdin_current_offset)
 	cu_sh(&c, "{ dd bs=5 count=1 of=/dev/null 2>/dev/null; "
 	          "cat - b; } < a");
 	cu_expect_exit(&r, 0);
-	cu_expect_err(&r, "");
+	tu_expect_err(&r, "");
 	ck_assert_uint_eq(c.status, 0);
-	cu_expect_bytes("rest of stdin", c.out, c.out_len, &(A_TEXT B_TEXT)[5],
+	tu_expect_bytes("rest of stdin", c.out, c.out_len, &(A_TEXT B_TEXT)[5],
 	                strlen(A_TEXT B_TEXT) - 5);
-	cu_expect_bytes("rest of stdin", r.out, r.out_len, c.out, c.out_len);
+	tu_expect_bytes("rest of stdin", r.out, r.out_len, c.out, c.out_len);
 	tu_run_free(&r);
 	tu_run_free(&c);
-	cu_leave_scratch(dir);
+	tu_leave_scratch(dir);
 }
 END_TEST
 
 START_TEST(double_dash_ends_options)
 {
-	char *dir = cu_enter_scratch();
+	char *dir = tu_enter_scratch();
 	struct tu_run r;
 
 	write_abc();
 	cu_write("-x", "dash x\n");
 	cu_pm(&r, NULL, "--", "-x", "a", NULL);
 	cu_expect_exit(&r, 0);
-	cu_expect_err(&r, "");
-	cu_expect_bytes("-- -x a", r.out, r.out_len, "dash x\n" A_TEXT,
+	tu_expect_err(&r, "");
+	tu_expect_bytes("-- -x a", r.out, r.out_len, "dash x\n" A_TEXT,
 	                strlen("dash x\n" A_TEXT));
 	tu_run_free(&r);
 
 	/* "--" itself is no file, and "-" after it is still stdin. */
 	cu_pm(&r, "b", "a", "--", "-", "-x", NULL);
 	cu_expect_exit(&r, 0);
-	cu_expect_err(&r, "");
-	cu_expect_bytes("a -- - -x", r.out, r.out_len, A_TEXT B_TEXT "dash x\n",
+	tu_expect_err(&r, "");
+	tu_expect_bytes("a -- - -x", r.out, r.out_len, A_TEXT B_TEXT "dash x\n",
 	                strlen(A_TEXT B_TEXT "dash x\n"));
 	tu_run_free(&r);
 
@@ -602,20 +602,20 @@ START_TEST(double_dash_ends_options)
 	ck_assert_ptr_nonnull(
 	    strstr(r.err, "Try 'pmerge --help' for more information.\n"));
 	tu_run_free(&r);
-	cu_leave_scratch(dir);
+	tu_leave_scratch(dir);
 }
 END_TEST
 
 START_TEST(stdin_pipe)
 {
-	char *dir = cu_enter_scratch();
+	char *dir = tu_enter_scratch();
 	struct tu_run r;
 
 	write_abc();
 	cu_sh(&r, "printf 'from a pipe\\n' | pmerge a - b");
 	cu_expect_exit(&r, 0);
-	cu_expect_err(&r, "");
-	cu_expect_bytes("a - b", r.out, r.out_len,
+	tu_expect_err(&r, "");
+	tu_expect_bytes("a - b", r.out, r.out_len,
 	                A_TEXT "from a pipe\n" B_TEXT,
 	                strlen(A_TEXT "from a pipe\n" B_TEXT));
 	tu_run_free(&r);
@@ -628,17 +628,17 @@ START_TEST(stdin_pipe)
 	memcpy(want + strlen(A_TEXT) + zeros, B_TEXT, strlen(B_TEXT));
 	cu_sh(&r, "head -c %zu /dev/zero | pmerge -j 4 a /dev/stdin b", zeros);
 	cu_expect_exit(&r, 0);
-	cu_expect_err(&r, "");
-	cu_expect_bytes("a /dev/stdin b", r.out, r.out_len, want, want_len);
+	tu_expect_err(&r, "");
+	tu_expect_bytes("a /dev/stdin b", r.out, r.out_len, want, want_len);
 	free(want);
 	tu_run_free(&r);
-	cu_leave_scratch(dir);
+	tu_leave_scratch(dir);
 }
 END_TEST
 
 START_TEST(input_fifo)
 {
-	char *dir = cu_enter_scratch();
+	char *dir = tu_enter_scratch();
 	const char *jobs = _i ? "4" : "1";
 	size_t len = 300000, ref_len;
 	char *data = cu_gen_text(len, 'F', 11, true);
@@ -651,20 +651,20 @@ START_TEST(input_fifo)
 	ck_assert_msg(cu_fifo_writer_finish(fw),
 	              "pmerge did not read the FIFO to its end");
 	cu_expect_exit(&r, 0);
-	cu_expect_err(&r, "");
+	tu_expect_err(&r, "");
 	tu_write_file("plain", data, len);
 	char *ref = cu_cat((char *[]){"a", "plain", "b"}, 3, &ref_len);
-	cu_expect_bytes("a fifo b", r.out, r.out_len, ref, ref_len);
+	tu_expect_bytes("a fifo b", r.out, r.out_len, ref, ref_len);
 	free(ref);
 	free(data);
 	tu_run_free(&r);
-	cu_leave_scratch(dir);
+	tu_leave_scratch(dir);
 }
 END_TEST
 
 START_TEST(input_dev_fd)
 {
-	char *dir = cu_enter_scratch();
+	char *dir = tu_enter_scratch();
 	struct cu_io io = CU_IO_INIT;
 	struct tu_run r;
 	int p[2];
@@ -680,11 +680,11 @@ START_TEST(input_dev_fd)
 	cu_pm_argv(&r, &io, (char *[]){"a", name, "b"}, 3);
 	close(p[0]);
 	cu_expect_exit(&r, 0);
-	cu_expect_err(&r, "");
-	cu_expect_bytes("a /dev/fd/N b", r.out, r.out_len,
+	tu_expect_err(&r, "");
+	tu_expect_bytes("a /dev/fd/N b", r.out, r.out_len,
 	                A_TEXT "xyz\n" B_TEXT, strlen(A_TEXT "xyz\n" B_TEXT));
 	tu_run_free(&r);
-	cu_leave_scratch(dir);
+	tu_leave_scratch(dir);
 }
 END_TEST
 

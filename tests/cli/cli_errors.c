@@ -26,40 +26,40 @@ static const char *const err_jobs[] = {"1", "4"};
 
 START_TEST(missing_input_to_stdout)
 {
-	char *dir = cu_enter_scratch();
+	char *dir = tu_enter_scratch();
 	struct tu_run r;
 
 	write_ab();
 	cu_pm(&r, NULL, "-j", err_jobs[_i], "a", "missing", "b", NULL);
 	cu_expect_exit(&r, 1);
-	cu_expect_err(&r, "pmerge: missing: No such file or directory\n");
-	cu_expect_bytes("the other inputs", r.out, r.out_len, A_TEXT B_TEXT,
+	tu_expect_err(&r, "pmerge: missing: No such file or directory\n");
+	tu_expect_bytes("the other inputs", r.out, r.out_len, A_TEXT B_TEXT,
 	                strlen(A_TEXT B_TEXT));
 	tu_run_free(&r);
-	cu_leave_scratch(dir);
+	tu_leave_scratch(dir);
 }
 END_TEST
 
 START_TEST(directory_input)
 {
-	char *dir = cu_enter_scratch();
+	char *dir = tu_enter_scratch();
 	struct tu_run r;
 
 	write_ab();
 	ck_assert_int_eq(mkdir("sub", 0755), 0);
 	cu_pm(&r, NULL, "-j", err_jobs[_i], "a", "sub", "b", NULL);
 	cu_expect_exit(&r, 1);
-	cu_expect_err(&r, "pmerge: sub: Is a directory\n");
-	cu_expect_bytes("the other inputs", r.out, r.out_len, A_TEXT B_TEXT,
+	tu_expect_err(&r, "pmerge: sub: Is a directory\n");
+	tu_expect_bytes("the other inputs", r.out, r.out_len, A_TEXT B_TEXT,
 	                strlen(A_TEXT B_TEXT));
 	tu_run_free(&r);
-	cu_leave_scratch(dir);
+	tu_leave_scratch(dir);
 }
 END_TEST
 
 START_TEST(output_all_or_nothing)
 {
-	char *dir = cu_enter_scratch();
+	char *dir = tu_enter_scratch();
 	struct tu_run r;
 
 	write_ab();
@@ -79,7 +79,7 @@ START_TEST(output_all_or_nothing)
 	ck_assert_msg(!strcmp(r.err, both1) || !strcmp(r.err, both2),
 	              "stderr is \"%s\", want both lines \"%s\"", r.err, both1);
 	ck_assert_uint_eq(r.out_len, 0);
-	cu_expect_file("out", "OLD", 3);
+	tu_expect_file("out", "OLD", 3);
 	struct stat after = cu_stat("out");
 	ck_assert_uint_eq(after.st_ino, before.st_ino);
 	ck_assert_uint_eq(tu_count_entries("."), entries);
@@ -90,11 +90,11 @@ START_TEST(output_all_or_nothing)
 	/* The same when the output did not exist: it still does not. */
 	cu_pm(&r, NULL, "-j", err_jobs[_i], "-o", "new", "a", "m1", NULL);
 	cu_expect_exit(&r, 1);
-	cu_expect_err(&r, "pmerge: m1: No such file or directory\n");
+	tu_expect_err(&r, "pmerge: m1: No such file or directory\n");
 	ck_assert(!tu_exists("new"));
 	ck_assert_uint_eq(tu_count_entries("."), entries);
 	tu_run_free(&r);
-	cu_leave_scratch(dir);
+	tu_leave_scratch(dir);
 }
 END_TEST
 
@@ -113,19 +113,19 @@ static void same_as_cat(const char *cmd_fmt, const char *pm_cmd,
 		cu_sh(&r, cmd_fmt, pm ? pm_cmd : "cat");
 		cu_expect_exit(&r, 1);
 		if (pm)
-			cu_expect_err(&r,
+			tu_expect_err(&r,
 			              "pmerge: a: input file is output file\n");
 		else
-			cu_expect_err(&r,
+			tu_expect_err(&r,
 			              "cat: a: input file is output file\n");
-		cu_expect_file("a", want_a, want_len);
+		tu_expect_file("a", want_a, want_len);
 		tu_run_free(&r);
 	}
 }
 
 START_TEST(input_is_output)
 {
-	char *dir = cu_enter_scratch();
+	char *dir = tu_enter_scratch();
 	struct tu_run r;
 
 	/* Standard output appends to an input. */
@@ -143,60 +143,60 @@ START_TEST(input_is_output)
 	write_ab();
 	cu_pm(&r, NULL, "-a", "-o", "a", "a", "b", NULL);
 	cu_expect_exit(&r, 1);
-	cu_expect_err(&r, "pmerge: a: input file is output file\n");
-	cu_expect_file("a", A_TEXT B_TEXT, strlen(A_TEXT B_TEXT));
+	tu_expect_err(&r, "pmerge: a: input file is output file\n");
+	tu_expect_file("a", A_TEXT B_TEXT, strlen(A_TEXT B_TEXT));
 	ck_assert_uint_eq(tu_count_entries("."), 2);
 	tu_run_free(&r);
-	cu_leave_scratch(dir);
+	tu_leave_scratch(dir);
 }
 END_TEST
 
 START_TEST(stdout_dev_full)
 {
-	char *dir = cu_enter_scratch();
+	char *dir = tu_enter_scratch();
 	struct tu_run r;
 
 	write_ab();
 	cu_sh(&r, "pmerge a b > /dev/full");
 	cu_expect_exit(&r, 1);
-	cu_expect_err(&r, "pmerge: write error: No space left on device\n");
+	tu_expect_err(&r, "pmerge: write error: No space left on device\n");
 	tu_run_free(&r);
 
 	cu_sh(&r, "pmerge -u line -j 2 a b > /dev/full");
 	cu_expect_exit(&r, 1);
-	cu_expect_err(&r, "pmerge: write error: No space left on device\n");
+	tu_expect_err(&r, "pmerge: write error: No space left on device\n");
 	tu_run_free(&r);
-	cu_leave_scratch(dir);
+	tu_leave_scratch(dir);
 }
 END_TEST
 
 START_TEST(stdout_closed)
 {
-	char *dir = cu_enter_scratch();
+	char *dir = tu_enter_scratch();
 	struct tu_run r;
 
 	write_ab();
 	cu_sh(&r, "pmerge a b >&-");
 	cu_expect_exit(&r, 1);
 	/* cat says "standard output: Bad file descriptor" here. */
-	cu_expect_err(&r, "pmerge: write error: Bad file descriptor\n");
+	tu_expect_err(&r, "pmerge: write error: Bad file descriptor\n");
 	/* Nothing went into a file that took the free descriptor 1. */
-	cu_expect_file("a", A_TEXT, strlen(A_TEXT));
-	cu_expect_file("b", B_TEXT, strlen(B_TEXT));
+	tu_expect_file("a", A_TEXT, strlen(A_TEXT));
+	tu_expect_file("b", B_TEXT, strlen(B_TEXT));
 	tu_run_free(&r);
-	cu_leave_scratch(dir);
+	tu_leave_scratch(dir);
 }
 END_TEST
 
 START_TEST(stdin_closed)
 {
-	char *dir = cu_enter_scratch();
+	char *dir = tu_enter_scratch();
 	struct tu_run r;
 
 	write_ab();
 	cu_sh(&r, "pmerge - <&-");
 	cu_expect_exit(&r, 1);
-	cu_expect_err(&r, "pmerge: -: Bad file descriptor\n");
+	tu_expect_err(&r, "pmerge: -: Bad file descriptor\n");
 	ck_assert_uint_eq(r.out_len, 0);
 	tu_run_free(&r);
 
@@ -206,11 +206,11 @@ START_TEST(stdin_closed)
 	 */
 	cu_sh(&r, "pmerge -j 1 a - b <&-");
 	cu_expect_exit(&r, 1);
-	cu_expect_err(&r, "pmerge: -: Bad file descriptor\n");
-	cu_expect_bytes("a - b", r.out, r.out_len, A_TEXT B_TEXT,
+	tu_expect_err(&r, "pmerge: -: Bad file descriptor\n");
+	tu_expect_bytes("a - b", r.out, r.out_len, A_TEXT B_TEXT,
 	                strlen(A_TEXT B_TEXT));
 	tu_run_free(&r);
-	cu_leave_scratch(dir);
+	tu_leave_scratch(dir);
 }
 END_TEST
 
@@ -266,7 +266,7 @@ static void run_into_closed_pipe(struct tu_run *r, int c, bool ignored)
 
 START_TEST(sigpipe_reader_gone)
 {
-	char *dir = cu_enter_scratch();
+	char *dir = tu_enter_scratch();
 	struct tu_run r;
 
 	write_big();
@@ -274,9 +274,9 @@ START_TEST(sigpipe_reader_gone)
 	ck_assert_msg(r.signal == SIGPIPE,
 	              "exit status %d, signal %d: want death by SIGPIPE",
 	              r.status, r.signal);
-	cu_expect_err(&r, "");
+	tu_expect_err(&r, "");
 	tu_run_free(&r);
-	cu_leave_scratch(dir);
+	tu_leave_scratch(dir);
 }
 END_TEST
 
@@ -298,7 +298,7 @@ static void *read_ten(void *arg)
 
 START_TEST(sigpipe_reader_leaves_early)
 {
-	char *dir = cu_enter_scratch();
+	char *dir = tu_enter_scratch();
 	struct cu_io io = CU_IO_INIT;
 	struct tu_run r;
 	pthread_t t;
@@ -319,23 +319,23 @@ START_TEST(sigpipe_reader_leaves_early)
 	ck_assert_msg(r.signal == SIGPIPE,
 	              "exit status %d, signal %d: want death by SIGPIPE",
 	              r.status, r.signal);
-	cu_expect_err(&r, "");
+	tu_expect_err(&r, "");
 	tu_run_free(&r);
-	cu_leave_scratch(dir);
+	tu_leave_scratch(dir);
 }
 END_TEST
 
 START_TEST(sigpipe_ignored)
 {
-	char *dir = cu_enter_scratch();
+	char *dir = tu_enter_scratch();
 	struct tu_run r;
 
 	write_big();
 	run_into_closed_pipe(&r, _i, true);
 	cu_expect_exit(&r, 1);
-	cu_expect_err(&r, "pmerge: write error: Broken pipe\n");
+	tu_expect_err(&r, "pmerge: write error: Broken pipe\n");
 	tu_run_free(&r);
-	cu_leave_scratch(dir);
+	tu_leave_scratch(dir);
 }
 END_TEST
 

@@ -20,7 +20,7 @@ static void write_ab(void)
 
 START_TEST(line_arrival_whole_records)
 {
-	char *dir = cu_enter_scratch();
+	char *dir = tu_enter_scratch();
 	const char *jobs = _i ? "2" : "1";
 	struct tu_run r;
 	const struct cu_input in[] = {
@@ -31,7 +31,7 @@ START_TEST(line_arrival_whole_records)
 	write_ab();
 	cu_pm(&r, NULL, "-u", "line", "-j", jobs, "a", "b", NULL);
 	cu_expect_exit(&r, 0);
-	cu_expect_err(&r, "");
+	tu_expect_err(&r, "");
 	/* The unterminated a3 gains its newline and fuses with nothing. */
 	ck_assert_uint_eq(r.out_len, strlen(A_TEXT B_TEXT) + 1);
 	cu_expect_records(r.out, r.out_len, in, 2, '\n');
@@ -40,16 +40,16 @@ START_TEST(line_arrival_whole_records)
 	cu_pm(&r, NULL, "--unit=line", "--order=arrival", "-j", jobs, "b", "a",
 	      NULL);
 	cu_expect_exit(&r, 0);
-	cu_expect_err(&r, "");
+	tu_expect_err(&r, "");
 	cu_expect_records(r.out, r.out_len, in, 2, '\n');
 	tu_run_free(&r);
-	cu_leave_scratch(dir);
+	tu_leave_scratch(dir);
 }
 END_TEST
 
 START_TEST(line_input_order)
 {
-	char *dir = cu_enter_scratch();
+	char *dir = tu_enter_scratch();
 	const char *jobs = _i ? "4" : "1";
 	struct tu_run r;
 
@@ -57,9 +57,9 @@ START_TEST(line_input_order)
 	cu_pm(&r, NULL, "-u", "line", "--order=input", "-j", jobs, "a", "b",
 	      "a", NULL);
 	cu_expect_exit(&r, 0);
-	cu_expect_err(&r, "");
+	tu_expect_err(&r, "");
 	const char want[] = "a1\na2\na3\nb1\nb2\na1\na2\na3\n";
-	cu_expect_bytes("line, input order", r.out, r.out_len, want,
+	tu_expect_bytes("line, input order", r.out, r.out_len, want,
 	                strlen(want));
 	tu_run_free(&r);
 
@@ -67,16 +67,16 @@ START_TEST(line_input_order)
 	cu_pm(&r, "a", "-u", "line", "--order=input", "-j", jobs, "-", "b",
 	      NULL);
 	cu_expect_exit(&r, 0);
-	cu_expect_bytes("line, stdin", r.out, r.out_len, "a1\na2\na3\nb1\nb2\n",
+	tu_expect_bytes("line, stdin", r.out, r.out_len, "a1\na2\na3\nb1\nb2\n",
 	                strlen("a1\na2\na3\nb1\nb2\n"));
 	tu_run_free(&r);
-	cu_leave_scratch(dir);
+	tu_leave_scratch(dir);
 }
 END_TEST
 
 START_TEST(line_zero_terminated)
 {
-	char *dir = cu_enter_scratch();
+	char *dir = tu_enter_scratch();
 	struct tu_run r;
 	/* Newlines inside NUL-ended records are ordinary bytes. */
 	static const char x[] = "x1\0x\n2\0x3";
@@ -91,33 +91,33 @@ START_TEST(line_zero_terminated)
 	tu_write_file("y", y, sizeof(y) - 1);
 	cu_pm(&r, NULL, "-u", "line", "-z", "--order=input", "x", "y", NULL);
 	cu_expect_exit(&r, 0);
-	cu_expect_err(&r, "");
-	cu_expect_bytes("-z input order", r.out, r.out_len, want,
+	tu_expect_err(&r, "");
+	tu_expect_bytes("-z input order", r.out, r.out_len, want,
 	                sizeof(want) - 1);
 	tu_run_free(&r);
 
 	cu_pm(&r, NULL, "-u", "line", "--zero-terminated", "-j", "2", "x", "y",
 	      NULL);
 	cu_expect_exit(&r, 0);
-	cu_expect_err(&r, "");
+	tu_expect_err(&r, "");
 	ck_assert_uint_eq(r.out_len, sizeof(want) - 1);
 	cu_expect_records(r.out, r.out_len, in, 2, '\0');
 	tu_run_free(&r);
-	cu_leave_scratch(dir);
+	tu_leave_scratch(dir);
 }
 END_TEST
 
 START_TEST(line_tag)
 {
-	char *dir = cu_enter_scratch();
+	char *dir = tu_enter_scratch();
 	struct tu_run r;
 
 	write_ab();
 	cu_pm(&r, "b", "-u", "line", "--tag", "--order=input", "a", "-", NULL);
 	cu_expect_exit(&r, 0);
-	cu_expect_err(&r, "");
+	tu_expect_err(&r, "");
 	const char want[] = "a\ta1\na\ta2\na\ta3\n-\tb1\n-\tb2\n";
-	cu_expect_bytes("--tag", r.out, r.out_len, want, strlen(want));
+	tu_expect_bytes("--tag", r.out, r.out_len, want, strlen(want));
 	tu_run_free(&r);
 
 	/* Control characters in names are escaped, backslash included. */
@@ -127,9 +127,9 @@ START_TEST(line_tag)
 	cu_pm(&r, NULL, "-u", "line", "--tag", "--order=input", "t\tb", "n\nl",
 	      "s\\s", NULL);
 	cu_expect_exit(&r, 0);
-	cu_expect_err(&r, "");
+	tu_expect_err(&r, "");
 	const char esc[] = "t\\tb\tr1\nn\\nl\tr2\nn\\nl\tr3\ns\\\\s\tr4\n";
-	cu_expect_bytes("escaped tags", r.out, r.out_len, esc, strlen(esc));
+	tu_expect_bytes("escaped tags", r.out, r.out_len, esc, strlen(esc));
 	tu_run_free(&r);
 
 	/* Tags with NUL records, and in arrival order. */
@@ -137,25 +137,25 @@ START_TEST(line_tag)
 	cu_pm(&r, NULL, "-u", "line", "-z", "--tag", "--order=input", "z",
 	      NULL);
 	cu_expect_exit(&r, 0);
-	cu_expect_bytes("-z --tag", r.out, r.out_len, "z\tp\0z\tq\0", 8);
+	tu_expect_bytes("-z --tag", r.out, r.out_len, "z\tp\0z\tq\0", 8);
 	tu_run_free(&r);
 
 	cu_pm(&r, NULL, "-u", "line", "--tag", "-j", "2", "a", "b", NULL);
 	cu_expect_exit(&r, 0);
-	cu_expect_err(&r, "");
+	tu_expect_err(&r, "");
 	const struct cu_input tagged[] = {
 	    {"a", "a\ta1\na\ta2\na\ta3\n", 15},
 	    {"b", "b\tb1\nb\tb2\n", 10},
 	};
 	cu_expect_records(r.out, r.out_len, tagged, 2, '\n');
 	tu_run_free(&r);
-	cu_leave_scratch(dir);
+	tu_leave_scratch(dir);
 }
 END_TEST
 
 START_TEST(line_longer_than_buffer)
 {
-	char *dir = cu_enter_scratch();
+	char *dir = tu_enter_scratch();
 	size_t long_len = 700 * 1024;
 	char *big = malloc(long_len + 16);
 	struct tu_run r;
@@ -177,11 +177,11 @@ START_TEST(line_longer_than_buffer)
 	};
 	cu_pm(&r, NULL, "-u", "line", "-j", "2", "long", "short", NULL);
 	cu_expect_exit(&r, 0);
-	cu_expect_err(&r, "");
+	tu_expect_err(&r, "");
 	cu_expect_records(r.out, r.out_len, in, 2, '\n');
 	tu_run_free(&r);
 	free(big);
-	cu_leave_scratch(dir);
+	tu_leave_scratch(dir);
 }
 END_TEST
 
@@ -247,7 +247,7 @@ static bool is_sem(const char *lock)
 
 START_TEST(integrity_matrix)
 {
-	char *dir = cu_enter_scratch();
+	char *dir = tu_enter_scratch();
 	const char *lock = mx_locks[(size_t)_i / N_MX_JOBS];
 	const char *jobs = mx_jobs[(size_t)_i % N_MX_JOBS];
 	/*
@@ -329,13 +329,13 @@ START_TEST(integrity_matrix)
 					cu_expect_records(got, got_len, in,
 					                  N_MX, '\n');
 				else if (line)
-					cu_expect_bytes(what, got, got_len,
+					tu_expect_bytes(what, got, got_len,
 					                ref_lines, lines_len);
 				else if (arrival)
 					cu_expect_permutation(got, got_len, in,
 					                      N_MX);
 				else
-					cu_expect_bytes(what, got, got_len, ref,
+					tu_expect_bytes(what, got, got_len, ref,
 					                ref_len);
 				ck_assert_msg(got_len ==
 				                  (line ? lines_len : ref_len),
@@ -352,7 +352,7 @@ START_TEST(integrity_matrix)
 		free(names[i]);
 		free(data[i]);
 	}
-	cu_leave_scratch(dir);
+	tu_leave_scratch(dir);
 }
 END_TEST
 

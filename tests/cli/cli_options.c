@@ -47,17 +47,17 @@ static void expect_usage_error(const struct tu_run *r, const char *what)
 
 START_TEST(unrecognized_option)
 {
-	char *dir = cu_enter_scratch();
+	char *dir = tu_enter_scratch();
 	struct tu_run r;
 
 	write_abc();
 	cu_pm(&r, NULL, "--bogus", "a", NULL);
 	cu_expect_exit(&r, 2);
-	cu_expect_err(&r, "pmerge: unrecognized option '--bogus'\n"
+	tu_expect_err(&r, "pmerge: unrecognized option '--bogus'\n"
 	                  "Try 'pmerge --help' for more information.\n");
 	ck_assert_uint_eq(r.out_len, 0);
 	tu_run_free(&r);
-	cu_leave_scratch(dir);
+	tu_leave_scratch(dir);
 }
 END_TEST
 
@@ -82,7 +82,7 @@ static const char *const bad_values[][3] = {
 
 START_TEST(bad_option_values)
 {
-	char *dir = cu_enter_scratch();
+	char *dir = tu_enter_scratch();
 	const char *const *bad = bad_values[_i];
 	char *args[4];
 	size_t n = 0;
@@ -100,7 +100,7 @@ START_TEST(bad_option_values)
 	cu_pm_argv(&r, &io, args, n);
 	expect_usage_error(&r, what);
 	tu_run_free(&r);
-	cu_leave_scratch(dir);
+	tu_leave_scratch(dir);
 }
 END_TEST
 
@@ -112,7 +112,7 @@ static const char *const bad_locks[] = {
 
 START_TEST(bad_lock_values)
 {
-	char *dir = cu_enter_scratch();
+	char *dir = tu_enter_scratch();
 	struct tu_run r;
 
 	write_abc();
@@ -126,7 +126,7 @@ START_TEST(bad_lock_values)
 		              "%s: the message \"%s\" does not name %s",
 		              bad_locks[_i], r.err, names[i]);
 	tu_run_free(&r);
-	cu_leave_scratch(dir);
+	tu_leave_scratch(dir);
 }
 END_TEST
 
@@ -141,7 +141,7 @@ static const char *const good_locks[][3] = {
 
 START_TEST(good_lock_values)
 {
-	char *dir = cu_enter_scratch();
+	char *dir = tu_enter_scratch();
 	const char *const *lk = good_locks[_i];
 	char *args[16];
 	size_t n = 0;
@@ -159,10 +159,10 @@ START_TEST(good_lock_values)
 	args[n++] = "a";
 	cu_pm_argv(&r, &io, args, n);
 	cu_expect_exit(&r, 0);
-	cu_expect_err(&r, "");
-	cu_expect_file("out", ABC_TEXT A_TEXT, strlen(ABC_TEXT A_TEXT));
+	tu_expect_err(&r, "");
+	tu_expect_file("out", ABC_TEXT A_TEXT, strlen(ABC_TEXT A_TEXT));
 	tu_run_free(&r);
-	cu_leave_scratch(dir);
+	tu_leave_scratch(dir);
 }
 END_TEST
 
@@ -179,7 +179,7 @@ static const char *const lonely[][3] = {
 
 START_TEST(option_needs_another)
 {
-	char *dir = cu_enter_scratch();
+	char *dir = tu_enter_scratch();
 	const char *const *o = lonely[_i];
 	char *args[8];
 	size_t n = 0;
@@ -197,7 +197,7 @@ START_TEST(option_needs_another)
 	ck_assert_msg(strncmp(r.err, "pmerge: ", 8) == 0 && r.err_len > 9,
 	              "%s: no message, stderr \"%s\"", o[0], r.err);
 	tu_run_free(&r);
-	cu_leave_scratch(dir);
+	tu_leave_scratch(dir);
 }
 END_TEST
 
@@ -223,14 +223,14 @@ static const char *const long_options[] = {
 
 START_TEST(help)
 {
-	char *dir = cu_enter_scratch();
+	char *dir = tu_enter_scratch();
 	const char *opt = _i ? "-h" : "--help";
 	struct tu_run r;
 
 	/* Help wins over everything else and reads nothing. */
 	cu_pm(&r, NULL, opt, "missing", NULL);
 	cu_expect_exit(&r, 0);
-	cu_expect_err(&r, "");
+	tu_expect_err(&r, "");
 	ck_assert_uint_gt(r.out_len, 0);
 	for (size_t i = 0; i < sizeof(long_options) / sizeof(long_options[0]);
 	     i++)
@@ -239,19 +239,19 @@ START_TEST(help)
 	ck_assert_msg(strstr(r.out, "pmerge") != NULL,
 	              "help does not name the program");
 	tu_run_free(&r);
-	cu_leave_scratch(dir);
+	tu_leave_scratch(dir);
 }
 END_TEST
 
 START_TEST(version)
 {
-	char *dir = cu_enter_scratch();
+	char *dir = tu_enter_scratch();
 	const char *opt = _i ? "-V" : "--version";
 	struct tu_run r;
 
 	cu_pm(&r, NULL, opt, NULL);
 	cu_expect_exit(&r, 0);
-	cu_expect_err(&r, "");
+	tu_expect_err(&r, "");
 	ck_assert_msg(strncmp(r.out, "pmerge", 6) == 0,
 	              "version \"%s\" does not start with pmerge", r.out);
 	ck_assert_ptr_nonnull(cu_expected_version);
@@ -259,13 +259,13 @@ START_TEST(version)
 	              "version \"%s\" lacks %s", r.out, cu_expected_version);
 	ck_assert(ends_with(r.out, r.out_len, "\n"));
 	tu_run_free(&r);
-	cu_leave_scratch(dir);
+	tu_leave_scratch(dir);
 }
 END_TEST
 
 START_TEST(files0_from)
 {
-	char *dir = cu_enter_scratch();
+	char *dir = tu_enter_scratch();
 	struct tu_run r;
 	static const char list[] = "a\0b\0na\nme\0c\0a\0";
 	size_t ref_len;
@@ -279,29 +279,29 @@ START_TEST(files0_from)
 
 	cu_pm(&r, NULL, "--files0-from=list", NULL);
 	cu_expect_exit(&r, 0);
-	cu_expect_err(&r, "");
-	cu_expect_bytes("--files0-from=list", r.out, r.out_len, ref, ref_len);
+	tu_expect_err(&r, "");
+	tu_expect_bytes("--files0-from=list", r.out, r.out_len, ref, ref_len);
 	tu_run_free(&r);
 
 	cu_pm(&r, "list", "--files0-from=-", "-j", "4", "-o", "out", NULL);
 	cu_expect_exit(&r, 0);
-	cu_expect_err(&r, "");
-	cu_expect_file("out", ref, ref_len);
+	tu_expect_err(&r, "");
+	tu_expect_file("out", ref, ref_len);
 	tu_run_free(&r);
 
 	cu_pm(&r, NULL, "--files0-from", "list", "--order=arrival", NULL);
 	cu_expect_exit(&r, 0);
-	cu_expect_err(&r, "");
+	tu_expect_err(&r, "");
 	ck_assert_uint_eq(r.out_len, ref_len);
 	tu_run_free(&r);
 	free(ref);
-	cu_leave_scratch(dir);
+	tu_leave_scratch(dir);
 }
 END_TEST
 
 START_TEST(files0_from_errors)
 {
-	char *dir = cu_enter_scratch();
+	char *dir = tu_enter_scratch();
 	struct tu_run r;
 	static const char list[] = "a\0missing\0b\0";
 
@@ -310,8 +310,8 @@ START_TEST(files0_from_errors)
 	/* A bad name in the list is a bad input like any other. */
 	cu_pm(&r, NULL, "--files0-from=list", NULL);
 	cu_expect_exit(&r, 1);
-	cu_expect_err(&r, "pmerge: missing: No such file or directory\n");
-	cu_expect_bytes("the other inputs", r.out, r.out_len, A_TEXT B_TEXT,
+	tu_expect_err(&r, "pmerge: missing: No such file or directory\n");
+	tu_expect_bytes("the other inputs", r.out, r.out_len, A_TEXT B_TEXT,
 	                strlen(A_TEXT B_TEXT));
 	tu_run_free(&r);
 
@@ -324,13 +324,13 @@ START_TEST(files0_from_errors)
 	                  strstr(r.err, "No such file or directory"),
 	              "stderr \"%s\"", r.err);
 	tu_run_free(&r);
-	cu_leave_scratch(dir);
+	tu_leave_scratch(dir);
 }
 END_TEST
 
 START_TEST(quiet_verbose_progress)
 {
-	char *dir = cu_enter_scratch();
+	char *dir = tu_enter_scratch();
 	struct tu_run r;
 
 	write_abc();
@@ -344,8 +344,8 @@ START_TEST(quiet_verbose_progress)
 		cu_pm(&r, NULL, quiet[i][0], "a", "b", "c", NULL);
 		cu_expect_exit(&r, 0);
 		/* Standard error is no terminal: no progress line. */
-		cu_expect_err(&r, "");
-		cu_expect_bytes(quiet[i][0], r.out, r.out_len, ABC_TEXT,
+		tu_expect_err(&r, "");
+		tu_expect_bytes(quiet[i][0], r.out, r.out_len, ABC_TEXT,
 		                strlen(ABC_TEXT));
 		tu_run_free(&r);
 	}
@@ -356,19 +356,19 @@ START_TEST(quiet_verbose_progress)
 	 */
 	cu_pm(&r, NULL, "-l", "sem:4", "-j", "2", "a", "b", "c", NULL);
 	cu_expect_exit(&r, 0);
-	cu_expect_bytes("sem:4 to a pipe", r.out, r.out_len, ABC_TEXT,
+	tu_expect_bytes("sem:4 to a pipe", r.out, r.out_len, ABC_TEXT,
 	                strlen(ABC_TEXT));
 	cu_expect_note(&r, "sem:4 to a pipe");
 	tu_run_free(&r);
 	cu_pm(&r, NULL, "-q", "-l", "sem:4", "-j", "2", "a", "b", "c", NULL);
 	cu_expect_exit(&r, 0);
-	cu_expect_err(&r, "");
+	tu_expect_err(&r, "");
 	tu_run_free(&r);
 
 	/* --progress=always may print; the merge is the same. */
 	cu_pm(&r, NULL, "--progress=always", "a", "b", "c", NULL);
 	cu_expect_exit(&r, 0);
-	cu_expect_bytes("--progress=always", r.out, r.out_len, ABC_TEXT,
+	tu_expect_bytes("--progress=always", r.out, r.out_len, ABC_TEXT,
 	                strlen(ABC_TEXT));
 	tu_run_free(&r);
 
@@ -377,70 +377,70 @@ START_TEST(quiet_verbose_progress)
 	for (size_t i = 0; i < 2; i++) {
 		cu_pm(&r, NULL, verbose[i], "-o", "out", "a", "b", "c", NULL);
 		cu_expect_exit(&r, 0);
-		cu_expect_file("out", ABC_TEXT, strlen(ABC_TEXT));
+		tu_expect_file("out", ABC_TEXT, strlen(ABC_TEXT));
 		char *nl = memchr(r.err, '\n', r.err_len);
 		ck_assert_msg(r.err_len > 1 && nl == r.err + r.err_len - 1,
 		              "%s: want one line on stderr, got \"%s\"",
 		              verbose[i], r.err);
 		tu_run_free(&r);
 	}
-	cu_leave_scratch(dir);
+	tu_leave_scratch(dir);
 }
 END_TEST
 
 START_TEST(jobs_limits_accepted)
 {
-	char *dir = cu_enter_scratch();
+	char *dir = tu_enter_scratch();
 	struct tu_run r;
 
 	write_abc();
 	const char *const jobs[] = {"-j1", "--jobs=1024", "-j", "--jobs"};
 	cu_pm(&r, NULL, jobs[0], "c", "b", "a", NULL);
 	cu_expect_exit(&r, 0);
-	cu_expect_err(&r, "");
-	cu_expect_bytes("-j1", r.out, r.out_len, C_TEXT B_TEXT A_TEXT,
+	tu_expect_err(&r, "");
+	tu_expect_bytes("-j1", r.out, r.out_len, C_TEXT B_TEXT A_TEXT,
 	                strlen(C_TEXT B_TEXT A_TEXT));
 	tu_run_free(&r);
 
 	cu_pm(&r, NULL, jobs[1], "c", "b", "a", NULL);
 	cu_expect_exit(&r, 0);
-	cu_expect_err(&r, "");
-	cu_expect_bytes("--jobs=1024", r.out, r.out_len, C_TEXT B_TEXT A_TEXT,
+	tu_expect_err(&r, "");
+	tu_expect_bytes("--jobs=1024", r.out, r.out_len, C_TEXT B_TEXT A_TEXT,
 	                strlen(C_TEXT B_TEXT A_TEXT));
 	tu_run_free(&r);
 
 	cu_pm(&r, NULL, jobs[2], "3", jobs[3], "7", "a", "c", NULL);
 	cu_expect_exit(&r, 0);
-	cu_expect_err(&r, "");
-	cu_expect_bytes("-j 3 --jobs 7", r.out, r.out_len, A_TEXT C_TEXT,
+	tu_expect_err(&r, "");
+	tu_expect_bytes("-j 3 --jobs 7", r.out, r.out_len, A_TEXT C_TEXT,
 	                strlen(A_TEXT C_TEXT));
 	tu_run_free(&r);
-	cu_leave_scratch(dir);
+	tu_leave_scratch(dir);
 }
 END_TEST
 
 /* Like cat and other GNU tools, options may follow operands. */
 START_TEST(options_after_operands)
 {
-	char *dir = cu_enter_scratch();
+	char *dir = tu_enter_scratch();
 	struct tu_run r;
 
 	write_abc();
 	cu_pm(&r, NULL, "a", "-j", "2", "b", NULL);
 	cu_expect_exit(&r, 0);
-	cu_expect_err(&r, "");
-	cu_expect_bytes("a -j 2 b", r.out, r.out_len, A_TEXT B_TEXT,
+	tu_expect_err(&r, "");
+	tu_expect_bytes("a -j 2 b", r.out, r.out_len, A_TEXT B_TEXT,
 	                strlen(A_TEXT B_TEXT));
 	tu_run_free(&r);
 
 	cu_pm(&r, NULL, "c", "a", "-o", "out", "b", "--order=input", NULL);
 	cu_expect_exit(&r, 0);
-	cu_expect_err(&r, "");
+	tu_expect_err(&r, "");
 	ck_assert_uint_eq(r.out_len, 0);
-	cu_expect_file("out", C_TEXT A_TEXT B_TEXT,
+	tu_expect_file("out", C_TEXT A_TEXT B_TEXT,
 	               strlen(C_TEXT A_TEXT B_TEXT));
 	tu_run_free(&r);
-	cu_leave_scratch(dir);
+	tu_leave_scratch(dir);
 }
 END_TEST
 
@@ -470,7 +470,7 @@ TCase *cli_tcase_options(void)
 
 START_TEST(stats_text)
 {
-	char *dir = cu_enter_scratch();
+	char *dir = tu_enter_scratch();
 	struct tu_run r;
 
 	write_abc();
@@ -478,7 +478,7 @@ START_TEST(stats_text)
 	for (size_t i = 0; i < 2; i++) {
 		cu_pm(&r, NULL, forms[i], "-j", "2", "a", "b", "c", NULL);
 		cu_expect_exit(&r, 0);
-		cu_expect_bytes(forms[i], r.out, r.out_len, ABC_TEXT,
+		tu_expect_bytes(forms[i], r.out, r.out_len, ABC_TEXT,
 		                strlen(ABC_TEXT));
 		ck_assert_msg(strstr(r.err, "acquisitions") != NULL,
 		              "%s: stderr \"%s\" lacks acquisitions", forms[i],
@@ -489,15 +489,15 @@ START_TEST(stats_text)
 	cu_pm(&r, NULL, "--stats", "--stats-file=st", "-o", "out", "a", "b",
 	      "c", NULL);
 	cu_expect_exit(&r, 0);
-	cu_expect_err(&r, "");
-	cu_expect_file("out", ABC_TEXT, strlen(ABC_TEXT));
+	tu_expect_err(&r, "");
+	tu_expect_file("out", ABC_TEXT, strlen(ABC_TEXT));
 	size_t len;
 	char *st = cu_slurp("st", &len);
 	ck_assert_msg(strstr(st, "acquisitions") != NULL,
 	              "stats file \"%s\" lacks acquisitions", st);
 	free(st);
 	tu_run_free(&r);
-	cu_leave_scratch(dir);
+	tu_leave_scratch(dir);
 }
 END_TEST
 
@@ -507,7 +507,7 @@ END_TEST
  */
 START_TEST(stats_text_fairness)
 {
-	char *dir = cu_enter_scratch();
+	char *dir = tu_enter_scratch();
 	struct tu_run r;
 	char name[16];
 
@@ -547,7 +547,7 @@ START_TEST(stats_text_fairness)
 	ck_assert_msg(strstr(r.err, "fairness 1.000") != NULL,
 	              "-j 1: stderr \"%s\" lacks fairness 1.000", r.err);
 	tu_run_free(&r);
-	cu_leave_scratch(dir);
+	tu_leave_scratch(dir);
 }
 END_TEST
 

@@ -23,7 +23,7 @@ static void give_away(const char *path)
 
 static char *enter_shared_scratch(void)
 {
-	char *dir = cu_enter_scratch();
+	char *dir = tu_enter_scratch();
 	give_away(dir);
 	cu_write("a", A_TEXT);
 	cu_write("b", B_TEXT);
@@ -50,11 +50,11 @@ START_TEST(unreadable_input_to_stdout)
 
 	run(&r, (char *[]){"-j", (char *)jobs, "a", "secret", "b"}, 5);
 	cu_expect_exit(&r, 1);
-	cu_expect_err(&r, "pmerge: secret: Permission denied\n");
-	cu_expect_bytes("the other inputs", r.out, r.out_len, A_TEXT B_TEXT,
+	tu_expect_err(&r, "pmerge: secret: Permission denied\n");
+	tu_expect_bytes("the other inputs", r.out, r.out_len, A_TEXT B_TEXT,
 	                strlen(A_TEXT B_TEXT));
 	tu_run_free(&r);
-	cu_leave_scratch(dir);
+	tu_leave_scratch(dir);
 }
 END_TEST
 
@@ -69,12 +69,12 @@ START_TEST(unreadable_input_with_output)
 	size_t entries = tu_count_entries(".");
 	run(&r, (char *[]){"-o", "out", "a", "secret", "b"}, 5);
 	cu_expect_exit(&r, 1);
-	cu_expect_err(&r, "pmerge: secret: Permission denied\n");
-	cu_expect_file("out", "OLD", 3);
+	tu_expect_err(&r, "pmerge: secret: Permission denied\n");
+	tu_expect_file("out", "OLD", 3);
 	ck_assert_uint_eq(cu_stat("out").st_ino, before.st_ino);
 	ck_assert_uint_eq(tu_count_entries("."), entries);
 	tu_run_free(&r);
-	cu_leave_scratch(dir);
+	tu_leave_scratch(dir);
 }
 END_TEST
 
@@ -87,11 +87,11 @@ START_TEST(unwritable_output_directory)
 	give_away("ro");
 	run(&r, (char *[]){"-o", "ro/out", "a", "b"}, 4);
 	cu_expect_exit(&r, 1);
-	cu_expect_err(&r, "pmerge: ro/out: Permission denied\n");
+	tu_expect_err(&r, "pmerge: ro/out: Permission denied\n");
 	ck_assert_uint_eq(r.out_len, 0);
 	ck_assert_uint_eq(tu_count_entries("ro"), 0);
 	tu_run_free(&r);
-	cu_leave_scratch(dir);
+	tu_leave_scratch(dir);
 }
 END_TEST
 

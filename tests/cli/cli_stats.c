@@ -31,7 +31,7 @@ static const struct {
 
 START_TEST(stats_json)
 {
-	char *dir = cu_enter_scratch();
+	char *dir = tu_enter_scratch();
 	char *names[N_SJ_INPUTS];
 	size_t lines = 0;
 	struct cu_io io = CU_IO_INIT;
@@ -79,7 +79,7 @@ START_TEST(stats_json)
 	if (sj_cases[_i].stats_file) {
 		/* The statistics went to the file, and nothing else was said.
 		 */
-		cu_expect_err(&r, "");
+		tu_expect_err(&r, "");
 		ck_assert(tu_exists("stats.json"));
 	} else {
 		/* Standard error holds the document and nothing else. */
@@ -111,14 +111,14 @@ START_TEST(stats_json)
 	tu_run_free(&r);
 	for (size_t i = 0; i < N_SJ_INPUTS; i++)
 		free(names[i]);
-	cu_leave_scratch(dir);
+	tu_leave_scratch(dir);
 }
 END_TEST
 
 /* The checker itself must reject a document that breaks the rules. */
 START_TEST(stats_checker_rejects)
 {
-	char *dir = cu_enter_scratch();
+	char *dir = tu_enter_scratch();
 	struct cu_io io = CU_IO_INIT;
 	struct tu_run py;
 
@@ -129,7 +129,7 @@ START_TEST(stats_checker_rejects)
 	ck_assert_int_eq(py.status, 1);
 	ck_assert_ptr_nonnull(strstr(py.err, "workers"));
 	tu_run_free(&py);
-	cu_leave_scratch(dir);
+	tu_leave_scratch(dir);
 }
 END_TEST
 

@@ -95,20 +95,6 @@ void cu_init(void)
 	signal(SIGPIPE, SIG_DFL);
 }
 
-char *cu_enter_scratch(void)
-{
-	char *dir = tu_mkdtemp();
-	ck_assert_int_eq(chdir(dir), 0);
-	return dir;
-}
-
-void cu_leave_scratch(char *dir)
-{
-	ck_assert_int_eq(chdir("/"), 0);
-	tu_rmdir_rf(dir);
-	free(dir);
-}
-
 /* Only async-signal-safe calls: the test process may have threads. */
 static void child_exec(const struct cu_io *io, int in, int out, int err,
                        char *const argv[])
@@ -304,46 +290,11 @@ void cu_write(const char *path, const char *text)
 	tu_write_file(path, text, strlen(text));
 }
 
-void cu_expect_bytes(const char *what, const char *got, size_t got_len,
-                     const char *want, size_t want_len)
-{
-	size_t i = 0, n = got_len < want_len ? got_len : want_len;
-
-	if (got_len == want_len && memcmp(got, want, n) == 0)
-		return;
-	while (i < n && got[i] == want[i])
-		i++;
-	/* Short outputs are shown whole: the message is the diagnosis. */
-	if (got_len < 200 && want_len < 200)
-		ck_abort_msg("%s: got %zu bytes \"%.*s\", want %zu bytes "
-		             "\"%.*s\" (first difference at %zu)",
-		             what, got_len, (int)got_len, got, want_len,
-		             (int)want_len, want, i);
-	ck_abort_msg("%s: got %zu bytes, want %zu; first difference at "
-	             "offset %zu",
-	             what, got_len, want_len, i);
-}
-
-void cu_expect_file(const char *path, const char *want, size_t want_len)
-{
-	size_t len;
-	char *d = cu_slurp(path, &len);
-	cu_expect_bytes(path, d, len, want, want_len);
-	free(d);
-}
-
 void cu_expect_exit(const struct tu_run *r, int status)
 {
 	ck_assert_msg(r->status == status,
 	              "exit status %d (signal %d), want %d; stderr: %s",
 	              r->status, r->signal, status, r->err);
-}
-
-void cu_expect_err(const struct tu_run *r, const char *want)
-{
-	ck_assert_msg(r->err_len == strlen(want) &&
-	                  memcmp(r->err, want, r->err_len) == 0,
-	              "stderr is \"%s\", want \"%s\"", r->err, want);
 }
 
 void cu_expect_note(const struct tu_run *r, const char *what)

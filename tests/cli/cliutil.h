@@ -43,10 +43,6 @@ struct cu_io {
  */
 void cu_init(void);
 
-/* Makes a scratch directory, enters it and returns its path (malloc'ed). */
-char *cu_enter_scratch(void);
-/* Leaves and removes the scratch directory, frees dir. */
-void cu_leave_scratch(char *dir);
 
 /* Runs argv (argv[0] looked up in PATH) as io says; captures what it can. */
 void cu_run_io(struct tu_run *r, const struct cu_io *io, char *const argv[]);
@@ -75,11 +71,7 @@ bool cu_have_program(const char *name);
  */
 char *cu_slurp(const char *path, size_t *len);
 void cu_write(const char *path, const char *text);
-void cu_expect_bytes(const char *what, const char *got, size_t got_len,
-                     const char *want, size_t want_len);
-void cu_expect_file(const char *path, const char *want, size_t want_len);
 void cu_expect_exit(const struct tu_run *r, int status);
-void cu_expect_err(const struct tu_run *r, const char *want);
 /* stderr is one line, "pmerge: ...": a note, such as a reduced sem:N. */
 void cu_expect_note(const struct tu_run *r, const char *what);
 struct stat cu_stat(const char *path);

@@ -8,6 +8,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <spawn.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -236,4 +237,100 @@ void tu_fill_random(void *buf, size_t len, uint64_t seed)
 		x ^= x << 17;
 		p[i] = (unsigned char)(x >> 24);
 	}
+}
+
+void tu_sleep_s(double seconds)
+{
+	struct timespec ts = {
+	    .tv_sec = (time_t)seconds,
+	    .tv_nsec = (long)((seconds - (double)(time_t)seconds) * 1e9),
+	};
+
+	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+		;
+}
+
+char *tu_enter_scratch(void)
+{
+	char *dir = tu_mkdtemp();
+
+	ck_assert_int_eq(chmod(dir, 0755), 0);
+	ck_assert_int_eq(chdir(dir), 0);
+	return dir;
+}
+
+void tu_leave_scratch(char *dir)
+{
+	ck_assert_int_eq(chdir("/"), 0);
+	tu_rmdir_rf(dir);
+	free(dir);
+}
+
+char *tu_cat_names(const char *const *names, size_t n, size_t *len)
+{
+	char *all = NULL;
+	size_t l = 0, cap = 0;
+
+	tu_append(&all, &l, &cap, "", 0);
+	for (size_t i = 0; i < n; i++) {
+		size_t k;
+		char *d = tu_read_file(names[i], &k);
+		ck_assert_msg(d != NULL, "%s is missing", names[i]);
+		tu_append(&all, &l, &cap, d, k);
+		free(d);
+	}
+	*len = l;
+	return all;
+}
+
+char *tu_cat(size_t *len, ...)
+{
+	const char *names[64];
+	size_t n = 0;
+	va_list ap;
+
+	va_start(ap, len);
+	for (const char *a; (a = va_arg(ap, const char *));) {
+		ck_assert_uint_lt(n, 64);
+		names[n++] = a;
+	}
+	va_end(ap);
+	return tu_cat_names(names, n, len);
+}
+
+void tu_expect_bytes(const char *what, const char *got, size_t got_len,
+                     const char *want, size_t want_len)
+{
+	size_t i = 0, n = got_len < want_len ? got_len : want_len;
+
+	if (got_len == want_len && memcmp(got, want, n) == 0)
+		return;
+	while (i < n && got[i] == want[i])
+		i++;
+	/* Short contents are shown whole: the message is the diagnosis. */
+	if (got_len < 200 && want_len < 200)
+		ck_abort_msg("%s: got %zu bytes \"%.*s\", want %zu bytes "
+		             "\"%.*s\" (first difference at %zu)",
+		             what, got_len, (int)got_len, got, want_len,
+		             (int)want_len, want, i);
+	ck_abort_msg("%s: got %zu bytes, want %zu; first difference at "
+	             "offset %zu",
+	             what, got_len, want_len, i);
+}
+
+void tu_expect_file(const char *path, const char *want, size_t want_len)
+{
+	size_t len;
+	char *got = tu_read_file(path, &len);
+
+	ck_assert_msg(got != NULL, "%s is missing", path);
+	tu_expect_bytes(path, got, len, want, want_len);
+	free(got);
+}
+
+void tu_expect_text(const char *what, const char *got, size_t got_len,
+                    const char *want)
+{
+	ck_assert_msg(got_len == strlen(want) && memcmp(got, want, got_len) == 0,
+	              "%s is \"%s\", want \"%s\"", what, got, want);
 }

@@ -24,6 +24,8 @@ struct tu_run {
 
 /* Monotonic seconds. */
 double tu_now_s(void);
+/* Sleeps that long, through EINTR. */
+void tu_sleep_s(double seconds);
 /* Appends d[0, n) to the growable, NUL-terminated buffer *buf. */
 void tu_append(char **buf, size_t *len, size_t *cap, const void *d, size_t n);
 
@@ -52,6 +54,13 @@ void tu_run_free(struct tu_run *r);
 /* A fresh scratch directory (removed by tu_rmdir_rf); returns malloc'ed path.
  */
 char *tu_mkdtemp(void);
+/*
+ * A fresh scratch directory, entered: the test names its files relative to
+ * it.  Readable by other users (the permission cases run pmerge as one).
+ * tu_leave_scratch() leaves it, removes it and frees dir.
+ */
+char *tu_enter_scratch(void);
+void tu_leave_scratch(char *dir);
 void tu_rmdir_rf(const char *dir);
 /* dir/name as a malloc'ed string. */
 char *tu_path(const char *dir, const char *name);
@@ -62,6 +71,29 @@ char *tu_read_file(const char *path, size_t *len);
 bool tu_exists(const char *path);
 /* Number of directory entries other than . and .. */
 size_t tu_count_entries(const char *dir);
+/* The concatenation of the named files, as cat writes it (malloc'ed); the
+ * list ends with NULL.  A missing file fails the test. */
+char *tu_cat(size_t *len, ...) __attribute__((sentinel));
+/* The same for names[0, n). */
+char *tu_cat_names(const char *const *names, size_t n, size_t *len);
+
+/*
+ * The standard checks.  Contents are compared byte for byte and a failure
+ * reports the first differing offset (short contents are shown whole),
+ * not megabytes of output.
+ */
+void tu_expect_bytes(const char *what, const char *got, size_t got_len,
+                     const char *want, size_t want_len);
+/* path exists and holds exactly want. */
+void tu_expect_file(const char *path, const char *want, size_t want_len);
+/* A captured stream is exactly the text want. */
+void tu_expect_text(const char *what, const char *got, size_t got_len,
+                    const char *want);
+/* r (a struct tu_run, or any result with err and err_len) printed exactly
+ * want on standard error. */
+#define tu_expect_err(r, want)                                                 \
+	tu_expect_text("stderr", (r)->err, (r)->err_len, (want))
+
 /* Deterministic pseudo-random bytes (xorshift) for generated inputs. */
 void tu_fill_random(void *buf, size_t len, uint64_t seed);
 

@@ -45,19 +45,6 @@ static void pm(struct hu_result *r, const struct hu_opts *o, ...)
 	va_end(ap);
 }
 
-static char *cat_of(size_t *len, ...)
-{
-	const char *names[32];
-	size_t n = 0;
-	va_list ap;
-
-	va_start(ap, len);
-	for (const char *a; (a = va_arg(ap, const char *));)
-		names[n++] = a;
-	va_end(ap);
-	return hu_cat(names, n, len);
-}
-
 static void make_ac(void)
 {
 	hu_make("a", 1000, 1, true);
@@ -69,9 +56,9 @@ static void make_ac(void)
 static void expect_out_ac(const struct hu_result *r)
 {
 	size_t len;
-	char *want = cat_of(&len, "a", "c", NULL);
+	char *want = tu_cat(&len, "a", "c", NULL);
 
-	hu_expect_bytes("standard output", r->out, r->out_len, want, len);
+	tu_expect_bytes("standard output", r->out, r->out_len, want, len);
 	free(want);
 }
 
@@ -85,7 +72,7 @@ static void expect_all_or_nothing(const char *bad, const char *message)
 	hu_snap_take(&s, "out");
 	pm(&r, NULL, "-o", "out", "a", bad, "c", NULL);
 	hu_expect_exit(&r, 1);
-	hu_expect_err(&r, message);
+	tu_expect_err(&r, message);
 	hu_snap_expect(&s, "out");
 	hu_expect_no_temp(".");
 	hu_result_free(&r);
@@ -95,7 +82,7 @@ static void expect_all_or_nothing(const char *bad, const char *message)
 
 START_TEST(empty_name)
 {
-	char *dir = hu_enter();
+	char *dir = tu_enter_scratch();
 	struct hu_result r;
 
 	make_ac();
@@ -119,31 +106,31 @@ START_TEST(empty_name)
 	hu_snap_expect(&s, "out");
 	hu_expect_no_temp(".");
 	hu_result_free(&r);
-	hu_leave(dir);
+	tu_leave_scratch(dir);
 }
 END_TEST
 
 START_TEST(dangling_symlink)
 {
-	char *dir = hu_enter();
+	char *dir = tu_enter_scratch();
 	struct hu_result r;
 
 	make_ac();
 	ck_assert_int_eq(symlink("nowhere", "dl"), 0);
 	pm(&r, NULL, "a", "dl", "c", NULL);
 	hu_expect_exit(&r, 1);
-	hu_expect_err(&r, "pmerge: dl: No such file or directory\n");
+	tu_expect_err(&r, "pmerge: dl: No such file or directory\n");
 	expect_out_ac(&r);
 	hu_result_free(&r);
 	expect_all_or_nothing("dl", "pmerge: dl: No such file or directory\n");
-	hu_leave(dir);
+	tu_leave_scratch(dir);
 }
 END_TEST
 
 START_TEST(symlink_loop)
 {
 	static const char *const names[] = {"self", "l1"};
-	char *dir = hu_enter();
+	char *dir = tu_enter_scratch();
 	struct hu_result r;
 	char *want;
 
@@ -158,56 +145,56 @@ START_TEST(symlink_loop)
 	                          "links\n",
 	                          names[_i]),
 	                 0);
-	hu_expect_err(&r, want);
+	tu_expect_err(&r, want);
 	expect_out_ac(&r);
 	hu_result_free(&r);
 	expect_all_or_nothing(names[_i], want);
 	free(want);
-	hu_leave(dir);
+	tu_leave_scratch(dir);
 }
 END_TEST
 
 START_TEST(directory_input)
 {
-	char *dir = hu_enter();
+	char *dir = tu_enter_scratch();
 	struct hu_result r;
 
 	make_ac();
 	ck_assert_int_eq(mkdir("sub", 0755), 0);
 	pm(&r, NULL, "a", "sub", "c", NULL);
 	hu_expect_exit(&r, 1);
-	hu_expect_err(&r, "pmerge: sub: Is a directory\n");
+	tu_expect_err(&r, "pmerge: sub: Is a directory\n");
 	expect_out_ac(&r);
 	hu_result_free(&r);
 	expect_all_or_nothing("sub", "pmerge: sub: Is a directory\n");
-	hu_leave(dir);
+	tu_leave_scratch(dir);
 }
 END_TEST
 
 /* cat a a: the file twice.  -o a a a: FILE may be one of the inputs. */
 START_TEST(same_input_twice)
 {
-	char *dir = hu_enter();
+	char *dir = tu_enter_scratch();
 	struct hu_result r;
 	size_t len;
 
 	make_ac();
 	hu_make("big", 300000, 7, false);
-	char *want = cat_of(&len, "a", "big", "a", "big", NULL);
+	char *want = tu_cat(&len, "a", "big", "a", "big", NULL);
 	pm(&r, NULL, "-j", "4", "a", "big", "a", "big", NULL);
 	hu_expect_exit(&r, 0);
-	hu_expect_err(&r, "");
-	hu_expect_bytes("standard output", r.out, r.out_len, want, len);
+	tu_expect_err(&r, "");
+	tu_expect_bytes("standard output", r.out, r.out_len, want, len);
 	hu_result_free(&r);
 
 	pm(&r, NULL, "-j", "4", "-o", "out", "a", "big", "a", "big", NULL);
 	hu_expect_exit(&r, 0);
-	hu_expect_file("out", want, len);
+	tu_expect_file("out", want, len);
 	hu_result_free(&r);
 
 	pm(&r, NULL, "-j", "4", "-o", "big", "big", "a", "big", NULL);
 	hu_expect_exit(&r, 0);
-	hu_expect_err(&r, "");
+	tu_expect_err(&r, "");
 	/* big is replaced by big a big, of the old big, read before. */
 	size_t la, lb = 300000;
 	char *a = tu_read_file("a", &la);
@@ -216,13 +203,13 @@ START_TEST(same_input_twice)
 	tu_fill_random(expect, lb, 7);
 	memcpy(expect + lb, a, la);
 	memcpy(expect + lb + la, expect, lb);
-	hu_expect_file("big", expect, 2 * lb + la);
+	tu_expect_file("big", expect, 2 * lb + la);
 	hu_expect_no_temp(".");
 	free(expect);
 	free(a);
 	free(want);
 	hu_result_free(&r);
-	hu_leave(dir);
+	tu_leave_scratch(dir);
 }
 END_TEST
 
@@ -237,7 +224,7 @@ START_TEST(growing_input)
 {
 	const size_t initial = 2u << 20;
 	const char *unit = _i ? "line" : "file";
-	char *dir = hu_enter();
+	char *dir = tu_enter_scratch();
 	struct hu_result r;
 	char line[4096];
 	pid_t writer;
@@ -284,15 +271,15 @@ START_TEST(growing_input)
 		ck_assert_int_eq(r.out[r.out_len - 1], '\n');
 		char *last = memrchr(r.out, '\n', r.out_len - 1);
 		size_t keep = last ? (size_t)(last - r.out) + 1 : 0;
-		hu_expect_bytes("the records before the last", r.out, keep,
+		tu_expect_bytes("the records before the last", r.out, keep,
 		                final, keep);
 	} else {
-		hu_expect_bytes("what was merged", r.out, r.out_len, final,
+		tu_expect_bytes("what was merged", r.out, r.out_len, final,
 		                r.out_len);
 	}
 	free(final);
 	hu_result_free(&r);
-	hu_leave(dir);
+	tu_leave_scratch(dir);
 }
 END_TEST
 
@@ -301,7 +288,7 @@ END_TEST
 START_TEST(output_is_directory)
 {
 	static const char *const targets[] = {"outdir", "outdir/"};
-	char *dir = hu_enter();
+	char *dir = tu_enter_scratch();
 	struct hu_result r;
 	char *want;
 
@@ -312,15 +299,15 @@ START_TEST(output_is_directory)
 	hu_expect_exit(&r, 1);
 	ck_assert_int_gt(
 	    asprintf(&want, "pmerge: %s: Is a directory\n", targets[_i]), 0);
-	hu_expect_err(&r, want);
+	tu_expect_err(&r, want);
 	ck_assert_str_eq(r.out, "");
 	ck_assert_uint_eq(tu_count_entries("outdir"), 1);
-	hu_expect_file("outdir/keep", OLD, strlen(OLD));
+	tu_expect_file("outdir/keep", OLD, strlen(OLD));
 	hu_expect_no_temp(".");
 	hu_expect_no_temp("outdir");
 	free(want);
 	hu_result_free(&r);
-	hu_leave(dir);
+	tu_leave_scratch(dir);
 }
 END_TEST
 
@@ -332,17 +319,17 @@ START_TEST(output_in_missing_directory)
 	    {"nodir/out", "pmerge: nodir/out: No such file or directory\n"},
 	    {"a/out", "pmerge: a/out: Not a directory\n"},
 	};
-	char *dir = hu_enter();
+	char *dir = tu_enter_scratch();
 	struct hu_result r;
 
 	make_ac();
 	pm(&r, NULL, "-o", t[_i].target, "a", "c", NULL);
 	hu_expect_exit(&r, 1);
-	hu_expect_err(&r, t[_i].message);
+	tu_expect_err(&r, t[_i].message);
 	ck_assert(!tu_exists("nodir"));
 	ck_assert_uint_eq(tu_count_entries("."), 2);
 	hu_result_free(&r);
-	hu_leave(dir);
+	tu_leave_scratch(dir);
 }
 END_TEST
 
@@ -398,7 +385,7 @@ END_TEST
 START_TEST(output_symlink)
 {
 	static const char *const links[] = {"out", "chain"};
-	char *dir = hu_enter();
+	char *dir = tu_enter_scratch();
 	struct hu_result r;
 	struct stat st;
 	char got[256];
@@ -412,9 +399,9 @@ START_TEST(output_symlink)
 	ck_assert_int_eq(symlink("out", "chain"), 0);
 	pm(&r, NULL, "-o", links[_i], "a", "c", NULL);
 	hu_expect_exit(&r, 0);
-	hu_expect_err(&r, "");
-	char *want = cat_of(&len, "a", "c", NULL);
-	hu_expect_file("d/t", want, len);
+	tu_expect_err(&r, "");
+	char *want = tu_cat(&len, "a", "c", NULL);
+	tu_expect_file("d/t", want, len);
 	ck_assert_int_eq(lstat("out", &st), 0);
 	ck_assert(S_ISLNK(st.st_mode));
 	ssize_t n = readlink("out", got, sizeof(got) - 1);
@@ -429,14 +416,14 @@ START_TEST(output_symlink)
 	hu_expect_no_temp("d");
 	free(want);
 	hu_result_free(&r);
-	hu_leave(dir);
+	tu_leave_scratch(dir);
 }
 END_TEST
 
 /* A dangling -o link gets its target created; a looping one is an error. */
 START_TEST(output_odd_symlinks)
 {
-	char *dir = hu_enter();
+	char *dir = tu_enter_scratch();
 	struct hu_result r;
 	struct stat st;
 	size_t len;
@@ -446,30 +433,30 @@ START_TEST(output_odd_symlinks)
 	ck_assert_int_eq(symlink("loop", "loop"), 0);
 	pm(&r, NULL, "-o", "dangling", "a", "c", NULL);
 	hu_expect_exit(&r, 0);
-	hu_expect_err(&r, "");
-	char *want = cat_of(&len, "a", "c", NULL);
-	hu_expect_file("target", want, len);
+	tu_expect_err(&r, "");
+	char *want = tu_cat(&len, "a", "c", NULL);
+	tu_expect_file("target", want, len);
 	ck_assert_int_eq(lstat("dangling", &st), 0);
 	ck_assert(S_ISLNK(st.st_mode));
 	hu_result_free(&r);
 
 	pm(&r, NULL, "-o", "loop", "a", "c", NULL);
 	hu_expect_exit(&r, 1);
-	hu_expect_err(&r, "pmerge: loop: Too many levels of symbolic links\n");
+	tu_expect_err(&r, "pmerge: loop: Too many levels of symbolic links\n");
 	ck_assert_int_eq(lstat("loop", &st), 0);
 	ck_assert(S_ISLNK(st.st_mode));
 	ck_assert_uint_eq(tu_count_entries("."), 5);
 	hu_expect_no_temp(".");
 	free(want);
 	hu_result_free(&r);
-	hu_leave(dir);
+	tu_leave_scratch(dir);
 }
 END_TEST
 
 /* -o '': no such file, and nothing left behind. */
 START_TEST(output_empty_name)
 {
-	char *dir = hu_enter();
+	char *dir = tu_enter_scratch();
 	struct hu_result r;
 
 	make_ac();
@@ -482,13 +469,13 @@ START_TEST(output_empty_name)
 	ck_assert_uint_eq(r.out_len, 0);
 	ck_assert_uint_eq(tu_count_entries("."), 2);
 	hu_result_free(&r);
-	hu_leave(dir);
+	tu_leave_scratch(dir);
 }
 END_TEST
 
 START_TEST(output_dev_null)
 {
-	char *dir = hu_enter();
+	char *dir = tu_enter_scratch();
 	struct hu_result r;
 	struct stat st;
 
@@ -496,20 +483,20 @@ START_TEST(output_dev_null)
 	hu_make("big", 300000, 7, false);
 	pm(&r, NULL, "-j", "4", "-o", "/dev/null", "a", "big", "c", NULL);
 	hu_expect_exit(&r, 0);
-	hu_expect_err(&r, "");
+	tu_expect_err(&r, "");
 	ck_assert_uint_eq(r.out_len, 0);
 	ck_assert_int_eq(stat("/dev/null", &st), 0);
 	ck_assert(S_ISCHR(st.st_mode));
 	ck_assert_uint_eq(tu_count_entries("."), 3);
 	hu_result_free(&r);
-	hu_leave(dir);
+	tu_leave_scratch(dir);
 }
 END_TEST
 
 /* -o a FIFO: written directly, read by another process. */
 START_TEST(output_fifo)
 {
-	char *dir = hu_enter();
+	char *dir = tu_enter_scratch();
 	struct hu_result r;
 	struct stat st;
 	size_t len;
@@ -537,16 +524,16 @@ START_TEST(output_fifo)
 	pm(&r, NULL, "-j", "4", "-o", "f", "a", "big", "c", NULL);
 	ck_assert_int_eq(waitpid(reader, &status, 0), reader);
 	hu_expect_exit(&r, 0);
-	hu_expect_err(&r, "");
+	tu_expect_err(&r, "");
 	ck_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
-	char *want = cat_of(&len, "a", "big", "c", NULL);
-	hu_expect_file("got", want, len);
+	char *want = tu_cat(&len, "a", "big", "c", NULL);
+	tu_expect_file("got", want, len);
 	ck_assert_int_eq(lstat("f", &st), 0);
 	ck_assert(S_ISFIFO(st.st_mode));
 	hu_expect_no_temp(".");
 	free(want);
 	hu_result_free(&r);
-	hu_leave(dir);
+	tu_leave_scratch(dir);
 }
 END_TEST
 
@@ -572,7 +559,7 @@ static bool small_disk(void)
  */
 START_TEST(disk_full)
 {
-	char *dir = hu_enter();
+	char *dir = tu_enter_scratch();
 	struct hu_result r;
 	struct hu_snap s;
 	struct hu_opts o = {0};
@@ -593,7 +580,7 @@ START_TEST(disk_full)
 	hu_snap_take(&s, "small/out");
 	pm(&r, &o, "-o", "small/out", "a", "big", "c", NULL);
 	hu_expect_exit(&r, 1);
-	hu_expect_err(&r, "pmerge: small/out: No space left on device\n");
+	tu_expect_err(&r, "pmerge: small/out: No space left on device\n");
 	hu_snap_expect(&s, "small/out");
 	hu_expect_no_temp("small");
 	hu_expect_no_temp(".");
@@ -603,19 +590,19 @@ START_TEST(disk_full)
 		o.stdout_path = "small/stdout";
 		pm(&r, &o, "a", "big", "c", NULL);
 		hu_expect_exit(&r, 1);
-		hu_expect_err(&r, "pmerge: write error: No space left on "
+		tu_expect_err(&r, "pmerge: write error: No space left on "
 		                  "device\n");
 		hu_result_free(&r);
 		ck_assert_int_eq(umount("small"), 0);
 	}
-	hu_leave(dir);
+	tu_leave_scratch(dir);
 }
 END_TEST
 
 /* Standard output or -o on /dev/full. */
 START_TEST(dev_full)
 {
-	char *dir = hu_enter();
+	char *dir = tu_enter_scratch();
 	struct hu_result r;
 	struct hu_opts o = {.stdout_path = "/dev/full"};
 
@@ -623,13 +610,13 @@ START_TEST(dev_full)
 	hu_make("big", 300000, 7, false);
 	pm(&r, &o, "a", "big", "c", NULL);
 	hu_expect_exit(&r, 1);
-	hu_expect_err(&r, "pmerge: write error: No space left on device\n");
+	tu_expect_err(&r, "pmerge: write error: No space left on device\n");
 	hu_result_free(&r);
 	pm(&r, NULL, "-o", "/dev/full", "a", "big", "c", NULL);
 	hu_expect_exit(&r, 1);
-	hu_expect_err(&r, "pmerge: /dev/full: No space left on device\n");
+	tu_expect_err(&r, "pmerge: /dev/full: No space left on device\n");
 	hu_result_free(&r);
-	hu_leave(dir);
+	tu_leave_scratch(dir);
 }
 END_TEST
 
@@ -637,7 +624,7 @@ END_TEST
 
 START_TEST(stdin_closed)
 {
-	char *dir = hu_enter();
+	char *dir = tu_enter_scratch();
 	struct hu_result r;
 	struct hu_opts o = {.close_stdin = true};
 	size_t len;
@@ -645,13 +632,13 @@ START_TEST(stdin_closed)
 	make_ac();
 	pm(&r, &o, NULL);
 	hu_expect_exit(&r, 1);
-	hu_expect_err(&r, "pmerge: -: Bad file descriptor\n");
+	tu_expect_err(&r, "pmerge: -: Bad file descriptor\n");
 	ck_assert_uint_eq(r.out_len, 0);
 	hu_result_free(&r);
 
 	pm(&r, &o, "a", "-", "c", NULL);
 	hu_expect_exit(&r, 1);
-	hu_expect_err(&r, "pmerge: -: Bad file descriptor\n");
+	tu_expect_err(&r, "pmerge: -: Bad file descriptor\n");
 	expect_out_ac(&r);
 	hu_result_free(&r);
 
@@ -659,18 +646,18 @@ START_TEST(stdin_closed)
 	 * descriptor 0 either. */
 	pm(&r, &o, "-o", "out", "a", "c", NULL);
 	hu_expect_exit(&r, 0);
-	hu_expect_err(&r, "");
-	char *want = cat_of(&len, "a", "c", NULL);
-	hu_expect_file("out", want, len);
+	tu_expect_err(&r, "");
+	char *want = tu_cat(&len, "a", "c", NULL);
+	tu_expect_file("out", want, len);
 	free(want);
 	hu_result_free(&r);
-	hu_leave(dir);
+	tu_leave_scratch(dir);
 }
 END_TEST
 
 START_TEST(stdout_closed)
 {
-	char *dir = hu_enter();
+	char *dir = tu_enter_scratch();
 	struct hu_result r;
 	struct hu_opts o = {.close_stdout = true};
 	size_t len;
@@ -678,17 +665,17 @@ START_TEST(stdout_closed)
 	make_ac();
 	pm(&r, &o, "a", "c", NULL);
 	hu_expect_exit(&r, 1);
-	hu_expect_err(&r, "pmerge: write error: Bad file descriptor\n");
+	tu_expect_err(&r, "pmerge: write error: Bad file descriptor\n");
 	hu_result_free(&r);
 
 	pm(&r, &o, "-o", "out", "a", "c", NULL);
 	hu_expect_exit(&r, 0);
-	hu_expect_err(&r, "");
-	char *want = cat_of(&len, "a", "c", NULL);
-	hu_expect_file("out", want, len);
+	tu_expect_err(&r, "");
+	char *want = tu_cat(&len, "a", "c", NULL);
+	tu_expect_file("out", want, len);
 	free(want);
 	hu_result_free(&r);
-	hu_leave(dir);
+	tu_leave_scratch(dir);
 }
 END_TEST
 
@@ -701,7 +688,7 @@ START_TEST(fifo_no_writer_signal)
 	static const int sigs[] = {SIGINT, SIGTERM, SIGHUP};
 	int sig = sigs[_i % 3];
 	bool to_out = _i / 3;
-	char *dir = hu_enter();
+	char *dir = tu_enter_scratch();
 	struct hu_result r;
 	struct hu_snap s;
 	struct hu_opts o = {.sig = sig, .sig_when_open = "f"};
@@ -719,11 +706,11 @@ START_TEST(fifo_no_writer_signal)
 	              "exit %d (signal %d), want death by signal %d; "
 	              "stderr: %s",
 	              r.status, r.sig, sig, r.err);
-	hu_expect_err(&r, "");
+	tu_expect_err(&r, "");
 	hu_snap_expect(&s, "out");
 	hu_expect_no_temp(".");
 	hu_result_free(&r);
-	hu_leave(dir);
+	tu_leave_scratch(dir);
 }
 END_TEST
 
@@ -764,7 +751,7 @@ static void free_many(char **names, size_t n)
 START_TEST(many_inputs_low_fd_limit)
 {
 	const size_t n = 5000;
-	char *dir = hu_enter();
+	char *dir = tu_enter_scratch();
 	struct hu_result r;
 	struct hu_opts o = {.nofile = 64};
 	char *want, **names, **argv;
@@ -782,13 +769,13 @@ START_TEST(many_inputs_low_fd_limit)
 	o.argv = argv;
 	hu_run(&r, &o);
 	hu_expect_exit(&r, 0);
-	hu_expect_err(&r, "");
-	hu_expect_file("out", want, want_len);
+	tu_expect_err(&r, "");
+	tu_expect_file("out", want, want_len);
 	hu_result_free(&r);
 	free(argv);
 	free(want);
 	free_many(names, n);
-	hu_leave(dir);
+	tu_leave_scratch(dir);
 }
 END_TEST
 
@@ -796,7 +783,7 @@ END_TEST
 START_TEST(huge_input_count)
 {
 	const size_t n = 100000;
-	char *dir = hu_enter();
+	char *dir = tu_enter_scratch();
 	struct hu_result r;
 	struct hu_opts o = {.nofile = 64};
 	char *want, **names, *list = NULL;
@@ -810,21 +797,21 @@ START_TEST(huge_input_count)
 	tu_write_file("list", list, list_len);
 	pm(&r, &o, "--files0-from=list", "-o", "out", NULL);
 	hu_expect_exit(&r, 0);
-	hu_expect_err(&r, "");
-	hu_expect_file("out", want, want_len);
+	tu_expect_err(&r, "");
+	tu_expect_file("out", want, want_len);
 	hu_result_free(&r);
 
 	/* And to a pipe, with stdin naming the files. */
 	o.stdin_path = "list";
 	pm(&r, &o, "--files0-from=-", "-j", "8", NULL);
 	hu_expect_exit(&r, 0);
-	hu_expect_err(&r, "");
-	hu_expect_bytes("standard output", r.out, r.out_len, want, want_len);
+	tu_expect_err(&r, "");
+	tu_expect_bytes("standard output", r.out, r.out_len, want, want_len);
 	hu_result_free(&r);
 	free(list);
 	free(want);
 	free_many(names, n);
-	hu_leave(dir);
+	tu_leave_scratch(dir);
 }
 END_TEST
 
@@ -856,7 +843,7 @@ static void expect_at(int fd, uint64_t off, const char *want)
 
 START_TEST(input_over_4gib_to_file)
 {
-	char *dir = hu_enter();
+	char *dir = tu_enter_scratch();
 	struct hu_result r;
 	struct hu_opts o = {.timeout = 600};
 	struct stat st;
@@ -865,7 +852,7 @@ START_TEST(input_over_4gib_to_file)
 	tu_write_file("small", "x\n", 2);
 	pm(&r, &o, "-o", "out", "small", "huge", "small", NULL);
 	hu_expect_exit(&r, 0);
-	hu_expect_err(&r, "");
+	tu_expect_err(&r, "");
 	ck_assert_int_eq(stat("out", &st), 0);
 	ck_assert_uint_eq((uint64_t)st.st_size, BIG_SIZE + 4);
 	int fd = open("out", O_RDONLY);
@@ -877,25 +864,25 @@ START_TEST(input_over_4gib_to_file)
 	          "x\n");
 	close(fd);
 	hu_result_free(&r);
-	hu_leave(dir);
+	tu_leave_scratch(dir);
 }
 END_TEST
 
 START_TEST(input_over_4gib_to_pipe)
 {
-	char *dir = hu_enter();
+	char *dir = tu_enter_scratch();
 	struct hu_result r;
 	struct hu_opts o = {.timeout = 600, .count_stdout = true};
 
 	make_huge("huge");
 	pm(&r, &o, "huge", NULL);
 	hu_expect_exit(&r, 0);
-	hu_expect_err(&r, "");
+	tu_expect_err(&r, "");
 	ck_assert_uint_eq(r.out_count, BIG_SIZE);
 	ck_assert_uint_eq(r.tail_len, HU_TAIL);
 	ck_assert_int_eq(memcmp(r.tail + HU_TAIL - 4, "tail", 4), 0);
 	hu_result_free(&r);
-	hu_leave(dir);
+	tu_leave_scratch(dir);
 }
 END_TEST
 
@@ -904,7 +891,7 @@ END_TEST
 /* -o in a directory pmerge may not write: reported, the file untouched. */
 START_TEST(output_readonly_directory)
 {
-	char *dir = hu_enter();
+	char *dir = tu_enter_scratch();
 	struct hu_result r;
 	struct hu_snap s;
 	struct hu_opts o = {.uid = geteuid() == 0 ? NOBODY : 0};
@@ -918,12 +905,12 @@ START_TEST(output_readonly_directory)
 	hu_snap_take(&s, "ro/out");
 	pm(&r, &o, "-o", "ro/out", "a", "c", NULL);
 	hu_expect_exit(&r, 1);
-	hu_expect_err(&r, "pmerge: ro/out: Permission denied\n");
+	tu_expect_err(&r, "pmerge: ro/out: Permission denied\n");
 	hu_snap_expect(&s, "ro/out");
 	hu_expect_no_temp("ro");
 	ck_assert_uint_eq(tu_count_entries("ro"), 1);
 	hu_result_free(&r);
-	hu_leave(dir);
+	tu_leave_scratch(dir);
 }
 END_TEST
 

@@ -381,23 +381,6 @@ size_t hu_log_count(const char *log_path, const char *what)
 	return n;
 }
 
-char *hu_enter(void)
-{
-	char *dir = tu_mkdtemp();
-
-	/* Other users (edge-perm) must reach the files in it. */
-	ck_assert_int_eq(chmod(dir, 0755), 0);
-	ck_assert_int_eq(chdir(dir), 0);
-	return dir;
-}
-
-void hu_leave(char *dir)
-{
-	ck_assert_int_eq(chdir("/"), 0);
-	tu_rmdir_rf(dir);
-	free(dir);
-}
-
 void hu_snap_take(struct hu_snap *s, const char *path)
 {
 	struct stat st;
@@ -429,7 +412,7 @@ void hu_snap_expect(const struct hu_snap *s, const char *path)
 	              (uintmax_t)st.st_ino, (uintmax_t)s->ino);
 	size_t len;
 	char *now = tu_read_file(path, &len);
-	hu_expect_bytes(path, now, len, s->data, s->len);
+	tu_expect_bytes(path, now, len, s->data, s->len);
 	free(now);
 	free(s->data);
 }
@@ -452,51 +435,6 @@ void hu_expect_exit(const struct hu_result *r, int status)
 	ck_assert_msg(r->status == status,
 	              "exit status %d (signal %d), want %d; stderr: %s",
 	              r->status, r->sig, status, r->err);
-}
-
-void hu_expect_err(const struct hu_result *r, const char *want)
-{
-	ck_assert_msg(strcmp(r->err, want) == 0,
-	              "stderr is \"%s\", want \"%s\"", r->err, want);
-}
-
-void hu_expect_bytes(const char *what, const char *got, size_t got_len,
-                     const char *want, size_t want_len)
-{
-	size_t i = 0, n = got_len < want_len ? got_len : want_len;
-
-	while (i < n && got[i] == want[i])
-		i++;
-	ck_assert_msg(i == n && got_len == want_len,
-	              "%s: %zu bytes, want %zu; first difference at offset %zu",
-	              what, got_len, want_len, i);
-}
-
-void hu_expect_file(const char *path, const char *want, size_t want_len)
-{
-	size_t len;
-	char *got = tu_read_file(path, &len);
-
-	ck_assert_msg(got != NULL, "%s is missing", path);
-	hu_expect_bytes(path, got, len, want, want_len);
-	free(got);
-}
-
-char *hu_cat(const char *const *names, size_t n, size_t *len)
-{
-	char *all = NULL;
-	size_t l = 0, cap = 0;
-
-	tu_append(&all, &l, &cap, "", 0);
-	for (size_t i = 0; i < n; i++) {
-		size_t k;
-		char *d = tu_read_file(names[i], &k);
-		ck_assert_msg(d != NULL, "%s is missing", names[i]);
-		tu_append(&all, &l, &cap, d, k);
-		free(d);
-	}
-	*len = l;
-	return all;
 }
 
 void hu_make(const char *path, size_t len, uint64_t seed, bool text)

@@ -95,9 +95,6 @@ char *const *hu_fault_env(const char *spec, const char *log_path);
 /* Lines of the shim's log that contain what; 0 when there is no log. */
 size_t hu_log_count(const char *log_path, const char *what);
 
-/* A scratch directory, entered; hu_leave removes it. */
-char *hu_enter(void);
-void hu_leave(char *dir);
 
 /* What a file was before a run, to prove it untouched afterwards. */
 struct hu_snap {
@@ -114,14 +111,7 @@ void hu_snap_expect(const struct hu_snap *s, const char *path);
 void hu_expect_no_temp(const char *dir);
 
 void hu_expect_exit(const struct hu_result *r, int status);
-void hu_expect_err(const struct hu_result *r, const char *want);
-/* Contents equal, reporting the first differing offset. */
-void hu_expect_bytes(const char *what, const char *got, size_t got_len,
-                     const char *want, size_t want_len);
-void hu_expect_file(const char *path, const char *want, size_t want_len);
 
-/* Concatenation of files, as cat writes them (malloc'ed). */
-char *hu_cat(const char *const *names, size_t n, size_t *len);
 /* A file of len deterministic bytes; text lines when text is set. */
 void hu_make(const char *path, size_t len, uint64_t seed, bool text);
 

@@ -48,19 +48,6 @@ static void pm_fault(struct hu_result *r, const struct hu_opts *o,
 	va_end(ap);
 }
 
-static char *cat_of(size_t *len, ...)
-{
-	const char *names[32];
-	size_t n = 0;
-	va_list ap;
-
-	va_start(ap, len);
-	for (const char *a; (a = va_arg(ap, const char *));)
-		names[n++] = a;
-	va_end(ap);
-	return hu_cat(names, n, len);
-}
-
 static void expect_injected(const char *what)
 {
 	ck_assert_msg(hu_log_count(LOG, what) > 0,
@@ -103,7 +90,7 @@ static const char *const jobs[] = {"1", "4"};
  * is made to fail first): with -o, all or nothing. */
 START_TEST(pread_eio_output)
 {
-	char *dir = hu_enter();
+	char *dir = tu_enter_scratch();
 	struct hu_result r;
 	struct hu_snap s;
 
@@ -113,12 +100,12 @@ START_TEST(pread_eio_output)
 	pm_fault(&r, NULL, "copy_file_range:EXDEV;pread:EIO:path=big:after=2",
 	         "-j", jobs[_i], "-o", "out", "a", "big", "c", NULL);
 	hu_expect_exit(&r, 1);
-	hu_expect_err(&r, "pmerge: big: Input/output error\n");
+	tu_expect_err(&r, "pmerge: big: Input/output error\n");
 	hu_snap_expect(&s, "out");
 	hu_expect_no_temp(".");
 	expect_injected("pread Input/output error");
 	hu_result_free(&r);
-	hu_leave(dir);
+	tu_leave_scratch(dir);
 }
 END_TEST
 
@@ -126,7 +113,7 @@ END_TEST
  * stays, the other inputs are merged whole, exit 1. */
 START_TEST(pread_eio_stdout)
 {
-	char *dir = hu_enter();
+	char *dir = tu_enter_scratch();
 	struct hu_result r;
 	size_t la, lb, lc;
 
@@ -136,26 +123,26 @@ START_TEST(pread_eio_stdout)
 	pm_fault(&r, NULL, "splice:EINVAL;pread:EIO:path=big:after=2", "-j",
 	         jobs[_i], "a", "big", "c", NULL);
 	hu_expect_exit(&r, 1);
-	hu_expect_err(&r, "pmerge: big: Input/output error\n");
+	tu_expect_err(&r, "pmerge: big: Input/output error\n");
 	ck_assert_uint_ge(r.out_len, la + lc);
 	ck_assert_msg(r.out_len < la + lb + lc, "all of big was written");
-	hu_expect_bytes("the first input", r.out, la, a, la);
-	hu_expect_bytes("the last input", r.out + r.out_len - lc, lc, c, lc);
-	hu_expect_bytes("what was read of big", r.out + la, r.out_len - la - lc,
+	tu_expect_bytes("the first input", r.out, la, a, la);
+	tu_expect_bytes("the last input", r.out + r.out_len - lc, lc, c, lc);
+	tu_expect_bytes("what was read of big", r.out + la, r.out_len - la - lc,
 	                b, r.out_len - la - lc);
 	expect_injected("pread Input/output error");
 	free(a);
 	free(b);
 	free(c);
 	hu_result_free(&r);
-	hu_leave(dir);
+	tu_leave_scratch(dir);
 }
 END_TEST
 
 /* EIO reading a stream (standard input, a pipe) after its first read. */
 START_TEST(read_eio_stream)
 {
-	char *dir = hu_enter();
+	char *dir = tu_enter_scratch();
 	struct hu_result r;
 	struct hu_snap s;
 	struct hu_opts o = {0};
@@ -171,20 +158,20 @@ START_TEST(read_eio_stream)
 	pm_fault(&r, &o, "read:EIO:fd=0:after=1", "-j", jobs[_i], "-o", "out",
 	         "a", "-", "c", NULL);
 	hu_expect_exit(&r, 1);
-	hu_expect_err(&r, "pmerge: -: Input/output error\n");
+	tu_expect_err(&r, "pmerge: -: Input/output error\n");
 	hu_snap_expect(&s, "out");
 	hu_expect_no_temp(".");
 	expect_injected("read Input/output error");
 	free(data);
 	hu_result_free(&r);
-	hu_leave(dir);
+	tu_leave_scratch(dir);
 }
 END_TEST
 
 /* --unit=line reads regular inputs with pread too. */
 START_TEST(pread_eio_lines)
 {
-	char *dir = hu_enter();
+	char *dir = tu_enter_scratch();
 	struct hu_result r;
 	struct hu_snap s;
 
@@ -193,19 +180,19 @@ START_TEST(pread_eio_lines)
 	pm_fault(&r, NULL, "pread:EIO:path=t1:after=1", "-j", jobs[_i], "-u",
 	         "line", "-o", "out", "a", "t1", "t2", NULL);
 	hu_expect_exit(&r, 1);
-	hu_expect_err(&r, "pmerge: t1: Input/output error\n");
+	tu_expect_err(&r, "pmerge: t1: Input/output error\n");
 	hu_snap_expect(&s, "out");
 	hu_expect_no_temp(".");
 	expect_injected("pread Input/output error");
 	hu_result_free(&r);
-	hu_leave(dir);
+	tu_leave_scratch(dir);
 }
 END_TEST
 
 /* An input that cannot be opened (EMFILE): reported, the rest merged. */
 START_TEST(open_emfile_input)
 {
-	char *dir = hu_enter();
+	char *dir = tu_enter_scratch();
 	struct hu_result r;
 	struct hu_snap s;
 	size_t len;
@@ -214,9 +201,9 @@ START_TEST(open_emfile_input)
 	pm_fault(&r, NULL, "open:EMFILE:path=big", "-j", jobs[_i], "a", "big",
 	         "c", NULL);
 	hu_expect_exit(&r, 1);
-	hu_expect_err(&r, "pmerge: big: Too many open files\n");
-	char *want = cat_of(&len, "a", "c", NULL);
-	hu_expect_bytes("standard output", r.out, r.out_len, want, len);
+	tu_expect_err(&r, "pmerge: big: Too many open files\n");
+	char *want = tu_cat(&len, "a", "c", NULL);
+	tu_expect_bytes("standard output", r.out, r.out_len, want, len);
 	free(want);
 	hu_result_free(&r);
 
@@ -225,18 +212,18 @@ START_TEST(open_emfile_input)
 	pm_fault(&r, NULL, "open:EMFILE:path=big", "-j", jobs[_i], "-o", "out",
 	         "a", "big", "c", NULL);
 	hu_expect_exit(&r, 1);
-	hu_expect_err(&r, "pmerge: big: Too many open files\n");
+	tu_expect_err(&r, "pmerge: big: Too many open files\n");
 	hu_snap_expect(&s, "out");
 	hu_expect_no_temp(".");
 	hu_result_free(&r);
-	hu_leave(dir);
+	tu_leave_scratch(dir);
 }
 END_TEST
 
 /* The list of --files0-from cannot be opened, or fails while read. */
 START_TEST(files0_list_fault)
 {
-	char *dir = hu_enter();
+	char *dir = tu_enter_scratch();
 	struct hu_result r;
 	struct hu_snap s;
 	const char *end = ": Input/output error\n";
@@ -250,7 +237,7 @@ START_TEST(files0_list_fault)
 		         "--files0-from=list", "-o", "out", NULL);
 		hu_expect_exit(&r, 1);
 		/* As GNU du and wc say it. */
-		hu_expect_err(&r, "pmerge: cannot open 'list' for reading: "
+		tu_expect_err(&r, "pmerge: cannot open 'list' for reading: "
 		                  "Too many open files\n");
 	} else {
 		pm_fault(&r, NULL, "read:EIO:path=list", "--files0-from=list",
@@ -267,7 +254,7 @@ START_TEST(files0_list_fault)
 	hu_snap_expect(&s, "out");
 	hu_expect_no_temp(".");
 	hu_result_free(&r);
-	hu_leave(dir);
+	tu_leave_scratch(dir);
 }
 END_TEST
 
@@ -304,7 +291,7 @@ START_TEST(output_fault)
 	int f = _i % N_OUT_FAULTS;
 	bool exists = (_i / N_OUT_FAULTS) % 2;
 	const char *j = jobs[_i / (2 * N_OUT_FAULTS)];
-	char *dir = hu_enter();
+	char *dir = tu_enter_scratch();
 	struct hu_result r;
 	struct hu_snap s;
 	char *want;
@@ -318,13 +305,13 @@ START_TEST(output_fault)
 	hu_expect_exit(&r, 1);
 	ck_assert_int_gt(
 	    asprintf(&want, "pmerge: out: %s\n", out_faults[f].message), 0);
-	hu_expect_err(&r, want);
+	tu_expect_err(&r, want);
 	hu_snap_expect(&s, "out");
 	hu_expect_no_temp(".");
 	expect_injected(out_faults[f].logged);
 	free(want);
 	hu_result_free(&r);
-	hu_leave(dir);
+	tu_leave_scratch(dir);
 }
 END_TEST
 
@@ -337,7 +324,7 @@ START_TEST(stdout_fault)
 	    {"writes,splice:ENOSPC:fd=1", "No space left on device"},
 	    {"writes,splice:EIO:fd=1:after=1", "Input/output error"},
 	};
-	char *dir = hu_enter();
+	char *dir = tu_enter_scratch();
 	struct hu_result r;
 	char *want;
 
@@ -347,11 +334,11 @@ START_TEST(stdout_fault)
 	hu_expect_exit(&r, 1);
 	ck_assert_int_gt(
 	    asprintf(&want, "pmerge: write error: %s\n", t[_i % 2].message), 0);
-	hu_expect_err(&r, want);
+	tu_expect_err(&r, want);
 	expect_injected(t[_i % 2].message);
 	free(want);
 	hu_result_free(&r);
-	hu_leave(dir);
+	tu_leave_scratch(dir);
 }
 END_TEST
 
@@ -369,7 +356,7 @@ START_TEST(cfr_fallback)
 	const char *err = errs[_i % 5];
 	bool later = (_i / 5) % 2;
 	bool to_stdout = _i / 10;
-	char *dir = hu_enter();
+	char *dir = tu_enter_scratch();
 	struct hu_result r;
 	struct hu_opts o = {0};
 	char spec[128];
@@ -388,21 +375,21 @@ START_TEST(cfr_fallback)
 		         "big2", "c", "big", NULL);
 	}
 	hu_expect_exit(&r, 0);
-	hu_expect_err(&r, "");
-	char *want = cat_of(&len, "big", "a", "big2", "c", "big", NULL);
-	hu_expect_file(to_stdout ? "stdout.txt" : "out", want, len);
+	tu_expect_err(&r, "");
+	char *want = tu_cat(&len, "big", "a", "big2", "c", "big", NULL);
+	tu_expect_file(to_stdout ? "stdout.txt" : "out", want, len);
 	hu_expect_no_temp(".");
 	expect_injected("copy_file_range");
 	free(want);
 	hu_result_free(&r);
-	hu_leave(dir);
+	tu_leave_scratch(dir);
 }
 END_TEST
 
 /* Short kernel copies, and a refusal in the middle of an input. */
 START_TEST(cfr_short_then_refused)
 {
-	char *dir = hu_enter();
+	char *dir = tu_enter_scratch();
 	struct hu_result r;
 	size_t len;
 
@@ -412,14 +399,14 @@ START_TEST(cfr_short_then_refused)
 	         "copy_file_range:short:max=65537",
 	         "-j", jobs[_i], "-o", "out", "big", "a", "big2", NULL);
 	hu_expect_exit(&r, 0);
-	hu_expect_err(&r, "");
-	char *want = cat_of(&len, "big", "a", "big2", NULL);
-	hu_expect_file("out", want, len);
+	tu_expect_err(&r, "");
+	char *want = tu_cat(&len, "big", "a", "big2", NULL);
+	tu_expect_file("out", want, len);
 	expect_injected("copy_file_range Invalid argument");
 	expect_injected("copy_file_range short");
 	free(want);
 	hu_result_free(&r);
-	hu_leave(dir);
+	tu_leave_scratch(dir);
 }
 END_TEST
 
@@ -428,20 +415,20 @@ START_TEST(splice_fallback)
 {
 	static const char *const specs[] = {
 	    "splice:EINVAL", "splice:EINVAL:after=1", "splice:short:max=4097"};
-	char *dir = hu_enter();
+	char *dir = tu_enter_scratch();
 	struct hu_result r;
 	size_t len;
 
 	make_inputs();
 	pm_fault(&r, NULL, specs[_i], "-j", "4", "big", "a", "big2", "c", NULL);
 	hu_expect_exit(&r, 0);
-	hu_expect_err(&r, "");
-	char *want = cat_of(&len, "big", "a", "big2", "c", NULL);
-	hu_expect_bytes("standard output", r.out, r.out_len, want, len);
+	tu_expect_err(&r, "");
+	char *want = tu_cat(&len, "big", "a", "big2", "c", NULL);
+	tu_expect_bytes("standard output", r.out, r.out_len, want, len);
 	expect_injected("splice");
 	free(want);
 	hu_result_free(&r);
-	hu_leave(dir);
+	tu_leave_scratch(dir);
 }
 END_TEST
 
@@ -510,13 +497,13 @@ static void survive(const struct setup *s, const char *spec, const char *logged)
 	hu_run(&r, &o);
 	ck_assert_msg(r.status == 0, "%s: exit %d (signal %d); stderr: %s",
 	              s->name, r.status, r.sig, r.err);
-	hu_expect_err(&r, "");
+	tu_expect_err(&r, "");
 	want = s->tagged ? tagged_of(&len, inputs, n_in)
-	                 : hu_cat(inputs, n_in, &len);
+	                 : tu_cat_names(inputs, n_in, &len);
 	if (s->to_out)
-		hu_expect_file("out", want, len);
+		tu_expect_file("out", want, len);
 	else
-		hu_expect_bytes(s->name, r.out, r.out_len, want, len);
+		tu_expect_bytes(s->name, r.out, r.out_len, want, len);
 	hu_expect_no_temp(".");
 	expect_injected(logged);
 	free(want);
@@ -528,7 +515,7 @@ static void survive(const struct setup *s, const char *spec, const char *logged)
  * the kernel copies and poll is interrupted. */
 START_TEST(eintr_storm)
 {
-	char *dir = hu_enter();
+	char *dir = tu_enter_scratch();
 
 	make_inputs();
 	/* A rule per call, each with its own count (see pmfault.c). */
@@ -539,14 +526,14 @@ START_TEST(eintr_storm)
 	        "copy_file_range:EINTR:every=2;splice:EINTR:every=2;"
 	        "poll:EINTR:every=2",
 	        "Interrupted");
-	hu_leave(dir);
+	tu_leave_scratch(dir);
 }
 END_TEST
 
 /* Writes (and kernel copies) of the output move at most a few bytes. */
 START_TEST(short_writes)
 {
-	char *dir = hu_enter();
+	char *dir = tu_enter_scratch();
 	const struct setup *s = &setups[_i];
 
 	make_inputs();
@@ -554,19 +541,19 @@ START_TEST(short_writes)
 	        s->to_out ? "io:short:max=4093:path=.pmerge-"
 	                  : "writes,splice:short:max=1000:fd=1",
 	        "short");
-	hu_leave(dir);
+	tu_leave_scratch(dir);
 }
 END_TEST
 
 /* Reads come up short too (a slow device, a signal mid-read). */
 START_TEST(short_reads)
 {
-	char *dir = hu_enter();
+	char *dir = tu_enter_scratch();
 
 	make_inputs();
 	survive(&setups[_i], "reads,copy_file_range,splice:short:max=3001",
 	        "short");
-	hu_leave(dir);
+	tu_leave_scratch(dir);
 }
 END_TEST
 

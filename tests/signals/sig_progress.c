@@ -69,20 +69,20 @@ static void run_fed(char *const args[], size_t len, size_t chunk, double period,
 	pace.fd = open("in.fifo", O_RDWR | O_CLOEXEC | O_NONBLOCK);
 	ck_assert_int_ge(pace.fd, 0);
 	sp.err_fd = open_err_file();
-	t0 = sg_now();
+	t0 = tu_now_s();
 	pid = sg_start(&sp, argv);
 	close(sp.err_fd);
 	sg_drive(pid, t0, -1, &pace, o);
 	ck_assert_msg(WIFEXITED(o->status) && WEXITSTATUS(o->status) == 0, "%s",
 	              sg_describe(o->status));
 	ck_assert_uint_eq(pace.done, len);
-	sg_expect_file("out", data, len);
+	tu_expect_file("out", data, len);
 	free(data);
 }
 
 START_TEST(auto_to_file_is_silent)
 {
-	char *dir = sg_enter_scratch();
+	char *dir = tu_enter_scratch();
 	struct sg_outcome o;
 	size_t len;
 	char *err;
@@ -94,13 +94,13 @@ START_TEST(auto_to_file_is_silent)
 	ck_assert_msg(len == 0, "stderr is not empty: \"%s\"", err);
 	free(err);
 	sg_outcome_free(&o);
-	sg_leave_scratch(dir);
+	tu_leave_scratch(dir);
 }
 END_TEST
 
 START_TEST(always_to_file_logs_lines)
 {
-	char *dir = sg_enter_scratch();
+	char *dir = tu_enter_scratch();
 	struct sg_outcome o;
 	size_t len, lines = 0;
 	char *err, *line, *save = NULL;
@@ -127,13 +127,13 @@ START_TEST(always_to_file_logs_lines)
 	              o.wall);
 	free(err);
 	sg_outcome_free(&o);
-	sg_leave_scratch(dir);
+	tu_leave_scratch(dir);
 }
 END_TEST
 
 START_TEST(quiet_says_nothing)
 {
-	char *dir = sg_enter_scratch();
+	char *dir = tu_enter_scratch();
 	struct sg_outcome o;
 	size_t len;
 	char *err;
@@ -146,13 +146,13 @@ START_TEST(quiet_says_nothing)
 	ck_assert_msg(len == 0, "stderr is not empty: \"%s\"", err);
 	free(err);
 	sg_outcome_free(&o);
-	sg_leave_scratch(dir);
+	tu_leave_scratch(dir);
 }
 END_TEST
 
 START_TEST(sigusr1_prints_status)
 {
-	char *dir = sg_enter_scratch();
+	char *dir = tu_enter_scratch();
 	struct sg_spawn sp = SG_SPAWN_INIT;
 	size_t a_len = 100 * 1024, len, part = 3000;
 	char *a = sg_random(a_len, 4), *more = sg_text(2 * part, 5), *err,
@@ -172,13 +172,13 @@ START_TEST(sigusr1_prints_status)
 	ck_assert(sg_wait_caught(pid, SIGUSR1, 10.0));
 	ck_assert(sg_wait_drained(hold, 10.0));
 	ck_assert_int_eq(kill(pid, SIGUSR1), 0);
-	for (double end = sg_now() + 10.0;;) {
+	for (double end = tu_now_s() + 10.0;;) {
 		err = err_text(&len);
 		if (len > 0 && err[len - 1] == '\n')
 			break;
 		free(err);
-		ck_assert_msg(sg_now() < end, "no status line after SIGUSR1");
-		sg_sleep(0.005);
+		ck_assert_msg(tu_now_s() < end, "no status line after SIGUSR1");
+		tu_sleep_s(0.005);
 	}
 	ck_assert_msg(sg_alive(pid), "pmerge ended on SIGUSR1");
 	sg_write_all(hold, more + part, part);
@@ -190,7 +190,7 @@ START_TEST(sigusr1_prints_status)
 	ck_assert_ptr_nonnull(want);
 	memcpy(want, a, a_len);
 	memcpy(want + a_len, more, 2 * part);
-	sg_expect_file("out", want, a_len + 2 * part);
+	tu_expect_file("out", want, a_len + 2 * part);
 	free(err);
 	/* Read again: nothing more may have come after the status line. */
 	err = err_text(&len);
@@ -204,13 +204,13 @@ START_TEST(sigusr1_prints_status)
 	free(want);
 	free(more);
 	free(a);
-	sg_leave_scratch(dir);
+	tu_leave_scratch(dir);
 }
 END_TEST
 
 START_TEST(verbose_summary)
 {
-	char *dir = sg_enter_scratch();
+	char *dir = tu_enter_scratch();
 	struct sg_spawn sp = SG_SPAWN_INIT;
 	size_t a_len = 3000, b_len = 5000, len;
 	char *a = sg_random(a_len, 6), *b = sg_random(b_len, 7), *err, *want;
@@ -230,7 +230,7 @@ START_TEST(verbose_summary)
 	ck_assert_ptr_nonnull(want);
 	memcpy(want, a, a_len);
 	memcpy(want + a_len, b, b_len);
-	sg_expect_file("out", want, a_len + b_len);
+	tu_expect_file("out", want, a_len + b_len);
 	err = err_text(&len);
 	ck_assert_msg(len > 0 && strchr(err, '\n') == err + len - 1,
 	              "stderr is not one line: \"%s\"", err);
@@ -248,7 +248,7 @@ START_TEST(verbose_summary)
 	free(want);
 	free(a);
 	free(b);
-	sg_leave_scratch(dir);
+	tu_leave_scratch(dir);
 }
 END_TEST
 

@@ -51,7 +51,7 @@ static void run_on_pty(char *const args[], struct sg_pace *pace,
 
 	open_pty(&master, &slave);
 	sp.err_fd = slave;
-	t0 = sg_now();
+	t0 = tu_now_s();
 	pid = sg_start(&sp, args);
 	/* The child's copy is the last: its end shows as EIO on master. */
 	close(slave);
@@ -155,7 +155,7 @@ static double completion(const char *text)
 
 START_TEST(percentage_for_regular_inputs)
 {
-	char *dir = sg_enter_scratch();
+	char *dir = tu_enter_scratch();
 	size_t len = 2 * 1024 * 1024;
 	char *a = sg_random(len, 8), *b = sg_random(len, 9);
 	struct sg_pace pace = {.reading = true};
@@ -197,13 +197,13 @@ START_TEST(percentage_for_regular_inputs)
 	free(pace.got);
 	free(a);
 	free(b);
-	sg_leave_scratch(dir);
+	tu_leave_scratch(dir);
 }
 END_TEST
 
 START_TEST(bytes_and_rate_for_a_stream)
 {
-	char *dir = sg_enter_scratch();
+	char *dir = tu_enter_scratch();
 	size_t len = 50 * 1024;
 	char *data = sg_text(len, 10);
 	struct sg_pace pace = {.data = data, .len = len};
@@ -222,7 +222,7 @@ START_TEST(bytes_and_rate_for_a_stream)
 	pace.period = 0.05;
 	run_on_pty((char *[]){"-u", "line", "-o", "out", "in.fifo", NULL},
 	           &pace, &o);
-	sg_expect_file("out", data, len);
+	tu_expect_file("out", data, len);
 	parse_redraws(&o, &rd);
 	for (size_t i = 0; i < rd.n; i++) {
 		ck_assert_msg(completion(rd.text[i]) < 0,
@@ -239,7 +239,7 @@ START_TEST(bytes_and_rate_for_a_stream)
 	free_redraws(&rd);
 	sg_outcome_free(&o);
 	free(data);
-	sg_leave_scratch(dir);
+	tu_leave_scratch(dir);
 }
 END_TEST
 
@@ -248,7 +248,7 @@ static const char *const no_line_options[] = {"-q", "--progress=never"};
 
 START_TEST(no_line_when_asked)
 {
-	char *dir = sg_enter_scratch();
+	char *dir = tu_enter_scratch();
 	size_t len = 12 * 1024;
 	char *data = sg_text(len, 11);
 	struct sg_pace pace = {.data = data, .len = len};
@@ -262,14 +262,14 @@ START_TEST(no_line_when_asked)
 	run_on_pty((char *[]){(char *)no_line_options[_i], "-u", "line", "-o",
 	                      "out", "in.fifo", NULL},
 	           &pace, &o);
-	sg_expect_file("out", data, len);
+	tu_expect_file("out", data, len);
 	/* Several redraw intervals long: a line would have been due. */
 	ck_assert_msg(o.wall > 0.5, "the merge lasted only %.3f s", o.wall);
 	ck_assert_msg(o.tty_len == 0, "%s: the terminal got \"%s\"",
 	              no_line_options[_i], o.tty);
 	sg_outcome_free(&o);
 	free(data);
-	sg_leave_scratch(dir);
+	tu_leave_scratch(dir);
 }
 END_TEST
 
@@ -277,7 +277,7 @@ END_TEST
 struct resize {
 	int master;
 	pid_t pid;
-	double at; /* when it happened, on sg_now()'s clock */
+	double at; /* when it happened, on tu_now_s()'s clock */
 };
 
 #define NARROW_COLS 50
@@ -291,7 +291,7 @@ static void *narrow_later(void *arg)
 	ck_assert_int_eq(ioctl(rs->master, TIOCSWINSZ, &ws), 0);
 	/* pmerge's session has no controlling terminal: tell it ourselves,
 	 * as the kernel would tell a foreground job. */
-	rs->at = sg_now();
+	rs->at = tu_now_s();
 	kill(rs->pid, SIGWINCH);
 	return NULL;
 }
@@ -302,7 +302,7 @@ static void *narrow_later(void *arg)
  */
 START_TEST(width_follows_sigwinch)
 {
-	char *dir = sg_enter_scratch();
+	char *dir = tu_enter_scratch();
 	size_t len = 2 * 1024 * 1024;
 	char *a = sg_random(len, 10), *b = sg_random(len, 11);
 	struct sg_pace pace = {.reading = true};
@@ -324,7 +324,7 @@ START_TEST(width_follows_sigwinch)
 	pace.period = 0.012;
 	open_pty(&master, &slave);
 	sp.err_fd = slave;
-	t0 = sg_now();
+	t0 = tu_now_s();
 	rs.master = master;
 	rs.pid =
 	    sg_start(&sp, (char *[]){"-o", "out.fifo", "a.bin", "b.bin", NULL});
@@ -358,7 +358,7 @@ START_TEST(width_follows_sigwinch)
 	free(pace.got);
 	free(a);
 	free(b);
-	sg_leave_scratch(dir);
+	tu_leave_scratch(dir);
 }
 END_TEST
 

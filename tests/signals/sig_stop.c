@@ -102,13 +102,13 @@ static pid_t start_endless(enum feed feed, int sig, const char *dir,
 static double stop_by(pid_t pid, int sig)
 {
 	int status;
-	double t = sg_now(), took;
+	double t = tu_now_s(), took;
 
 	ck_assert_int_eq(kill(pid, sig), 0);
 	ck_assert_msg(sg_wait(pid, SG_TIMEOUT, &status),
 	              "pmerge still runs %.0f s after signal %d", SG_TIMEOUT,
 	              sig);
-	took = sg_now() - t;
+	took = tu_now_s() - t;
 	ck_assert_msg(WIFSIGNALED(status) && WTERMSIG(status) == sig,
 	              "after signal %d (%s): %s, want death by that signal",
 	              sig, strsignal(sig), sg_describe(status));
@@ -119,7 +119,7 @@ START_TEST(stop_signal)
 {
 	int sig = stop_sigs[_i % N_STOP_SIGS];
 	enum feed feed = (enum feed)(_i / N_STOP_SIGS);
-	char *dir = sg_enter_scratch();
+	char *dir = tu_enter_scratch();
 	struct stat before, after;
 	size_t a_len, entries;
 	int hold;
@@ -137,7 +137,7 @@ START_TEST(stop_signal)
 	ck_assert_msg(took <= STOP_WITHIN,
 	              "%s, %s: ended %.3f s after the signal, want <= %.1f s",
 	              strsignal(sig), feed_names[feed], took, STOP_WITHIN);
-	sg_expect_file("out", old_out, strlen(old_out));
+	tu_expect_file("out", old_out, strlen(old_out));
 	ck_assert_int_eq(stat("out", &after), 0);
 	ck_assert_msg(after.st_ino == before.st_ino &&
 	                  after.st_dev == before.st_dev,
@@ -149,7 +149,7 @@ START_TEST(stop_signal)
 	if (hold >= 0)
 		close(hold);
 	free(a);
-	sg_leave_scratch(dir);
+	tu_leave_scratch(dir);
 }
 END_TEST
 
@@ -165,7 +165,7 @@ END_TEST
 
 START_TEST(stop_wakes_blocked_readers)
 {
-	char *dir = sg_enter_scratch();
+	char *dir = tu_enter_scratch();
 	double best = SG_TIMEOUT;
 
 	for (int i = 0; i < PROMPT_ATTEMPTS && best > PROMPT_WITHIN; i++) {
@@ -190,14 +190,14 @@ START_TEST(stop_wakes_blocked_readers)
 	ck_assert_msg(best <= PROMPT_WITHIN,
 	              "best of %d: ended %.3f s after SIGTERM, want <= %.1f s",
 	              PROMPT_ATTEMPTS, best, PROMPT_WITHIN);
-	sg_leave_scratch(dir);
+	tu_leave_scratch(dir);
 }
 END_TEST
 
 /* nohup: SIGHUP ignored at start stays ignored, the merge completes. */
 START_TEST(hup_ignored_at_start)
 {
-	char *dir = sg_enter_scratch();
+	char *dir = tu_enter_scratch();
 	struct sg_spawn sp = SG_SPAWN_INIT;
 	static const char more[] = " now it ends\n";
 	size_t a_len, want_len;
@@ -215,7 +215,7 @@ START_TEST(hup_ignored_at_start)
 	ck_assert(sg_wait_caught(pid, SIGINT, READY_WITHIN));
 	ck_assert(sg_wait_drained(hold, READY_WITHIN));
 	ck_assert_int_eq(kill(pid, SIGHUP), 0);
-	sg_sleep(0.3);
+	tu_sleep_s(0.3);
 	ck_assert_msg(sg_alive(pid),
 	              "pmerge ended on a SIGHUP that was ignored at start");
 	sg_write_all(hold, more, strlen(more));
@@ -229,10 +229,10 @@ START_TEST(hup_ignored_at_start)
 	memcpy(want, a, a_len);
 	memcpy(want + a_len, "no end yet", 10);
 	memcpy(want + a_len + 10, more, strlen(more));
-	sg_expect_file("out", want, want_len);
+	tu_expect_file("out", want, want_len);
 	free(want);
 	free(a);
-	sg_leave_scratch(dir);
+	tu_leave_scratch(dir);
 }
 END_TEST
 
@@ -270,19 +270,19 @@ static pid_t start_stalled(int *reader)
 	ck_assert(sg_wait_caught(pid, SIGINT, READY_WITHIN));
 	ck_assert(sg_wait_open(pid, "in.fifo", true, READY_WITHIN));
 	/* The pipe is full once its content stops growing for 100 ms. */
-	for (double end = sg_now() + READY_WITHIN; still < 0.1;) {
-		ck_assert_msg(sg_now() < end, "out.fifo never filled up");
+	for (double end = tu_now_s() + READY_WITHIN; still < 0.1;) {
+		ck_assert_msg(tu_now_s() < end, "out.fifo never filled up");
 		ck_assert_int_eq(ioctl(*reader, FIONREAD, &n), 0);
 		still = n > 0 && n == last ? still + 0.01 : 0;
 		last = n;
-		sg_sleep(0.01);
+		tu_sleep_s(0.01);
 	}
 	return pid;
 }
 
 START_TEST(stop_with_stalled_output)
 {
-	char *dir = sg_enter_scratch();
+	char *dir = tu_enter_scratch();
 	int reader;
 	pid_t pid = start_stalled(&reader);
 	double took = stop_by(pid, SIGINT);
@@ -292,7 +292,7 @@ START_TEST(stop_with_stalled_output)
 	              "<= %.1f s",
 	              took, STOP_WITHIN);
 	close(reader);
-	sg_leave_scratch(dir);
+	tu_leave_scratch(dir);
 }
 END_TEST
 
@@ -311,7 +311,7 @@ END_TEST
 
 START_TEST(second_sigint_ends_cleanup)
 {
-	char *dir = sg_enter_scratch();
+	char *dir = tu_enter_scratch();
 	double first, second, ended;
 	int attempt, status, reader;
 	bool proven = false;
@@ -319,17 +319,17 @@ START_TEST(second_sigint_ends_cleanup)
 	for (attempt = 0; attempt < ATTEMPTS && !proven; attempt++) {
 		pid_t pid = start_stalled(&reader);
 
-		first = sg_now();
+		first = tu_now_s();
 		ck_assert_int_eq(kill(pid, SIGINT), 0);
 		ck_assert_msg(sg_wait_open(pid, "in.fifo", false, 5.0),
 		              "the first SIGINT did not reach the workers");
 		ck_assert_msg(sg_alive(pid),
 		              "pmerge ended before the second SIGINT: the "
 		              "clean-up did not wait for the stalled writer");
-		second = sg_now();
+		second = tu_now_s();
 		ck_assert_int_eq(kill(pid, SIGINT), 0);
 		ck_assert(sg_wait(pid, SG_TIMEOUT, &status));
-		ended = sg_now();
+		ended = tu_now_s();
 		ck_assert_msg(WIFSIGNALED(status) && WTERMSIG(status) == SIGINT,
 		              "%s, want death by SIGINT", sg_describe(status));
 		proven = ended - first < WAIT_SHORTER_THAN;
@@ -347,7 +347,7 @@ START_TEST(second_sigint_ends_cleanup)
 	              "%d attempts: the second SIGINT never ended the clean-up "
 	              "sooner than the first alone would have",
 	              ATTEMPTS);
-	sg_leave_scratch(dir);
+	tu_leave_scratch(dir);
 }
 END_TEST
 

@@ -81,40 +81,6 @@ bool sg_init(void)
 	return true;
 }
 
-char *sg_enter_scratch(void)
-{
-	char *dir = tu_mkdtemp();
-
-	ck_assert_int_eq(chdir(dir), 0);
-	return dir;
-}
-
-void sg_leave_scratch(char *dir)
-{
-	ck_assert_int_eq(chdir("/"), 0);
-	tu_rmdir_rf(dir);
-	free(dir);
-}
-
-double sg_now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-void sg_sleep(double seconds)
-{
-	struct timespec ts = {
-	    .tv_sec = (time_t)seconds,
-	    .tv_nsec = (long)((seconds - (double)(time_t)seconds) * 1e9),
-	};
-
-	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
-		;
-}
-
 /* Puts fd on target in the child; fd may already be target. */
 static void child_fd(int fd, int target, int null_flags)
 {
@@ -190,7 +156,7 @@ pid_t sg_start(const struct sg_spawn *sp, char *const args[])
 
 bool sg_wait(pid_t pid, double timeout, int *status)
 {
-	double end = sg_now() + timeout;
+	double end = tu_now_s() + timeout;
 
 	for (;;) {
 		pid_t r = waitpid(pid, status, WNOHANG);
@@ -199,10 +165,10 @@ bool sg_wait(pid_t pid, double timeout, int *status)
 			return true;
 		ck_assert_msg(r == 0 || errno == EINTR, "waitpid: %s",
 		              strerror(errno));
-		if (sg_now() > end)
+		if (tu_now_s() > end)
 			break;
 		/* Fine-grained: the suite measures how soon pid ends. */
-		sg_sleep(0.001);
+		tu_sleep_s(0.001);
 	}
 	kill(pid, SIGKILL);
 	while (waitpid(pid, status, 0) < 0 && errno == EINTR)
@@ -240,12 +206,12 @@ static unsigned long long caught_mask(pid_t pid)
 
 bool sg_wait_caught(pid_t pid, int sig, double timeout)
 {
-	double end = sg_now() + timeout;
+	double end = tu_now_s() + timeout;
 
 	while (!(caught_mask(pid) & (1ull << (sig - 1)))) {
-		if (sg_now() > end || !sg_alive(pid))
+		if (tu_now_s() > end || !sg_alive(pid))
 			return false;
-		sg_sleep(0.002);
+		tu_sleep_s(0.002);
 	}
 	return true;
 }
@@ -282,19 +248,19 @@ bool sg_has_open(pid_t pid, const char *path)
 
 bool sg_wait_open(pid_t pid, const char *path, bool open, double timeout)
 {
-	double end = sg_now() + timeout;
+	double end = tu_now_s() + timeout;
 
 	while (sg_has_open(pid, path) != open) {
-		if (sg_now() > end || (open && !sg_alive(pid)))
+		if (tu_now_s() > end || (open && !sg_alive(pid)))
 			return false;
-		sg_sleep(0.002);
+		tu_sleep_s(0.002);
 	}
 	return true;
 }
 
 bool sg_wait_drained(int fd, double timeout)
 {
-	double end = sg_now() + timeout;
+	double end = tu_now_s() + timeout;
 	int n;
 
 	/* FIONREAD counts a pipe's unread bytes from either end. */
@@ -302,20 +268,20 @@ bool sg_wait_drained(int fd, double timeout)
 		ck_assert_int_eq(ioctl(fd, FIONREAD, &n), 0);
 		if (n == 0)
 			return true;
-		if (sg_now() > end)
+		if (tu_now_s() > end)
 			return false;
-		sg_sleep(0.002);
+		tu_sleep_s(0.002);
 	}
 }
 
 bool sg_wait_entries(const char *dir, size_t n, double timeout)
 {
-	double end = sg_now() + timeout;
+	double end = tu_now_s() + timeout;
 
 	while (tu_count_entries(dir) != n) {
-		if (sg_now() > end)
+		if (tu_now_s() > end)
 			return false;
-		sg_sleep(0.002);
+		tu_sleep_s(0.002);
 	}
 	return true;
 }
@@ -370,20 +336,6 @@ bool sg_matches(const char *s, const char *ere)
 	rc = regexec(&re, s, 0, NULL, 0);
 	regfree(&re);
 	return rc == 0;
-}
-
-void sg_expect_file(const char *path, const char *want, size_t want_len)
-{
-	size_t len, i;
-	char *got = tu_read_file(path, &len);
-
-	ck_assert_msg(got != NULL, "%s is missing", path);
-	for (i = 0; i < len && i < want_len && got[i] == want[i]; i++)
-		;
-	ck_assert_msg(len == want_len && i == len,
-	              "%s: %zu bytes, want %zu; first difference at %zu", path,
-	              len, want_len, i);
-	free(got);
 }
 
 const char *sg_describe(int status)
@@ -460,7 +412,7 @@ void sg_drive(pid_t pid, double t0, int tty_fd, struct sg_pace *pace,
 		ck_assert_int_eq(fcntl(tty_fd, F_SETFL, O_NONBLOCK), 0);
 	while (!(child_done && tty_done && pace_done)) {
 		struct pollfd pf = {.fd = tty_fd, .events = POLLIN};
-		double now = sg_now();
+		double now = tu_now_s();
 
 		ck_assert_msg(now < end + 5, "the test side hangs");
 		if (!child_done && now > end) {
@@ -474,7 +426,7 @@ void sg_drive(pid_t pid, double t0, int tty_fd, struct sg_pace *pace,
 			ck_assert_int_ge(r, 0);
 			if (r == pid) {
 				child_done = true;
-				o->wall = sg_now() - t0;
+				o->wall = tu_now_s() - t0;
 			}
 		}
 		if (!pace_done && (now >= next || child_done)) {

@@ -27,11 +27,7 @@
  */
 bool sg_init(void);
 
-char *sg_enter_scratch(void);
-void sg_leave_scratch(char *dir);
 
-double sg_now(void);
-void sg_sleep(double seconds);
 
 /* How a child's standard streams and signals are set up. */
 struct sg_spawn {
@@ -83,8 +79,6 @@ char *sg_random(size_t len, uint64_t seed);
 char *sg_text(size_t len, uint64_t seed);
 /* True when s matches the POSIX extended regular expression ere. */
 bool sg_matches(const char *s, const char *ere);
-/* Asserts that path holds exactly want. */
-void sg_expect_file(const char *path, const char *want, size_t want_len);
 /* "exit status 1", "killed by signal 2 (Interrupt)": for messages. */
 const char *sg_describe(int status);
 

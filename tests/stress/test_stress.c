@@ -46,20 +46,6 @@ static unsigned scale = 1;
 static char pmgen_path[PATH_MAX];
 static char pmverify_path[PATH_MAX];
 
-static double now_s(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static void sleep_s(double s)
-{
-	struct timespec ts = {(time_t)s, (long)((s - (double)(time_t)s) * 1e9)};
-	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
-		;
-}
-
 /* ------------------------------------------------------------- scratch */
 
 /*
@@ -158,14 +144,14 @@ static bool wait_until(pid_t pid, double deadline, int *status,
 			return true;
 		ck_assert_msg(r == 0 || errno == EINTR, "wait4: %s",
 		              strerror(errno));
-		if (now_s() > deadline) {
+		if (tu_now_s() > deadline) {
 			kill(pid, SIGKILL);
 			while (wait4(pid, status, 0, ru ? ru : &dummy) < 0 &&
 			       errno == EINTR)
 				;
 			return false;
 		}
-		sleep_s(0.005);
+		tu_sleep_s(0.005);
 	}
 }
 
@@ -394,7 +380,7 @@ static void run_scenario(const struct scenario *sc)
 	char *mout_path = tu_path(dir, "pmerge.out");
 	char *vout_path = tu_path(dir, "verify.out");
 	char *verr_path = tu_path(dir, "verify.err");
-	const double deadline = now_s() + 240.0 * scale;
+	const double deadline = tu_now_s() + 240.0 * scale;
 	uint64_t want_bytes = 0, want_records = 0, tag_bytes = 0, over = 0;
 	int stdin_fd = -1;
 	char *gen_argv[40];
@@ -912,12 +898,12 @@ START_TEST(line_arrives_before_eof)
 		int fd = open(fifo, O_WRONLY | O_CLOEXEC);
 		if (fd < 0)
 			_exit(2);
-		double t0 = now_s();
+		double t0 = tu_now_s();
 		if (write(fd, line, line_len) != (ssize_t)line_len)
 			_exit(3);
 		if (write(note[1], &t0, sizeof(t0)) != sizeof(t0))
 			_exit(4);
-		sleep_s(3.0);
+		tu_sleep_s(3.0);
 		close(fd);
 		_exit(0);
 	}
@@ -928,7 +914,7 @@ START_TEST(line_arrives_before_eof)
 	size_t got_len = 0, cap = 0;
 	double t1 = -1;
 	bool merge_running_at_t1 = false;
-	const double deadline = now_s() + 60;
+	const double deadline = tu_now_s() + 60;
 	for (;;) {
 		struct pollfd pf = {op[0], POLLIN, 0};
 		int n = poll(&pf, 1, 100);
@@ -936,7 +922,7 @@ START_TEST(line_arrives_before_eof)
 			continue;
 		ck_assert_int_ge(n, 0);
 		if (n == 0) {
-			if (now_s() > deadline)
+			if (tu_now_s() > deadline)
 				break;
 			continue;
 		}
@@ -956,7 +942,7 @@ START_TEST(line_arrives_before_eof)
 		got_len += (size_t)k;
 		if (t1 < 0 && memmem(got, got_len, line, line_len)) {
 			int st;
-			t1 = now_s();
+			t1 = tu_now_s();
 			merge_running_at_t1 = waitpid(mpid, &st, WNOHANG) == 0;
 		}
 	}
@@ -973,8 +959,8 @@ START_TEST(line_arrives_before_eof)
 		k = read(note[0], &t0, sizeof(t0));
 	close(note[0]);
 	int pst, mst;
-	bool p_done = wait_until(ppid, now_s() + 30, &pst, NULL);
-	bool m_done = wait_until(mpid, now_s() + 30, &mst, NULL);
+	bool p_done = wait_until(ppid, tu_now_s() + 30, &pst, NULL);
+	bool m_done = wait_until(mpid, tu_now_s() + 30, &mst, NULL);
 	char *merr_text = slurp(merr_path);
 
 	ck_assert_msg(k == sizeof(t0) && p_done && WIFEXITED(pst) &&
@@ -1111,7 +1097,7 @@ START_TEST(huge_record_memory)
 	close(mp[0]);
 	close(verr);
 
-	const double deadline = now_s() + 300;
+	const double deadline = tu_now_s() + 300;
 	struct rusage ru;
 	int mst, vst, gst;
 	bool m_done = wait_until(mpid, deadline, &mst, &ru);
@@ -1184,7 +1170,7 @@ START_TEST(unterminated_huge_line_memory)
 
 	struct rusage ru;
 	int mst;
-	bool m_done = wait_until(mpid, now_s() + 300, &mst, &ru);
+	bool m_done = wait_until(mpid, tu_now_s() + 300, &mst, &ru);
 	char *merr_text = slurp(merr_path);
 	ck_assert_msg(m_done && WIFEXITED(mst) && WEXITSTATUS(mst) == 0,
 	              "`pmerge -u line big` failed: %s", merr_text);
