@@ -341,7 +341,7 @@ END_TEST
  */
 START_TEST(output_replace_keeps_old_file)
 {
-	char *dir = hu_enter();
+	char *dir = tu_enter_scratch();
 	struct hu_result r;
 	char *argv[] = {(char *)hu_pmerge(), "-o", "out", "a", "b", NULL};
 	struct hu_opts o = {.argv = argv};
@@ -352,7 +352,7 @@ START_TEST(output_replace_keeps_old_file)
 	tu_write_file("b", "new b\n", 6);
 	hu_run(&r, &o);
 	hu_expect_exit(&r, 0);
-	hu_expect_file("out", "new a\nnew b\n", 12);
+	tu_expect_file("out", "new a\nnew b\n", 12);
 	hu_result_free(&r);
 
 	tu_write_file("out", "the old file\n", 13);
@@ -362,9 +362,9 @@ START_TEST(output_replace_keeps_old_file)
 	ck_assert_int_ge(fd, 0);
 	hu_run(&r, &o);
 	hu_expect_exit(&r, 0);
-	hu_expect_err(&r, "");
-	hu_expect_file("out", "new a\nnew b\n", 12);
-	hu_expect_file("old-link", "the old file\n", 13);
+	tu_expect_err(&r, "");
+	tu_expect_file("out", "new a\nnew b\n", 12);
+	tu_expect_file("old-link", "the old file\n", 13);
 	ck_assert_int_eq(pread(fd, old, sizeof(old), 0), 13);
 	ck_assert_int_eq(memcmp(old, "the old file\n", 13), 0);
 	ck_assert_int_eq(stat("out", &st), 0);
@@ -376,7 +376,7 @@ START_TEST(output_replace_keeps_old_file)
 	hu_expect_no_temp(".");
 	ck_assert_uint_eq(tu_count_entries("."), 4);
 	hu_result_free(&r);
-	hu_leave(dir);
+	tu_leave_scratch(dir);
 }
 END_TEST
 
