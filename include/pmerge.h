@@ -269,7 +269,7 @@ double pmerge_fairness(const struct pmerge_worker_result *w, size_t n);
  */
 struct pmerge_result {
 	uint64_t bytes;   /* bytes appended to the output */
-	uint64_t records; /* records (lines) in line unit, else units */
+	uint64_t records; /* records (lines) with --unit=line; 0 with file */
 	size_t inputs;
 	size_t failed_inputs;
 	double wall_s;

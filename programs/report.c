@@ -151,13 +151,12 @@ char *report_stats_text(const struct pmerge_result *r)
 
 	if (!f)
 		return NULL;
-	fprintf(
-	    f,
-	    "pmerge: %zu inputs (%zu failed), %s, %llu %s in %.3f s (%s/s)\n",
-	    r->inputs, r->failed_inputs, format_bytes(r->bytes, b, sizeof(b)),
-	    (unsigned long long)r->records,
-	    r->unit == PMERGE_UNIT_LINE ? "records" : "units", r->wall_s,
-	    format_bytes((uint64_t)rate, t[0], sizeof(t[0])));
+	fprintf(f, "pmerge: %zu inputs (%zu failed), %s, ", r->inputs,
+	        r->failed_inputs, format_bytes(r->bytes, b, sizeof(b)));
+	if (r->unit == PMERGE_UNIT_LINE)
+		fprintf(f, "%llu records, ", (unsigned long long)r->records);
+	fprintf(f, "in %.3f s (%s/s)\n", r->wall_s,
+	        format_bytes((uint64_t)rate, t[0], sizeof(t[0])));
 	fprintf(f, "  lock %s, unit %s, order %s, jobs %u\n",
 	        pmerge_lock_format(&r->lock_used, lock, sizeof(lock)),
 	        unit_name(r->unit), order_name(r->order), r->jobs);

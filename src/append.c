@@ -28,7 +28,9 @@
  *
  * Invariants (asserted in debug builds):
  *   I1  sink.end only grows, and only here: under the exclusive hold of a
- *       one-holder strategy, or under tail_mu.
+ *       one-holder strategy, or under tail_mu.  (The sorted merge, -m,
+ *       has one merger thread that is the only writer; it reserves with
+ *       pm_sink_reserve() in sorted.c and takes no part in this protocol.)
  *   I2  With one holder at a time, nobody moves sink.end between a span's
  *       begin and end: at span_end it still equals the span's start.
  *   I3  A span never writes past its reservation.
@@ -183,7 +185,7 @@ int pm_order_offer(struct pm_order *o, struct pm_parked *p)
 		pthread_cond_wait(cv_of(o, p->idx), &o->mu);
 	}
 	/*
-	 * A unit taken by another worker is finished once the turn moves
+	 * An input taken by another worker is finished once the turn moves
 	 * past it; wait for that too before the buffer is reused.
 	 */
 	while (rc == -ECANCELED && p->state == PM_PARKED_TAKEN)

@@ -47,7 +47,7 @@ void pm_hist_summary(const struct pm_hist *h, struct pmerge_time_summary *out);
 
 /*
  * One worker's counters.  Only that worker writes them while it runs (the
- * seed's threading.local); they are merged after join.  Padded so that two
+ * threading.local of Python); they are merged after join.  Padded so that two
  * workers never share a cache line.
  */
 struct pm_worker_stats {
@@ -169,7 +169,7 @@ int pm_lock_init(struct pm_lock *l, const struct pmerge_lock_spec *spec,
                  bool detailed);
 void pm_lock_destroy(struct pm_lock *l);
 /*
- * Takes the lock for one unit (outer hold), counting into st: tries first,
+ * Takes the lock for one span (outer hold), counting into st: tries first,
  * and times only the slow path.
  */
 void pm_lock_enter(struct pm_lock *l, struct pm_worker_stats *st);
@@ -269,7 +269,6 @@ struct pm_source {
 	int fd;
 	bool own_fd;
 	bool regular;
-	bool stream;     /* poll before reading */
 	uint64_t size;   /* regular: size when opened */
 	uint64_t offset; /* regular: where the next read starts */
 	dev_t dev;

@@ -1,7 +1,7 @@
 /*
- * "mutex": one holder at a time, a normal pthread mutex (the seed's Lock).
- * rlock and adaptive are the same code over another mutex type, so the
- * functions here are shared with them.
+ * "mutex": one holder at a time, a normal pthread mutex (Python's
+ * threading.Lock). rlock and adaptive are the same code over another mutex
+ * type, so the functions here are shared with them.
  */
 #include "internal.h"
 

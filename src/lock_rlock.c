@@ -1,6 +1,6 @@
 /*
- * "rlock": a recursive pthread mutex (the seed's RLock).  The append path
- * takes it once per unit and again around every write call, so the cost of
+ * "rlock": a recursive pthread mutex (Python's threading.RLock).  The append
+ * path takes it once per span and again around every write call, so the cost of
  * re-entering is paid as it would be in real code.
  */
 #include "internal.h"

@@ -1,5 +1,5 @@
 /*
- * "sem:N": a POSIX counting semaphore (the seed's Semaphore): up to N
+ * "sem:N": a POSIX counting semaphore (Python's threading.Semaphore): up to N
  * writers at once.  Safe only because every append reserves its byte range
  * first and writes at that offset; the merge reduces N to 1 for outputs that
  * cannot take positioned writes.

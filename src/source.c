@@ -44,7 +44,6 @@ int pm_source_open(struct pm_source *src, const char *name)
 	src->dev = st.st_dev;
 	src->ino = st.st_ino;
 	src->regular = S_ISREG(st.st_mode);
-	src->stream = !src->regular;
 	if (src->regular) {
 		off_t cur = src->own_fd ? 0 : lseek(fd, 0, SEEK_CUR);
 

@@ -343,7 +343,6 @@ static void merge_input(struct pm_worker *w, size_t idx)
 		merge_lines(&a, &in);
 		free(tag);
 	} else {
-		w->st.records++;
 		/* Files such as those in /proc say they are empty and are
 		 * not: read those to their end like a stream. */
 		if (src->regular && src->size > 0 && !in.rd)

@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""Checks one `pmerge --bench --stats=json` document against DESIGN section 3.
+"""Checks one `pmerge --bench --stats=json` document against the keys that
+README.md ("Benchmarks") and the man page document.
 
 Usage: check_bench.py FILE [KEY=VALUE]...
 

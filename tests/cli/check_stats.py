@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""Checks one `pmerge --stats=json` document against DESIGN section 3.
+"""Checks one `pmerge --stats=json` document against the keys that README.md
+("Lock strategies") and the man page document.
 
 Usage: check_stats.py FILE [KEY=VALUE]...
 

@@ -1,5 +1,5 @@
 /*
- * --stats=json: the document of DESIGN §3, read by a real JSON parser
+ * --stats=json: the document README.md and the man page describe, read by a real JSON parser
  * (check_stats.py) and held against what the test knows about the merge.
  */
 #include "cliutil.h"

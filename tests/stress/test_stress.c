@@ -7,7 +7,7 @@
  * that no record was torn, fused, lost, repeated or reordered within its
  * source and that the byte totals match what the producers wrote.
  *
- * Two further cases check promises of DESIGN §2 that are not about
+ * Two further cases check promises of the man page that are not about
  * integrity: a complete line from a live stream is emitted long before that
  * stream ends, and a 200 MB line does not make pmerge's memory grow with it.
  *
@@ -611,7 +611,7 @@ static void run_scenario(const struct scenario *sc)
 	/*
 	 * A good merge is silent, except for the one-line note that sem:N
 	 * with N > 1 falls back to one writer on a pipe or with -a, which
-	 * take no positioned writes (DESIGN §3).
+	 * take no positioned writes (README.md, "Lock strategies").
 	 */
 	bool sem_shared =
 	    strncmp(sc->lock, "sem:", 4) == 0 && strcmp(sc->lock, "sem:1") != 0;
@@ -860,8 +860,9 @@ static size_t make_record(char *buf, size_t size, uint64_t src, uint64_t seq,
 
 /*
  * A live stream writes one line and then stays open, silent, for 3 s.  In
- * line mode pmerge must pass the line on as soon as it is complete (DESIGN
- * §2, "emitted as soon as they are complete"), not when the stream ends.
+ * line mode pmerge must pass the line on as soon as it is complete (the man
+ * page: records are "emitted as soon as they are complete"), not when the
+ * stream ends.
  * The 1 s bound is generous on purpose: what it tells apart is "now" from
  * "at EOF, 3 s later".
  */
@@ -1030,9 +1031,9 @@ static const char *const huge_variants[][4] = {
 /*
  * One 200 MB record from a pipe (pmerge's stdin) next to a small file,
  * merged into a pipe that pmverify reads: the record must come out whole
- * while pmerge's peak RSS stays bounded (DESIGN §2: "Memory is bounded by
- * jobs x buffer size plus a constant ... A record longer than the buffer is
- * still written whole").
+ * while pmerge's peak RSS stays bounded (README.md, "Options": "Memory is
+ * bounded by jobs x buffer size plus a constant ... A record longer than
+ * the buffer is still written whole").
  */
 START_TEST(huge_record_memory)
 {

@@ -277,7 +277,6 @@ static void decode_pipe(const void *p, size_t n, size_t chunk, size_t step,
 	ck_assert_int_eq(pthread_create(&t, NULL, feed, &f), 0);
 	src.fd = fds[0];
 	src.own_fd = true;
-	src.stream = true;
 	src.name = "pipe";
 	read_all(&src, chunk, wake[0], d);
 	pm_source_close(&src);
@@ -684,7 +683,6 @@ START_TEST(test_open_cancelled)
 	ck_assert_int_eq(write(fds[1], "\x1f", 1), 1);
 	ck_assert_int_eq(write(wake[1], "x", 1), 1);
 	src.fd = fds[0];
-	src.stream = true;
 	src.name = "pipe";
 	ck_assert_int_eq(pm_reader_open(&r, &src, true, wake[0]), -ECANCELED);
 	ck_assert_ptr_null(r);

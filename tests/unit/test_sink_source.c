@@ -102,7 +102,6 @@ START_TEST(test_source_regular)
 
 	ck_assert_int_eq(pm_source_open(&src, path), 0);
 	ck_assert(src.regular);
-	ck_assert(!src.stream);
 	ck_assert_uint_eq(src.size, 100003);
 	ck_assert_uint_eq(src.offset, 0);
 	ck_assert(src.own_fd);
@@ -177,7 +176,6 @@ START_TEST(test_source_fifo_no_writer)
 	 * hang here until the test case times out. */
 	ck_assert_int_eq(pm_source_open(&src, path), 0);
 	ck_assert(!src.regular);
-	ck_assert(src.stream);
 
 	/* The read waits for data, and the wake fd ends the wait. */
 	ck_assert_int_eq(pthread_create(&th, NULL, write_wake_later, &wake[1]),
@@ -258,7 +256,7 @@ START_TEST(test_source_pipe_by_name)
 	/* What bash's <(cmd) hands over. */
 	snprintf(name, sizeof(name), "/dev/fd/%d", p[0]);
 	ck_assert_int_eq(pm_source_open(&src, name), 0);
-	ck_assert(src.stream);
+	ck_assert(!src.regular);
 	ck_assert(!src.regular);
 	char *got = source_slurp(&src, 2, &len);
 	ck_assert_uint_eq(len, 7);
@@ -286,7 +284,7 @@ START_TEST(test_source_stdin_pipe)
 	ck_assert_int_eq(pm_source_open(&src, "-"), 0);
 	ck_assert_int_eq(src.fd, STDIN_FILENO);
 	ck_assert(!src.own_fd);
-	ck_assert(src.stream);
+	ck_assert(!src.regular);
 	char *got = source_slurp(&src, 4096, &len);
 	ck_assert_uint_eq(len, 11);
 	ck_assert_mem_eq(got, "from stdin\n", 11);
