@@ -24,7 +24,11 @@
  * buffer before its turn parks it (pm_order_offer) instead of waiting;
  * whoever passes the turn to a parked input writes it on its owner's
  * behalf (pm_order_pass), so a run of small inputs goes out without a
- * thread wake-up between each two.
+ * thread wake-up between each two.  A worker may also take a run of
+ * consecutive small inputs idx..last at once and append them as one unit
+ * (pm_append_init_run): one turn, one hold, one write; it takes idx's turn
+ * and passes it to last + 1 (pm_order_pass_run).  Runs in flight, one per
+ * worker, span at most PMERGE_JOBS_MAX indices, the parking slots.
  *
  * Invariants (asserted in debug builds):
  *   I1  sink.end only grows, and only here: under the exclusive hold of a
@@ -129,10 +133,10 @@ int pm_order_wait(struct pm_order *o, size_t idx)
 	return rc;
 }
 
-struct pm_parked *pm_order_pass(struct pm_order *o, size_t idx)
+struct pm_parked *pm_order_pass_run(struct pm_order *o, size_t idx, size_t last)
 {
 	struct pm_parked **mine = &o->parked[idx % PMERGE_JOBS_MAX];
-	struct pm_parked **slot = &o->parked[(idx + 1) % PMERGE_JOBS_MAX];
+	struct pm_parked **slot = &o->parked[(last + 1) % PMERGE_JOBS_MAX];
 	struct pm_parked *next = NULL;
 
 	pthread_mutex_lock(&o->mu);
@@ -144,17 +148,22 @@ struct pm_parked *pm_order_pass(struct pm_order *o, size_t idx)
 		pthread_cond_broadcast(cv_of(o, idx));
 	}
 	if (o->turn == idx) {
-		o->turn = idx + 1;
-		if (!o->cancelled && *slot && (*slot)->idx == idx + 1 &&
+		o->turn = last + 1;
+		if (!o->cancelled && *slot && (*slot)->idx == last + 1 &&
 		    (*slot)->state == PM_PARKED_READY) {
 			next = *slot;
 			next->state = PM_PARKED_TAKEN;
 		} else {
-			pthread_cond_broadcast(cv_of(o, idx + 1));
+			pthread_cond_broadcast(cv_of(o, last + 1));
 		}
 	}
 	pthread_mutex_unlock(&o->mu);
 	return next;
+}
+
+struct pm_parked *pm_order_pass(struct pm_order *o, size_t idx)
+{
+	return pm_order_pass_run(o, idx, idx);
 }
 
 int pm_order_offer(struct pm_order *o, struct pm_parked *p)
@@ -211,7 +220,14 @@ void pm_order_cancel(struct pm_order *o)
 
 void pm_append_init(struct pm_append *a, struct pm_worker *w, size_t idx)
 {
-	*a = (struct pm_append){.w = w, .m = w->m, .idx = idx};
+	*a = (struct pm_append){.w = w, .m = w->m, .idx = idx, .last = idx};
+}
+
+void pm_append_init_run(struct pm_append *a, struct pm_worker *w, size_t idx,
+                        size_t last, const uint64_t *lens)
+{
+	*a = (struct pm_append){
+	    .w = w, .m = w->m, .idx = idx, .last = last, .lens = lens};
 }
 
 int pm_output_failed(struct pm_merge *m, int rc)
@@ -247,18 +263,20 @@ void pm_append_pass(struct pm_append *a)
 	a->turn_passed = true;
 	if (pm_append_turn(a) < 0)
 		return;
-	struct pm_parked *next = pm_order_pass(&m->turn, a->idx);
+	struct pm_parked *next = pm_order_pass_run(&m->turn, a->idx, a->last);
 	while (next) {
 		/* Written here on its owner's behalf: it has the turn, and
 		 * passing it on is this loop's business (I5). */
 		struct pm_append h = {.w = a->w,
 		                      .m = m,
 		                      .idx = next->idx,
+		                      .last = next->last,
+		                      .lens = next->lens,
 		                      .have_turn = true,
 		                      .turn_passed = true};
 		if (next->buf)
 			span_write(&h, next->buf, next->len);
-		next = pm_order_pass(&m->turn, next->idx);
+		next = pm_order_pass_run(&m->turn, next->idx, next->last);
 	}
 }
 
@@ -326,9 +344,17 @@ void pm_span_end(struct pm_append *a)
 	}
 	HELD(held.holds--);
 	pm_lock_leave(&m->lock, &a->w->st);
-	if (m->placement) {
+	if (m->placement && !a->lens) {
 		m->placement[a->idx].offset = a->span_start;
 		m->placement[a->idx].length += written;
+	} else if (m->placement) {
+		/* A run: its inputs lie one after another in the span. */
+		uint64_t at = a->span_start;
+		for (size_t i = a->idx; i <= a->last; i++) {
+			m->placement[i].offset = at;
+			m->placement[i].length += a->lens[i - a->idx];
+			at += a->lens[i - a->idx];
+		}
 	}
 }
 
@@ -374,7 +400,11 @@ static void span_write(struct pm_append *a, const char *buf, size_t len)
 void pm_append_whole(struct pm_append *a, const char *buf, size_t len)
 {
 	if (a->m->order == PMERGE_ORDER_INPUT && !a->have_turn) {
-		struct pm_parked p = {.idx = a->idx, .buf = buf, .len = len};
+		struct pm_parked p = {.idx = a->idx,
+		                      .last = a->last,
+		                      .buf = buf,
+		                      .len = len,
+		                      .lens = a->lens};
 
 		ASSERT_HOLDS_NOTHING();
 		int rc = pm_order_offer(&a->m->turn, &p);

@@ -303,8 +303,15 @@ void pm_source_close(struct pm_source *src);
  * (pm_order_offer): the worker that passes the turn then writes it on the
  * owner's behalf (pm_order_pass), so a run of small inputs goes out without
  * a thread wake-up between each two of them.
+ *
+ * A unit may also be a run of consecutive inputs idx..last that one worker
+ * read into one buffer (see PM_RUN_MAX): it takes the turn of idx and
+ * passes it to last + 1.
  */
 #define PM_ORDER_SLOTS 64
+
+/* The most inputs one worker claims at once (--unit=file). */
+#define PM_RUN_MAX 64
 
 enum pm_parked_state {
 	PM_PARKED_NONE,
@@ -316,8 +323,11 @@ enum pm_parked_state {
 /* A whole input waiting for its turn, owned by the worker that parked it. */
 struct pm_parked {
 	size_t idx;
+	size_t last;     /* the unit's last input (idx for one input) */
 	const char *buf; /* NULL: nothing to write (a failed input) */
 	size_t len;
+	/* With several inputs: the bytes of each, idx..last, in buf. */
+	const uint64_t *lens;
 	enum pm_parked_state state;
 };
 
@@ -335,10 +345,14 @@ void pm_order_destroy(struct pm_order *o);
 /* Waits until it is idx's turn.  Returns 0 or -ECANCELED. */
 int pm_order_wait(struct pm_order *o, size_t idx);
 /*
- * idx is done; if the next input is parked, claims it and returns it: the
- * caller writes it and calls pm_order_pass() for it in turn.  Otherwise
- * wakes the next input's worker and returns NULL.
+ * The unit of inputs idx..last is done; if the unit that follows it is
+ * parked, claims it and returns it: the caller writes it and calls
+ * pm_order_pass_run() for it in turn.  Otherwise wakes the next input's
+ * worker and returns NULL.
  */
+struct pm_parked *pm_order_pass_run(struct pm_order *o, size_t idx,
+                                    size_t last);
+/* pm_order_pass_run() for a unit of one input. */
 struct pm_parked *pm_order_pass(struct pm_order *o, size_t idx);
 /*
  * Parks p (p->idx, p->buf, p->len set by the caller) until either another
@@ -357,6 +371,8 @@ struct pm_append {
 	struct pm_worker *w;
 	struct pm_merge *m;
 	size_t idx;
+	size_t last;          /* a run of whole inputs idx..last (else idx) */
+	const uint64_t *lens; /* a run: the bytes of each of its inputs */
 	const char *tag; /* --tag: the prefix of each record */
 	size_t tag_len;
 	bool have_turn;
@@ -370,6 +386,13 @@ struct pm_append {
 
 /* A fresh append state for input idx on worker w. */
 void pm_append_init(struct pm_append *a, struct pm_worker *w, size_t idx);
+/*
+ * A fresh append state for the run of whole inputs idx..last, read into one
+ * buffer, lens[i - idx] bytes of input i (--unit=file); lens stays the
+ * caller's until pm_append_pass() returns.
+ */
+void pm_append_init_run(struct pm_append *a, struct pm_worker *w, size_t idx,
+                        size_t last, const uint64_t *lens);
 /* Waits for the input's turn (--order=input).  0 or -ECANCELED. */
 int pm_append_turn(struct pm_append *a);
 /*
@@ -419,6 +442,11 @@ struct pm_worker {
 	struct iovec *iov;
 	size_t iov_max;
 	struct pm_worker_stats st;
+	/* The sizes of the inputs it opened, and whether one was not a
+	 * regular file (or failed to open): the progress total, found
+	 * without a stat of its own once the workers are done. */
+	uint64_t sizes_seen;
+	bool irregular_seen;
 };
 
 /* Shared state of one merge.  Workers read cfg and write only atomics,
@@ -449,6 +477,7 @@ struct pm_merge {
 	void *loop_data;
 	struct pmerge_placement *placement; /* cfg->record_placement */
 	unsigned n_workers;
+	size_t run_max; /* inputs a worker claims at once, 1..PM_RUN_MAX */
 	struct pm_worker *workers;
 	struct pm_sorted *sorted; /* -m: the sorted merge's state, or NULL */
 };
@@ -489,6 +518,7 @@ struct pm_loop {
 	uint64_t t0;
 	uint64_t bytes_total;
 	bool total_known;
+	bool total_measured; /* bytes_total and total_known are set */
 	double rate; /* smoothed over the progress ticks */
 	uint64_t last_ns, last_bytes;
 	bool masked; /* stop signals held back by finish() */

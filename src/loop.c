@@ -33,12 +33,50 @@ bool pm_signal_ignored(int sig)
 	return sigaction(sig, NULL, &sa) == 0 && sa.sa_handler == SIG_IGN;
 }
 
+/*
+ * Sums the input sizes when every input is a regular file -- only when a
+ * progress or status line first needs it: a stat of every input costs as
+ * much as the merge itself with many small inputs.  Once the workers are
+ * done, the sizes they found when they opened the inputs give it without a
+ * stat at all.
+ */
+static void measure_total(struct pm_loop *l)
+{
+	const struct pm_merge *m = l->m;
+	const struct pmerge_config *cfg = m->cfg;
+	struct stat st;
+
+	l->total_measured = true;
+	l->total_known = true;
+	l->bytes_total = 0;
+	if (l->finished && !m->sorted) {
+		l->total_known = atomic_load(&m->inputs_done) == cfg->n_inputs;
+		for (unsigned i = 0; i < m->n_workers; i++) {
+			l->bytes_total += m->workers[i].sizes_seen;
+			if (m->workers[i].irregular_seen)
+				l->total_known = false;
+		}
+		return;
+	}
+	for (size_t i = 0; i < cfg->n_inputs && l->total_known; i++) {
+		const char *n = cfg->inputs[i];
+		int rc = strcmp(n, "-") == 0 ? fstat(STDIN_FILENO, &st)
+		                             : stat(n, &st);
+		if (rc < 0 || !S_ISREG(st.st_mode))
+			l->total_known = false;
+		else
+			l->bytes_total += (uint64_t)st.st_size;
+	}
+}
+
 void pm_loop_snapshot(struct pm_loop *l, struct pmerge_progress *p)
 {
 	struct pm_merge *m = l->m;
 	uint64_t now = pm_now_ns(), waited = 0;
 	double busy;
 
+	if (!l->total_measured)
+		measure_total(l);
 	memset(p, 0, sizeof(*p));
 	p->bytes_done =
 	    atomic_load_explicit(&m->bytes_done, memory_order_relaxed);
@@ -185,25 +223,6 @@ static void on_signal(uv_signal_t *h, int sig)
 		l->grace_on = true;
 }
 
-/* Sums the input sizes when every input is a regular file. */
-static void measure_total(struct pm_loop *l)
-{
-	const struct pmerge_config *cfg = l->m->cfg;
-	struct stat st;
-
-	l->total_known = true;
-	l->bytes_total = 0;
-	for (size_t i = 0; i < cfg->n_inputs && l->total_known; i++) {
-		const char *n = cfg->inputs[i];
-		int rc = strcmp(n, "-") == 0 ? fstat(STDIN_FILENO, &st)
-		                             : stat(n, &st);
-		if (rc < 0 || !S_ISREG(st.st_mode))
-			l->total_known = false;
-		else
-			l->bytes_total += (uint64_t)st.st_size;
-	}
-}
-
 static void watch_signals(struct pm_loop *l, const int *sigs, size_t n,
                           uv_signal_t *h, bool *on)
 {
@@ -243,8 +262,6 @@ int pm_loop_start(struct pm_loop *l)
 	uv_timer_init(&l->loop, &l->grace);
 	l->grace.data = l;
 	l->grace_on = true;
-	if (cfg->progress_interval_ms || cfg->handle_signals)
-		measure_total(l);
 	if (cfg->progress_interval_ms && cfg->cb.progress) {
 		uv_timer_init(&l->loop, &l->progress);
 		l->progress.data = l;

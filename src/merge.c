@@ -118,6 +118,15 @@ static int alloc_workers(struct run *r)
 		if (rc < 0)
 			return rc;
 	}
+	/* Runs of inputs in flight stay within the turn's PMERGE_JOBS_MAX
+	 * parking slots: at most one run per worker.  With -d, every input
+	 * goes through the decoding reader: no runs of raw bytes. */
+	m->run_max =
+	    m->unit == PMERGE_UNIT_FILE && !cfg->decompress && m->n_workers
+	        ? PMERGE_JOBS_MAX / m->n_workers
+	        : 1;
+	if (m->run_max > PM_RUN_MAX)
+		m->run_max = PM_RUN_MAX;
 	m->workers =
 	    calloc(m->n_workers ? m->n_workers : 1, sizeof(*m->workers));
 	if (!m->workers)

@@ -1,8 +1,9 @@
 /*
- * Worker threads.  Each takes the next input (an atomic index), reads it,
- * frames it, and hands the bytes to the append protocol (append.c), which
- * decides where they land: whole inputs for --unit=file, batches of whole
- * records for --unit=line.
+ * Worker threads.  Each takes the next inputs (a run of them from an atomic
+ * index), reads them, frames them, and hands the bytes to the append
+ * protocol (append.c), which decides where they land: whole inputs (or runs
+ * of small whole inputs) for --unit=file, batches of whole records for
+ * --unit=line.
  */
 #include "decode.h"
 #include "internal.h"
@@ -287,15 +288,84 @@ bool pm_input_is_output(const struct pm_merge *m, const struct pm_source *src)
 	       src->offset < src->size;
 }
 
+/* Counts an opened input's size towards the progress total. */
+static void seen(struct pm_worker *w, const struct pm_source *src, int rc)
+{
+	if (rc < 0 || !src->regular)
+		w->irregular_seen = true;
+	else
+		w->sizes_seen += src->size;
+}
+
+/*
+ * Merges the input of a from in->src, which pm_source_open() opened (rc:
+ * what it returned), and closes it.
+ */
+static void merge_opened(struct pm_append *a, struct input *in, int rc)
+{
+	struct pm_worker *w = a->w;
+	struct pm_merge *m = a->m;
+	struct pm_source *src = &in->src;
+	const char *name = m->cfg->inputs[a->idx];
+
+	seen(w, src, rc);
+	if (rc < 0) {
+		input_failed(m, name, -rc);
+		pm_append_whole(a, NULL, 0);
+		return;
+	}
+	if (pm_input_is_output(m, src)) {
+		input_failed(m, name, PMERGE_ERR_INPUT_IS_OUTPUT);
+		pm_append_whole(a, NULL, 0);
+		goto out_close;
+	}
+	w->st.inputs++;
+	if (m->cfg->decompress) {
+		rc = pm_reader_open(&in->rd, src, true, in->wake_fd);
+		if (rc < 0) {
+			read_failed(a, in, rc);
+			pm_append_whole(a, NULL, 0);
+			goto out_close;
+		}
+		if (pm_reader_codec(in->rd) == PM_CODEC_PLAIN && src->regular) {
+			/* The reader gave the bytes back: plain regular files
+			 * keep their fast path. */
+			pm_reader_close(in->rd);
+			in->rd = NULL;
+		}
+	}
+	if (m->unit == PMERGE_UNIT_LINE) {
+		char *tag = NULL;
+		if (m->cfg->tag) {
+			tag = pmerge_tag_make(name, &a->tag_len);
+			if (!tag) {
+				pm_output_failed(m, -ENOMEM);
+				goto out_close;
+			}
+			a->tag = tag;
+		}
+		merge_lines(a, in);
+		free(tag);
+	} else {
+		/* Files such as those in /proc say they are empty and are
+		 * not: read those to their end like a stream. */
+		if (src->regular && src->size > 0 && !in->rd)
+			file_regular(a, in);
+		else
+			file_stream(a, in);
+	}
+out_close:
+	pm_reader_close(in->rd);
+	in->rd = NULL;
+	pm_source_close(src);
+}
+
 static void merge_input(struct pm_worker *w, size_t idx)
 {
-	struct pm_merge *m = w->m;
-	const char *name = m->cfg->inputs[idx];
+	const char *name = w->m->cfg->inputs[idx];
 	bool is_stdin = strcmp(name, "-") == 0;
 	struct pm_append a;
-	struct input in = {.wake_fd = m->wake[0]};
-	struct pm_source *src = &in.src;
-	int rc;
+	struct input in = {.wake_fd = w->m->wake[0]};
 
 	pm_append_init(&a, w, idx);
 	if (is_stdin) {
@@ -304,72 +374,131 @@ static void merge_input(struct pm_worker *w, size_t idx)
 			return;
 		pm_append_stdin_lock(&a);
 	}
-	rc = pm_source_open(src, name);
-	if (rc < 0) {
-		input_failed(m, name, -rc);
-		pm_append_whole(&a, NULL, 0);
-		goto out;
-	}
-	if (pm_input_is_output(m, src)) {
-		input_failed(m, name, PMERGE_ERR_INPUT_IS_OUTPUT);
-		pm_append_whole(&a, NULL, 0);
-		goto out_close;
-	}
-	w->st.inputs++;
-	if (m->cfg->decompress) {
-		rc = pm_reader_open(&in.rd, src, true, in.wake_fd);
-		if (rc < 0) {
-			read_failed(&a, &in, rc);
-			pm_append_whole(&a, NULL, 0);
-			goto out_close;
-		}
-		if (pm_reader_codec(in.rd) == PM_CODEC_PLAIN && src->regular) {
-			/* The reader gave the bytes back: plain regular files
-			 * keep their fast path. */
-			pm_reader_close(in.rd);
-			in.rd = NULL;
-		}
-	}
-	if (m->unit == PMERGE_UNIT_LINE) {
-		char *tag = NULL;
-		if (m->cfg->tag) {
-			tag = pmerge_tag_make(name, &a.tag_len);
-			if (!tag) {
-				pm_output_failed(m, -ENOMEM);
-				goto out_close;
-			}
-			a.tag = tag;
-		}
-		merge_lines(&a, &in);
-		free(tag);
-	} else {
-		/* Files such as those in /proc say they are empty and are
-		 * not: read those to their end like a stream. */
-		if (src->regular && src->size > 0 && !in.rd)
-			file_regular(&a, &in);
-		else
-			file_stream(&a, &in);
-	}
-out_close:
-	pm_reader_close(in.rd);
-	pm_source_close(src);
-out:
+	merge_opened(&a, &in, pm_source_open(&in.src, name));
 	if (is_stdin)
 		pm_append_stdin_unlock(&a);
 	pm_append_pass(&a);
+}
+
+/* Appends the run of inputs from..last gathered in w->buf[0, fill). */
+static void send_run(struct pm_worker *w, size_t from, size_t last,
+                     const uint64_t *lens, size_t fill)
+{
+	struct pm_append a;
+
+	pm_append_init_run(&a, w, from, last, lens);
+	pm_append_whole(&a, w->buf, fill);
+	pm_append_pass(&a);
+}
+
+/*
+ * The run of inputs first..first+count-1 (--unit=file, no -d).  Each small
+ * regular input that fits in what is left of the buffer is read into it as
+ * soon as it is open (one fstat, one pread), and the inputs gathered so far
+ * go out as one unit -- one turn, one hold, one write -- when the next does
+ * not fit or is not a small regular file; that one then takes the path of
+ * any input, already open.
+ */
+static void merge_run(struct pm_worker *w, size_t first, size_t count)
+{
+	struct pm_merge *m = w->m;
+	uint64_t lens[PM_RUN_MAX];
+	size_t fill = 0, from = first, end = first + count;
+
+	for (size_t idx = first; idx < end; idx++) {
+		const char *name = m->cfg->inputs[idx];
+		struct input in = {.wake_fd = m->wake[0]};
+		struct pm_source *src = &in.src;
+		ssize_t late;
+		int rc;
+
+		if (atomic_load_explicit(&m->cancelled, memory_order_relaxed))
+			return;
+		if (strcmp(name, "-") == 0) {
+			if (idx > from)
+				send_run(w, from, idx - 1, lens, fill);
+			merge_input(w, idx);
+			fill = 0;
+			from = idx + 1;
+			continue;
+		}
+		rc = pm_source_open(src, name);
+		bool small = rc == 0 && src->regular &&
+		             src->size > src->offset &&
+		             src->size - src->offset <= w->bufsize &&
+		             !pm_input_is_output(m, src);
+		if (small && src->size - src->offset > w->bufsize - fill) {
+			/* Full: send the run; this input starts the next. */
+			send_run(w, from, idx - 1, lens, fill);
+			fill = 0;
+			from = idx;
+		}
+		if (small) {
+			ssize_t n =
+			    read_full(&in, w->buf + fill,
+			              (size_t)(src->size - src->offset), &late);
+			if (n >= 0) {
+				seen(w, src, 0);
+				pm_source_close(src);
+				w->st.inputs++;
+				lens[idx - from] = (uint64_t)n;
+				fill += (size_t)n;
+				continue;
+			}
+			/* A read error: the input's own path reports it. */
+			src->offset = 0;
+		}
+		if (idx > from)
+			send_run(w, from, idx - 1, lens, fill);
+		struct pm_append a;
+		pm_append_init(&a, w, idx);
+		merge_opened(&a, &in, rc);
+		pm_append_pass(&a);
+		fill = 0;
+		from = idx + 1;
+	}
+	if (end > from)
+		send_run(w, from, end - 1, lens, fill);
+}
+
+/*
+ * Claims the next inputs: a run of them, long while many remain (fewer
+ * hand-overs), shorter towards the end so that the workers finish
+ * together.  Returns the count, 0 when none is left.
+ */
+static size_t claim_run(struct pm_merge *m, size_t *first)
+{
+	size_t n = m->cfg->n_inputs;
+	size_t cur = atomic_load_explicit(&m->next_input, memory_order_relaxed);
+	size_t want;
+
+	do {
+		if (cur >= n)
+			return 0;
+		want = (n - cur) / (4 * (size_t)m->n_workers);
+		if (want > m->run_max)
+			want = m->run_max;
+		if (want < 1)
+			want = 1;
+	} while (
+	    !atomic_compare_exchange_weak(&m->next_input, &cur, cur + want));
+	*first = cur;
+	return want;
 }
 
 void *pm_worker_main(void *arg)
 {
 	struct pm_worker *w = arg;
 	struct pm_merge *m = w->m;
+	size_t first, count;
 
-	while (!atomic_load_explicit(&m->cancelled, memory_order_relaxed)) {
-		size_t idx = atomic_fetch_add(&m->next_input, 1);
-		if (idx >= m->cfg->n_inputs)
-			break;
-		merge_input(w, idx);
-		atomic_fetch_add(&m->inputs_done, 1);
+	while (!atomic_load_explicit(&m->cancelled, memory_order_relaxed) &&
+	       (count = claim_run(m, &first)) > 0) {
+		if (count == 1)
+			merge_input(w, first);
+		else
+			merge_run(w, first, count);
+		atomic_fetch_add(&m->inputs_done, count);
 	}
 	atomic_fetch_add(&m->workers_done, 1);
 	m->wake_loop(m);

@@ -779,6 +779,135 @@ START_TEST(many_inputs_low_fd_limit)
 }
 END_TEST
 
+/*
+ * Many small inputs go out in runs, one write for a run.  Inputs that
+ * cannot join a run -- missing, a directory, empty, larger than the
+ * buffer, standard input -- must each still come out in place (or be
+ * reported), between runs and inside them, under any -j, a lock with
+ * several holders, and to standard output as well as to -o.
+ */
+static const struct {
+	const char *jobs, *lock;
+	bool to_file;
+} runs_cases[] = {
+    {"1", "mutex", true},
+    {"3", "mutex", true},
+    {"8", "sem:3", true},
+    {"4", "rlock", false},
+};
+
+START_TEST(runs_of_small_inputs)
+{
+	const size_t n = 700;
+	const char stdin_text[] = "from standard input\n";
+	char *dir = tu_enter_scratch();
+	struct hu_result r;
+	struct hu_opts o = {.stdin_data = stdin_text,
+	                    .stdin_len = sizeof(stdin_text) - 1};
+	char **argv = calloc(n + 16, sizeof(char *));
+	char **names = calloc(n, sizeof(char *));
+	char *want = NULL, *errs = NULL;
+	size_t want_len = 0, errs_len = 0, n_errs = 0, k = 0;
+	FILE *w = open_memstream(&want, &want_len);
+	FILE *e = open_memstream(&errs, &errs_len);
+
+	ck_assert_ptr_nonnull(argv);
+	ck_assert_ptr_nonnull(names);
+	ck_assert_int_eq(mkdir("r", 0755), 0);
+	for (size_t i = 0; i < n; i++) {
+		ck_assert_int_gt(asprintf(&names[i], "r/%04zu", i), 0);
+		if (i == 400) {
+			free(names[i]);
+			names[i] = strdup("-");
+			fputs(stdin_text, w);
+		} else if (i % 97 == 5) {
+			/* Missing: reported, and the run goes on around it. */
+			fprintf(e, "pmerge: %s: No such file or directory\n",
+			        names[i]);
+			n_errs++;
+		} else if (i == 250) {
+			ck_assert_int_eq(mkdir(names[i], 0755), 0);
+			fprintf(e, "pmerge: %s: Is a directory\n", names[i]);
+			n_errs++;
+		} else if (i == 300 || i == 301) {
+			/* Larger than any buffer: copied on its own. */
+			size_t len = (3u << 20) / 2;
+			hu_make(names[i], len, i, false);
+			size_t got;
+			char *d = tu_read_file(names[i], &got);
+			fwrite(d, 1, got, w);
+			free(d);
+		} else {
+			char text[40];
+			int len =
+			    snprintf(text, sizeof(text), "input %zu\n", i);
+			if (i % 7 == 3)
+				len = 0;
+			tu_write_file(names[i], text, (size_t)len);
+			fwrite(text, 1, (size_t)len, w);
+		}
+	}
+	ck_assert_int_eq(fclose(w), 0);
+	ck_assert_int_eq(fclose(e), 0);
+	argv[k++] = (char *)hu_pmerge();
+	argv[k++] = "-j";
+	argv[k++] = (char *)runs_cases[_i].jobs;
+	argv[k++] = "-l";
+	argv[k++] = (char *)runs_cases[_i].lock;
+	if (runs_cases[_i].to_file) {
+		argv[k++] = "-o";
+		argv[k++] = "out";
+	}
+	for (size_t i = 0; i < n; i++)
+		argv[k++] = names[i];
+	o.argv = argv;
+	hu_run(&r, &o);
+	hu_expect_exit(&r, 1);
+	if (runs_cases[_i].to_file) {
+		/* Failed inputs make -o all or nothing: out is not made. */
+		ck_assert_uint_eq(r.out_len, 0);
+		ck_assert(!tu_exists("out"));
+	} else {
+		tu_expect_bytes("standard output", r.out, r.out_len, want,
+		                want_len);
+	}
+	/* Every failure reported once, in any order. */
+	size_t lines = 0;
+	for (size_t i = 0; i < r.err_len; i++)
+		lines += r.err[i] == '\n';
+	ck_assert_uint_eq(lines, n_errs);
+	for (char *line = errs; *line;) {
+		char *end = strchr(line, '\n');
+		*end = '\0';
+		ck_assert_msg(strstr(r.err, line), "missing message: %s", line);
+		line = end + 1;
+	}
+	hu_result_free(&r);
+
+	if (runs_cases[_i].to_file) {
+		/* Without the failures, -o gets every byte in order. */
+		size_t m = k - n;
+		for (size_t i = 0; i < n; i++)
+			if (!(i % 97 == 5 || i == 250))
+				argv[m++] = names[i];
+		argv[m] = NULL;
+		hu_run(&r, &o);
+		hu_expect_exit(&r, 0);
+		tu_expect_err(&r, "");
+		tu_expect_file("out", want, want_len);
+		hu_expect_no_temp(".");
+		hu_result_free(&r);
+	}
+	for (size_t i = 0; i < n; i++)
+		free(names[i]);
+	free(names);
+	free(errs);
+	free(want);
+	free(argv);
+	tu_leave_scratch(dir);
+}
+END_TEST
+
 /* 100,000 inputs through --files0-from under a limit of 64 descriptors. */
 START_TEST(huge_input_count)
 {
@@ -980,6 +1109,9 @@ static Suite *edge_suite(const char *group)
 		tcase_add_test(tc, stdout_closed);
 		tcase_add_loop_test(tc, fifo_no_writer_signal, 0, 6);
 		tcase_add_loop_test(tc, many_inputs_low_fd_limit, 0, 2);
+		tcase_add_loop_test(
+		    tc, runs_of_small_inputs, 0,
+		    (int)(sizeof(runs_cases) / sizeof(runs_cases[0])));
 	} else if (strcmp(group, "perm") == 0) {
 		tcase_add_test(tc, output_readonly_directory);
 	} else if (strcmp(group, "slow") == 0) {

@@ -320,14 +320,17 @@ static void *owner_main(void *arg)
 	return NULL;
 }
 
-/* Starts an owner for idx and returns once it sleeps in pm_order_offer:
- * only for an idx whose turn has not come, or this never returns. */
-static void owner_park(struct owner *w, struct pm_order *o, size_t idx)
+/* Starts an owner for the unit of inputs idx..last and returns once it
+ * sleeps in pm_order_offer: only for an idx whose turn has not come, or
+ * this never returns. */
+static void owner_park_run(struct owner *w, struct pm_order *o, size_t idx,
+                           size_t last)
 {
 	const struct timespec pause = {0, 200000};
 	w->o = o;
 	w->p = (struct pm_parked){
 	    .idx = idx,
+	    .last = last,
 	    .buf = w->buf,
 	    .len = unit_encode(w->buf, sizeof(w->buf), idx),
 	};
@@ -342,6 +345,11 @@ static void owner_park(struct owner *w, struct pm_order *o, size_t idx)
 	ck_assert_msg(atomic_load(&w->state) == 1,
 	              "the offer of input %zu returned %d without waiting", idx,
 	              w->rc);
+}
+
+static void owner_park(struct owner *w, struct pm_order *o, size_t idx)
+{
+	owner_park_run(w, o, idx, idx);
 }
 
 static int owner_join(struct owner *w)
@@ -462,6 +470,41 @@ START_TEST(test_parked_taken_by_passer)
 	log_check(2);
 	pm_order_destroy(&o);
 	free(g_out);
+}
+END_TEST
+
+/*
+ * A unit of several inputs (a run of small files one worker read) takes
+ * the turn of its first input and hands it to the input after its last:
+ * the unit parked there is handed over next, and nothing is handed to an
+ * index inside the run.
+ */
+START_TEST(test_parked_run)
+{
+	struct pm_order o;
+	struct owner run, after;
+	ck_assert_int_eq(pm_order_init(&o), 0);
+
+	owner_park_run(&run, &o, 1, 3);
+	owner_park(&after, &o, 4);
+	struct pm_parked *p = pm_order_pass(&o, 0);
+	ck_assert_ptr_eq(p, &run.p);
+	ck_assert_int_eq(state_of(&o, p), PM_PARKED_TAKEN);
+	ck_assert_uint_eq(turn_of(&o), 1);
+	/* Passing on from the run's first input alone would hand input 2 the
+	 * turn: the run must be passed from its last. */
+	p = pm_order_pass_run(&o, p->idx, p->last);
+	ck_assert_ptr_eq(p, &after.p);
+	ck_assert_uint_eq(turn_of(&o), 4);
+	ck_assert_int_eq(owner_join(&run), 1);
+	ck_assert_int_eq(state_of(&o, &run.p), PM_PARKED_DONE);
+	wake_all(&o);
+	uu_wait_blocked(atomic_load(&after.tid));
+	ck_assert_int_eq(read_int(&after.state), 1);
+	ck_assert_ptr_null(pm_order_pass(&o, 4));
+	ck_assert_uint_eq(turn_of(&o), 5);
+	ck_assert_int_eq(owner_join(&after), 1);
+	pm_order_destroy(&o);
 }
 END_TEST
 
@@ -803,6 +846,7 @@ static Suite *order_suite(void)
 	tcase_add_test(park, test_offer_own_turn);
 	tcase_add_test(park, test_parked_taken_by_passer);
 	tcase_add_test(park, test_parked_chain);
+	tcase_add_test(park, test_parked_run);
 	tcase_add_test(park, test_parked_chain_gap);
 	tcase_add_test(park, test_pass_without_parked);
 	tcase_add_test(park, test_cancel_parked);
