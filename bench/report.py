@@ -22,6 +22,17 @@ Usage:
                                        (name, median and stddev in ms)
                                        in DAT; prints "ok" on the last
                                        line when every output verified
+  report.py locklab EXPORT.json BENCH.json CHART
+                                       the lock-lab sweep: EXPORT.json is
+                                       pmerge's --export-json (times),
+                                       BENCH.json the --stats=json report
+                                       of the same runs (fairness,
+                                       verification); prints a markdown
+                                       table of median wall time and
+                                       fairness per strategy and -j, and
+                                       "ok" on the last line when every
+                                       output verified; draws CHART (PNG)
+                                       with matplotlib unless CHART is -
   report.py rss FILE...                for /usr/bin/time -v logs: the
                                        peak RSS in KiB of each, one a line
   report.py cpu OUT.json RUNS [--prepare CMD] -n NAME CMD...
@@ -179,6 +190,74 @@ def locks(path, dat):
     print("ok" if all_ok else "FAILED")
 
 
+def locklab(export_path, bench_path, chart):
+    runs = load(export_path)["results"]
+    doc = load(bench_path)
+    stats = {(r["lock"], str(r["jobs"])): r for r in doc["results"]}
+    locks, jobs = [], []
+    for r in runs:
+        p = r["parameters"]
+        if p["lock"] not in locks:
+            locks.append(p["lock"])
+        if p["jobs"] not in jobs:
+            jobs.append(p["jobs"])
+    by = {(r["parameters"]["lock"], r["parameters"]["jobs"]): r for r in runs}
+    print("| lock | " + " | ".join(f"-j {j}: median, fairness" for j in jobs)
+          + " |")
+    print("|---|" + "---:|" * len(jobs))
+    all_ok = True
+    for lk in locks:
+        cells = []
+        for j in jobs:
+            r, s = by.get((lk, j)), stats.get((lk, j))
+            if r is None or s is None:
+                cells.append("–")
+                continue
+            all_ok = all_ok and s["output_ok"] and not any(r["exit_codes"])
+            cells.append(f"{fmt_s(r['median'])}, "
+                         f"{s['lock_stats']['fairness']:.2f}")
+        print(f"| {lk} | " + " | ".join(cells) + " |")
+    if chart != "-":
+        locklab_chart(chart, locks, jobs, by, stats, doc)
+    print("ok" if all_ok else "FAILED")
+
+
+def locklab_chart(path, locks, jobs, by, stats, doc):
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, (wall, fair) = plt.subplots(1, 2, figsize=(11, 4.5))
+    x = [int(j) for j in jobs]
+    for lk in locks:
+        pts = [(int(j), by[(lk, j)], stats[(lk, j)]) for j in jobs
+               if (lk, j) in by and (lk, j) in stats]
+        if not pts:
+            continue
+        xs = [p[0] for p in pts]
+        wall.errorbar(xs, [p[1]["median"] * 1e3 for p in pts],
+                      yerr=[(p[1]["stddev"] or 0) * 1e3 for p in pts],
+                      marker="o", capsize=3, label=lk)
+        fair.plot(xs, [p[2]["lock_stats"]["fairness"] for p in pts],
+                  marker="o", label=lk)
+    for ax in (wall, fair):
+        ax.set_xscale("log", base=2)
+        ax.set_xticks(x)
+        ax.set_xticklabels([str(v) for v in x])
+        ax.set_xlabel("-j (worker threads)")
+        ax.grid(True, alpha=0.3)
+    wall.set_ylabel("wall time, ms (median ± sample stddev)")
+    wall.set_ylim(bottom=0)
+    fair.set_ylabel("Jain's fairness over the workers' acquisitions")
+    fair.set_ylim(0, 1.05)
+    fair.legend(fontsize="small", ncol=2, loc="lower left")
+    fig.suptitle(f"pmerge --bench -u {doc['unit']}: {doc['inputs']} inputs, "
+                 f"{doc['bytes'] / 1048576:.0f} MiB, {doc['runs']} runs "
+                 f"per point, every output verified")
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+
+
 def rss(paths):
     for p in paths:
         with open(p, encoding="utf-8", errors="replace") as f:
@@ -205,6 +284,8 @@ def main(argv):
         best(args[0], args[1:])
     elif cmd == "locks" and len(args) == 2:
         locks(*args)
+    elif cmd == "locklab" and len(args) == 3:
+        locklab(*args)
     elif cmd == "rss":
         rss(args)
     else:
