@@ -10,6 +10,11 @@ KIND is one of
   lines    COUNT files lines/l1.. of LINES records of 10..90 bytes each
            (the newline included), printable text
   onerec   one file onerec of SIZE bytes: a single record and its newline
+  sorted, sortedmany, sortedhuge
+           COUNT files sortedCOUNT/s0001.. of about SIZE bytes each, every
+           one sorted bytewise (three kinds, so that every set is kept)
+  timelogs COUNT host logs timelogs/hostN.log of about SIZE bytes each:
+           ISO 8601 stamps, one record in 50 with a stack trace
 
 A set is written only when DIR/.KIND.done does not already hold the same
 parameters, so that a second run reuses the data.  The random data is
@@ -20,6 +25,7 @@ import os
 import random
 import string
 import sys
+import time
 
 CHUNK = 1 << 20
 
@@ -112,9 +118,61 @@ def gen_onerec(path, p, rng):
         f.write(b"\n")
 
 
+def gen_sorted(path, p, rng):
+    """count inputs of about size bytes each, every one sorted bytewise
+    (LC_ALL=C), in sorted<count>/: the sorted merge's data."""
+    d = os.path.join(path, f"sorted{p['count']}")
+    os.makedirs(d, exist_ok=True)
+    pool = text_pool(rng, 1 << 16)
+    for i in range(1, p["count"] + 1):
+        lines, total = [], 0
+        while total < p["size"]:
+            n = rng.randint(9, 89)
+            off = rng.randrange(0, len(pool) - n)
+            lines.append(pool[off:off + n])
+            total += n + 1
+        lines.sort()
+        with open(os.path.join(d, f"s{i:04d}"), "wb") as f:
+            f.write(b"\n".join(lines))
+            f.write(b"\n")
+
+
+def gen_timelogs(path, p, rng):
+    """count host logs of about size bytes each in timelogs/: ISO 8601
+    stamps in milliseconds (UTC, increasing, hosts interleaved), one record
+    in 50 an ERROR with a stack trace of 5 to 15 lines."""
+    d = os.path.join(path, "timelogs")
+    os.makedirs(d, exist_ok=True)
+    pool = text_pool(rng, 1 << 16)
+    base = 1746086400000  # 2025-05-01T08:00:00Z in milliseconds
+    for i in range(1, p["count"] + 1):
+        t, total = base, 0
+        with open(os.path.join(d, f"host{i}.log"), "wb") as f:
+            while total < p["size"]:
+                t += rng.randint(0, 40)
+                s, ms = divmod(t, 1000)
+                stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(s))
+                n = rng.randint(20, 80)
+                off = rng.randrange(0, len(pool) - n)
+                err = rng.randrange(50) == 0
+                rec = (f"{stamp}.{ms:03d}Z host{i} "
+                       f"{'ERROR' if err else 'INFO'} ").encode()
+                rec += pool[off:off + n] + b"\n"
+                if err:
+                    rec += b"java.lang.IllegalStateException: failed\n"
+                    for k in range(rng.randint(5, 15)):
+                        rec += f"\tat com.example.C{k}.run(C{k}.java:{k + 10})\n".encode()
+                f.write(rec)
+                total += len(rec)
+
+
 GENERATORS = {"big": gen_big, "small": gen_small, "tiny": gen_tiny,
               "lines": gen_lines,
-              "onerec": gen_onerec}
+              "onerec": gen_onerec,
+              "sorted": gen_sorted,
+              "sortedmany": gen_sorted,
+              "sortedhuge": gen_sorted,
+              "timelogs": gen_timelogs}
 
 
 def main(argv):

@@ -239,7 +239,8 @@ struct pmerge_placement {
 struct pmerge_sorted_result {
 	bool used;
 	uint64_t merger_wait_ns;  /* the merger waited for an input's data */
-	uint64_t merger_write_ns; /* the merger wrote the output */
+	uint64_t merger_write_ns; /* the merger waited for the writer */
+	uint64_t writer_ns;       /* the writer thread wrote the output */
 	uint64_t worker_idle_ns;  /* workers waited for room to read ahead */
 	uint64_t worker_read_ns;  /* workers read (and decoded) */
 	uint64_t chunks;          /* read-ahead chunks handed to the merger */

@@ -91,11 +91,13 @@ char *report_stats_json(const struct pmerge_result *r)
 		const struct pmerge_sorted_result *o = &r->sorted;
 		fprintf(f,
 		        ", \"sorted\": {\"merger_wait_ns\": %llu, "
-		        "\"merger_write_ns\": %llu, \"worker_idle_ns\": %llu, "
+		        "\"merger_write_ns\": %llu, \"writer_ns\": %llu, "
+		        "\"worker_idle_ns\": %llu, "
 		        "\"worker_read_ns\": %llu, \"chunks\": %llu, "
 		        "\"skipped\": %llu, \"disordered\": %zu}",
 		        (unsigned long long)o->merger_wait_ns,
 		        (unsigned long long)o->merger_write_ns,
+		        (unsigned long long)o->writer_ns,
 		        (unsigned long long)o->worker_idle_ns,
 		        (unsigned long long)o->worker_read_ns,
 		        (unsigned long long)o->chunks,
@@ -142,7 +144,7 @@ const char *format_ns(uint64_t ns, char *buf, size_t size)
 
 char *report_stats_text(const struct pmerge_result *r)
 {
-	char *buf = NULL, lock[32], b[32], t[4][32];
+	char *buf = NULL, lock[32], b[32], t[5][32];
 	size_t len = 0;
 	FILE *f = open_memstream(&buf, &len);
 	unsigned n = r->jobs < r->inputs ? r->jobs : (unsigned)r->inputs;
@@ -196,12 +198,14 @@ char *report_stats_text(const struct pmerge_result *r)
 		const struct pmerge_sorted_result *o = &r->sorted;
 		fprintf(
 		    f,
-		    "  sorted: merger waited for input %s, wrote for %s; "
-		    "readers read for %s, waited for room %s\n"
+		    "  sorted: merger waited for input %s, for the writer %s; "
+		    "writer wrote for %s\n"
+		    "  sorted: readers read for %s, waited for room %s\n"
 		    "  sorted: %llu chunks, %llu records skipped, %zu inputs "
 		    "out of order\n",
 		    format_ns(o->merger_wait_ns, t[0], 32),
 		    format_ns(o->merger_write_ns, t[1], 32),
+		    format_ns(o->writer_ns, t[4], 32),
 		    format_ns(o->worker_read_ns, t[2], 32),
 		    format_ns(o->worker_idle_ns, t[3], 32),
 		    (unsigned long long)o->chunks,

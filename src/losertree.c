@@ -48,17 +48,3 @@ void pm_lt_free(struct pm_lt *lt)
 	free(lt->node);
 	lt->node = NULL;
 }
-
-void pm_lt_replay(struct pm_lt *lt)
-{
-	size_t w = lt->node[0], n = lt->n;
-
-	for (size_t p = (w + n) / 2; p >= 1; p /= 2) {
-		size_t other = lt->node[p];
-		if (lt->less(lt->ctx, other, w)) {
-			lt->node[p] = w;
-			w = other;
-		}
-	}
-	lt->node[0] = w;
-}

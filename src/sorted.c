@@ -2,8 +2,9 @@
  * The sorted merge (-m).  Reader threads read each input ahead in chunks of
  * whole records, with every record's key worked out (the spans of its -k
  * keys, an 8-byte prefix of the line, or its timestamp); one merger thread
- * picks the smallest head record with a loser tree and copies it to the
- * output.  Each input has at most PM_SORTED_DEPTH chunks ready beyond the
+ * picks the smallest head record with a loser tree and copies it into an
+ * output buffer, which a writer thread writes while the merger fills the
+ * other one.  Each input has at most PM_SORTED_DEPTH chunks ready beyond the
  * one the merger is in, so memory is bounded by inputs x chunk size x
  * (depth + 1), plus the output buffer.
  *
@@ -29,10 +30,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#define PM_SORTED_DEPTH  2
+#define PM_SORTED_DEPTH  3
 #define PM_SORTED_BUDGET (32u << 20) /* read-ahead for all inputs */
 #define PM_CHUNK_MIN     4096u
-#define PM_CHUNK_MAX     (1u << 20)
+#define PM_CHUNK_MAX     (256u << 10)
 #define NO_INPUT         SIZE_MAX
 
 /* One record in a chunk: where it is, and its precomputed key. */
@@ -42,6 +43,18 @@ struct rec {
 		uint64_t prefix; /* whole-line keys: the first 8 bytes */
 		int64_t time;    /* --by-time: nanoseconds, UTC */
 	} k;
+};
+
+/* The merger's view of one input's current record. */
+struct head {
+	union {
+		uint64_t prefix;
+		int64_t time;
+	} k;
+	const char *line;
+	const uint32_t *spans;
+	uint32_t len; /* without the terminator */
+	bool done;
 };
 
 struct chunk {
@@ -98,6 +111,7 @@ struct pm_sorted {
 	bool close_after_read;
 	size_t n;
 	struct sin *in;
+	struct head *heads; /* the merger's, n entries */
 	pthread_mutex_t mu;
 	pthread_cond_t work_cv, merger_cv;
 	size_t *queue; /* a ring of n entries */
@@ -110,10 +124,22 @@ struct pm_sorted {
 	uint64_t merger_wait_ns, merger_write_ns;
 	_Atomic uint64_t worker_idle_ns, worker_read_ns, chunks, skipped;
 	atomic_size_t disordered;
-	char *out;
+	/*
+	 * The output: the merger fills out[out_cur] while the writer thread
+	 * writes the buffer handed to it (w_buf), so that the merger never
+	 * waits for a write unless both buffers are full.  Guarded by wmu.
+	 */
+	char *out[2];
 	size_t out_len, out_cap;
+	int out_cur;
 	uint64_t out_records;
-	int out_err;
+	pthread_mutex_t wmu;
+	pthread_cond_t wcv;
+	const char *w_buf;
+	size_t w_len;
+	bool w_quit;
+	int w_err;
+	uint64_t writer_ns;
 };
 
 int pmerge_key_check(const char *keydef, const char **why)
@@ -228,10 +254,15 @@ static bool grow(void **p, size_t *cap, size_t need, size_t size)
 	return true;
 }
 
+/* The first 8 bytes as a big-endian number, zeros past the end. */
 static uint64_t line_prefix(const char *p, size_t len)
 {
 	uint64_t v = 0;
 
+	if (len >= 8) {
+		memcpy(&v, p, 8);
+		return __builtin_bswap64(v);
+	}
 	for (size_t i = 0; i < 8; i++)
 		v = v << 8 | (i < len ? (unsigned char)p[i] : 0);
 	return v;
@@ -609,33 +640,87 @@ static bool next_chunk(struct pm_sorted *s, struct sin *in)
 	return !in->done;
 }
 
-static bool head_less(void *ctx, size_t a, size_t b)
-{
-	struct pm_sorted *s = ctx;
-	const struct sin *A = &s->in[a], *B = &s->in[b];
+/*
+ * The merger's comparisons, one per kind of key, so that the loser tree's
+ * replay is compiled with its comparison inlined.  They look only at the
+ * compact heads array (one entry per input, its current record), not at
+ * the inputs' chunks.  Inputs that are done go last; equal keys go in
+ * input order.
+ */
+#define HEADS(ctx, a, b)                                                       \
+	const struct pm_sorted *s = ctx;                                       \
+	const struct head *A = &s->heads[a], *B = &s->heads[b];                \
+	if (A->done || B->done)                                                \
+	return B->done && (!A->done || a < b)
 
-	if (A->done || B->done)
-		return B->done && (!A->done || a < b);
-	const struct rec *ra = &A->cur->recs[A->cur->pos];
-	const struct rec *rb = &B->cur->recs[B->cur->pos];
-	if (s->by_time) {
-		if (ra->k.time != rb->k.time)
-			return s->reverse ? ra->k.time > rb->k.time
-			                  : ra->k.time < rb->k.time;
-		return a < b;
-	}
-	size_t nk = s->keys.n;
-	if (nk == 0 && ra->k.prefix != rb->k.prefix)
-		return s->reverse ? ra->k.prefix > rb->k.prefix
-		                  : ra->k.prefix < rb->k.prefix;
-	int d =
-	    pm_keys_compare(&s->keys, A->cur->buf + ra->off, ra->len - 1,
-	                    nk ? A->cur->spans + A->cur->pos * 2 * nk : NULL,
-	                    B->cur->buf + rb->off, rb->len - 1,
-	                    nk ? B->cur->spans + B->cur->pos * 2 * nk : NULL);
+static bool less_time(void *ctx, size_t a, size_t b)
+{
+	HEADS(ctx, a, b);
+	return A->k.time != B->k.time ? A->k.time < B->k.time : a < b;
+}
+
+static bool less_time_reverse(void *ctx, size_t a, size_t b)
+{
+	HEADS(ctx, a, b);
+	return A->k.time != B->k.time ? A->k.time > B->k.time : a < b;
+}
+
+/*
+ * Two whole lines with equal 8-byte prefixes (zero padded): the rest
+ * bytewise, then the shorter first.
+ */
+static inline int line_rest_cmp(const struct head *A, const struct head *B)
+{
+	uint32_t m = A->len < B->len ? A->len : B->len;
+	int d = m > 8 ? memcmp(A->line + 8, B->line + 8, m - 8) : 0;
+
+	return d ? d : (A->len > B->len) - (A->len < B->len);
+}
+
+/* No -k: the line's first 8 bytes decide most comparisons. */
+static bool less_line(void *ctx, size_t a, size_t b)
+{
+	HEADS(ctx, a, b);
+	if (A->k.prefix != B->k.prefix)
+		return A->k.prefix < B->k.prefix;
+	int d = line_rest_cmp(A, B);
 	return d ? d < 0 : a < b;
 }
 
+static bool less_line_reverse(void *ctx, size_t a, size_t b)
+{
+	HEADS(ctx, a, b);
+	if (A->k.prefix != B->k.prefix)
+		return A->k.prefix > B->k.prefix;
+	int d = line_rest_cmp(A, B);
+	return d ? d > 0 : a < b;
+}
+
+static bool less_keys(void *ctx, size_t a, size_t b)
+{
+	HEADS(ctx, a, b);
+	int d = pm_keys_compare(&s->keys, A->line, A->len, A->spans, B->line,
+	                        B->len, B->spans);
+	return d ? d < 0 : a < b;
+}
+
+/* The merger: in's current record becomes its head. */
+static inline void head_set(struct pm_sorted *s, struct sin *in)
+{
+	struct head *h = &s->heads[in->idx];
+	const struct chunk *c = in->cur;
+
+	h->done = in->done;
+	if (h->done)
+		return;
+	const struct rec *r = &c->recs[c->pos];
+	h->k.prefix = r->k.prefix;
+	h->line = c->buf + r->off;
+	h->len = r->len - 1;
+	h->spans = s->keys.n ? c->spans + c->pos * 2 * s->keys.n : NULL;
+}
+
+/* The writer thread's write of one buffer. */
 static int out_write(struct pm_sorted *s, const char *p, size_t len)
 {
 	struct pm_merge *m = s->m;
@@ -643,17 +728,51 @@ static int out_write(struct pm_sorted *s, const char *p, size_t len)
 	int rc =
 	    pm_sink_write(&m->sink, p, len, pm_sink_reserve(&m->sink, len));
 
-	s->merger_write_ns += pm_now_ns() - t0;
+	s->writer_ns += pm_now_ns() - t0;
 	if (rc == 0)
 		atomic_fetch_add_explicit(&m->bytes_done, len,
 		                          memory_order_relaxed);
 	return rc;
 }
 
+/* The merger: waits until the writer has nothing in hand. */
+static int out_drain(struct pm_sorted *s)
+{
+	uint64_t t0 = pm_now_ns();
+	int rc;
+
+	pthread_mutex_lock(&s->wmu);
+	while (s->w_buf && !s->w_err)
+		pthread_cond_wait(&s->wcv, &s->wmu);
+	rc = s->w_err;
+	pthread_mutex_unlock(&s->wmu);
+	s->merger_write_ns += pm_now_ns() - t0;
+	return rc;
+}
+
+/* The merger: hands p[0, len) to the writer, once it is free. */
+static int out_hand_over(struct pm_sorted *s, const char *p, size_t len)
+{
+	int rc = out_drain(s);
+
+	if (rc < 0)
+		return rc;
+	pthread_mutex_lock(&s->wmu);
+	s->w_buf = p;
+	s->w_len = len;
+	pthread_cond_signal(&s->wcv);
+	pthread_mutex_unlock(&s->wmu);
+	return 0;
+}
+
 static int out_flush(struct pm_sorted *s)
 {
-	int rc = s->out_len ? out_write(s, s->out, s->out_len) : 0;
+	int rc = 0;
 
+	if (s->out_len) {
+		rc = out_hand_over(s, s->out[s->out_cur], s->out_len);
+		s->out_cur ^= 1;
+	}
 	s->out_len = 0;
 	return rc;
 }
@@ -664,13 +783,48 @@ static int out_add(struct pm_sorted *s, const char *p, size_t len)
 
 	if (s->out_len + len > s->out_cap)
 		rc = out_flush(s);
-	if (rc == 0 && len > s->out_cap)
-		return out_write(s, p, len);
+	if (rc == 0 && len > s->out_cap) {
+		/* Larger than a buffer: written from where it is, at once. */
+		rc = out_hand_over(s, p, len);
+		return rc < 0 ? rc : out_drain(s);
+	}
 	if (rc == 0) {
-		memcpy(s->out + s->out_len, p, len);
+		memcpy(s->out[s->out_cur] + s->out_len, p, len);
 		s->out_len += len;
 	}
 	return rc;
+}
+
+static void *writer_main(struct pm_worker *w)
+{
+	struct pm_sorted *s = w->m->sorted;
+
+	pthread_mutex_lock(&s->wmu);
+	for (;;) {
+		while (!s->w_buf && !s->w_quit)
+			pthread_cond_wait(&s->wcv, &s->wmu);
+		if (!s->w_buf)
+			break;
+		const char *p = s->w_buf;
+		size_t len = s->w_len;
+		bool failed = s->w_err != 0;
+		pthread_mutex_unlock(&s->wmu);
+		int rc = failed ? 0 : out_write(s, p, len);
+		if (rc < 0) {
+			int expected = 0;
+			atomic_compare_exchange_strong(&w->m->output_error,
+			                               &expected, -rc);
+			pm_merge_cancel(w->m);
+		}
+		pthread_mutex_lock(&s->wmu);
+		if (rc < 0)
+			s->w_err = rc;
+		s->w_buf = NULL;
+		pthread_cond_broadcast(&s->wcv);
+	}
+	pthread_mutex_unlock(&s->wmu);
+	w->st.bytes = atomic_load(&w->m->bytes_done);
+	return NULL;
 }
 
 /* Writes in's head record: with --tag, each of its lines tagged. */
@@ -693,32 +847,60 @@ static int put_record(struct pm_sorted *s, struct sin *in)
 	return rc;
 }
 
-static int merge_all(struct pm_sorted *s)
+/* The merge proper, compiled once per comparison (see the less_ ones). */
+static inline __attribute__((always_inline)) int
+merge_loop(struct pm_sorted *s, struct pm_lt *lt,
+           bool (*less)(void *ctx, size_t a, size_t b))
 {
-	struct pm_lt lt = {0};
-	int rc;
+	const atomic_bool *stop = &s->m->cancelled;
 
-	if (s->n == 0)
-		return 0;
-	for (size_t i = 0; i < s->n; i++)
-		next_chunk(s, &s->in[i]);
-	rc = pm_lt_init(&lt, s->n, head_less, s);
-	if (rc < 0)
-		goto out;
-	while (!s->cancelled) {
-		struct sin *in = &s->in[pm_lt_winner(&lt)];
+	while (!atomic_load_explicit(stop, memory_order_relaxed)) {
+		struct sin *in = &s->in[pm_lt_winner(lt)];
+		int rc;
 
 		if (in->done)
 			break;
 		rc = put_record(s, in);
 		if (rc < 0)
-			goto out;
+			return rc;
 		s->out_records++;
 		if (++in->cur->pos == in->cur->n)
 			next_chunk(s, in);
-		pm_lt_replay(&lt);
+		head_set(s, in);
+		pm_lt_replay_by(lt, less);
 	}
-	rc = out_flush(s);
+	return 0;
+}
+
+static int merge_all(struct pm_sorted *s)
+{
+	bool (*less)(void *ctx, size_t a, size_t b) =
+	    s->by_time        ? (s->reverse ? less_time_reverse : less_time)
+	    : s->keys.n       ? less_keys
+	    : s->keys.reverse ? less_line_reverse
+	                      : less_line;
+	struct pm_lt lt = {0};
+	int rc;
+
+	if (s->n == 0)
+		return 0;
+	for (size_t i = 0; i < s->n; i++) {
+		next_chunk(s, &s->in[i]);
+		head_set(s, &s->in[i]);
+	}
+	rc = pm_lt_init(&lt, s->n, less, s);
+	if (rc < 0)
+		goto out;
+	if (less == less_time)
+		rc = merge_loop(s, &lt, less_time);
+	else if (less == less_line)
+		rc = merge_loop(s, &lt, less_line);
+	else
+		rc = merge_loop(s, &lt, less);
+	if (rc == 0)
+		rc = out_flush(s);
+	if (rc == 0)
+		rc = out_drain(s);
 out:
 	pm_lt_free(&lt);
 	return rc;
@@ -737,7 +919,10 @@ static void *merger_main(struct pm_worker *w)
 		pm_merge_cancel(m);
 	}
 	w->st.records = s->out_records;
-	w->st.bytes = atomic_load(&m->bytes_done);
+	pthread_mutex_lock(&s->wmu);
+	s->w_quit = true;
+	pthread_cond_broadcast(&s->wcv);
+	pthread_mutex_unlock(&s->wmu);
 	pthread_mutex_lock(&s->mu);
 	s->merger_done = true;
 	pthread_cond_broadcast(&s->work_cv);
@@ -752,6 +937,8 @@ void *pm_sorted_thread(void *arg)
 
 	if (w->id == 0)
 		merger_main(w);
+	else if (w->id == 1)
+		writer_main(w);
 	else
 		reader_main(w);
 	atomic_fetch_add(&m->workers_done, 1);
@@ -798,23 +985,30 @@ int pm_sorted_setup(struct pm_merge *m, unsigned jobs, unsigned *threads)
 		return rc;
 	if ((rc = -pthread_mutex_init(&s->mu, NULL)) < 0 ||
 	    (rc = -pthread_cond_init(&s->work_cv, NULL)) < 0 ||
-	    (rc = -pthread_cond_init(&s->merger_cv, NULL)) < 0)
+	    (rc = -pthread_cond_init(&s->merger_cv, NULL)) < 0 ||
+	    (rc = -pthread_mutex_init(&s->wmu, NULL)) < 0 ||
+	    (rc = -pthread_cond_init(&s->wcv, NULL)) < 0)
 		return rc;
 	s->locks_ready = true;
 	if (s->n == 0) {
-		*threads = 1;
+		*threads = 2;
 		return 0;
 	}
+	/* -B caps a chunk as it caps a worker's buffer in the other modes. */
 	s->chunk_size = PM_SORTED_BUDGET / s->n;
+	if (s->chunk_size > m->bufsize)
+		s->chunk_size = m->bufsize;
 	s->chunk_size = s->chunk_size < PM_CHUNK_MIN   ? PM_CHUNK_MIN
 	                : s->chunk_size > PM_CHUNK_MAX ? PM_CHUNK_MAX
 	                                               : s->chunk_size;
 	s->close_after_read = !inputs_fit(s->n, jobs);
 	s->in = calloc(s->n, sizeof(*s->in));
 	s->queue = calloc(s->n, sizeof(*s->queue));
+	s->heads = calloc(s->n, sizeof(*s->heads));
 	s->out_cap = m->bufsize;
-	s->out = malloc(s->out_cap);
-	if (!s->in || !s->queue || !s->out)
+	s->out[0] = malloc(s->out_cap);
+	s->out[1] = malloc(s->out_cap);
+	if (!s->in || !s->queue || !s->heads || !s->out[0] || !s->out[1])
 		return -ENOMEM;
 	for (size_t i = 0; i < s->n; i++) {
 		struct sin *in = &s->in[i];
@@ -838,7 +1032,7 @@ int pm_sorted_setup(struct pm_merge *m, unsigned jobs, unsigned *threads)
 		}
 		want_more(s, in);
 	}
-	*threads = 1 + (jobs < s->n ? jobs : (unsigned)s->n);
+	*threads = 2 + (jobs < s->n ? jobs : (unsigned)s->n);
 	return 0;
 }
 
@@ -866,6 +1060,7 @@ void pm_sorted_gather(const struct pm_merge *m,
 	out->used = true;
 	out->merger_wait_ns = s->merger_wait_ns;
 	out->merger_write_ns = s->merger_write_ns;
+	out->writer_ns = s->writer_ns;
 	out->worker_idle_ns = atomic_load(&s->worker_idle_ns);
 	out->worker_read_ns = atomic_load(&s->worker_read_ns);
 	out->chunks = atomic_load(&s->chunks);
@@ -904,11 +1099,15 @@ void pm_sorted_free(struct pm_merge *m)
 		pthread_mutex_destroy(&s->mu);
 		pthread_cond_destroy(&s->work_cv);
 		pthread_cond_destroy(&s->merger_cv);
+		pthread_mutex_destroy(&s->wmu);
+		pthread_cond_destroy(&s->wcv);
 	}
 	pm_keys_free(&s->keys);
 	free(s->in);
 	free(s->queue);
-	free(s->out);
+	free(s->heads);
+	free(s->out[0]);
+	free(s->out[1]);
 	free(s);
 	m->sorted = NULL;
 }

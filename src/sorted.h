@@ -162,8 +162,30 @@ static inline size_t pm_lt_winner(const struct pm_lt *lt)
 	return lt->node[0];
 }
 
-/* The winner's value changed (it advanced, or it is done). */
-void pm_lt_replay(struct pm_lt *lt);
+/*
+ * The winner's value changed (it advanced, or it is done): replay its
+ * matches with less (the tree's own, or the same function given as a
+ * constant, so that the compiler can inline it into a hot loop).
+ */
+static inline void pm_lt_replay_by(struct pm_lt *lt,
+                                   bool (*less)(void *ctx, size_t a, size_t b))
+{
+	size_t w = lt->node[0], n = lt->n;
+
+	for (size_t p = (w + n) / 2; p >= 1; p /= 2) {
+		size_t other = lt->node[p];
+		if (less(lt->ctx, other, w)) {
+			lt->node[p] = w;
+			w = other;
+		}
+	}
+	lt->node[0] = w;
+}
+
+static inline void pm_lt_replay(struct pm_lt *lt)
+{
+	pm_lt_replay_by(lt, lt->less);
+}
 
 /* ----------------------------------------------------- the sorted merge */
 
@@ -173,12 +195,12 @@ struct pmerge_sorted_result;
 /*
  * Sets up the sorted merge of m (m->cfg->sorted.enabled): parses the keys,
  * sizes the read-ahead and tells how many threads it runs in *threads (one
- * merger and up to jobs readers; they are m->workers[0..*threads), the
- * merger first).  Main thread, before any thread starts.  Returns 0, or
- * -EINVAL (bad keys), -ENOMEM.
+ * merger, one writer and up to jobs readers; they are m->workers[0..
+ * *threads), the merger first, then the writer).  Main thread, before any
+ * thread starts.  Returns 0, or -EINVAL (bad keys), -ENOMEM.
  */
 int pm_sorted_setup(struct pm_merge *m, unsigned jobs, unsigned *threads);
-/* The body of m->workers[i]: i == 0 merges, the others read. */
+/* The body of m->workers[i]: 0 merges, 1 writes, the others read. */
 void *pm_sorted_thread(void *arg);
 /* Any thread: wake every thread of the sorted merge so that it stops. */
 void pm_sorted_cancel(struct pm_merge *m);

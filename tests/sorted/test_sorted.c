@@ -5,7 +5,7 @@
  * format, records, time windows, disorder, many inputs under a low open
  * file limit, -z, --tag, stdin and FIFOs.
  *
- * Usage: test_sorted main|many
+ * Usage: test_sorted main|many|stress
  */
 #include "tutil.h"
 
@@ -452,6 +452,57 @@ START_TEST(test_ten_thousand_inputs_low_fd_limit)
 }
 END_TEST
 
+/* ------------------------------------------------------------- stress */
+
+/*
+ * Small chunks (-B 4K) and many inputs make the readers and the merger hand
+ * over thousands of chunks; every -j must give sort's output.  Run under
+ * TSan in the stress suite.
+ */
+START_TEST(test_stress_handover)
+{
+	EXPECT(0, "ok\n",
+	       "awk 'BEGIN { srand(11); for (i = 0; i < 60000; i++) "
+	       "printf \"%%d k%%d %%s\\n\", int(rand()*100000), "
+	       "int(rand()*20), substr(\"abcdefghijklmnopqrstuvwxyz\", 1, "
+	       "int(rand()*26)) }' > all && split -n l/64 all part && "
+	       "for f in part*; do sort -s -k2,2 -k1,1n $f > s.$f; done && "
+	       "sort -m -s -k2,2 -k1,1n s.* > want && "
+	       "for j in 1 2 3 8; do $P -m -B 4K -j $j -k2,2 -k1,1n s.* > got "
+	       "&& cmp want got || exit 1; done && "
+	       "sort -m -s s.* > want && "
+	       "for j in 1 5; do cat s.* | $P -m -B 4K -j $j - s.* > /dev/null "
+	       "|| exit 2; $P -m -B 4K -j $j s.* | cmp - want || exit 3; done "
+	       "&& echo ok");
+	/* Records larger than a chunk, across inputs, by time. */
+	EXPECT(
+	    0, "ok\n",
+	    "awk 'BEGIN { for (f = 0; f < 8; f++) for (i = 0; i < 300; i++) "
+	    "{ t = i * 8 + f; printf \"1746086%%03d.%%03d rec %%d %%d\\n\", "
+	    "int(t / 1000), t %% 1000, f, i > (\"t\" f); "
+	    "for (k = 0; k < (i %% 7) * 40; k++) printf \"  at %%d %%d\\n\", "
+	    "f, "
+	    "i > (\"t\" f) } }' && cat t0 t1 t2 t3 t4 t5 t6 t7 | "
+	    "awk '/ rec / { n++ } END { print n }' > count && "
+	    "for j in 1 4; do $P -m --by-time -B 4K -j $j t? > got && "
+	    "test $(grep -c ' rec ' got) -eq $(cat count) && "
+	    "awk '/ rec / { f = $3; i = $4; if ($1 < last) exit 1; last = $1; "
+	    "next } { if ($2 != f || $3 != i) exit 1 }' got || exit 1; "
+	    "done && echo ok");
+}
+END_TEST
+
+/* A stop signal ends a merge blocked on a FIFO promptly, -o untouched. */
+START_TEST(test_stress_stop_signal)
+{
+	EXPECT(0, "143\nold\nclean\n",
+	       "echo old > out; mkfifo f; sleep 30 > f & w=$!; "
+	       "seq 1 100000 > a; $P -m -B 4K a f -o out & p=$!; "
+	       "sleep 0.5; kill -TERM $p; wait $p; echo $?; kill $w; cat out; "
+	       "test $(ls -A | wc -l) -eq 3 && echo clean");
+}
+END_TEST
+
 int main(int argc, char **argv)
 {
 	const char *group = argc > 1 ? argv[1] : "main";
@@ -462,6 +513,9 @@ int main(int argc, char **argv)
 	tcase_set_timeout(tc, 300);
 	if (strcmp(group, "many") == 0) {
 		tcase_add_test(tc, test_ten_thousand_inputs_low_fd_limit);
+	} else if (strcmp(group, "stress") == 0) {
+		tcase_add_test(tc, test_stress_handover);
+		tcase_add_test(tc, test_stress_stop_signal);
 	} else {
 		tcase_add_test(tc, test_property_against_sort);
 		tcase_add_test(tc, test_property_large);
