@@ -12,7 +12,8 @@ KIND is one of
   onerec   one file onerec of SIZE bytes: a single record and its newline
   sorted, sortedmany, sortedhuge
            COUNT files sortedCOUNT/s0001.. of about SIZE bytes each, every
-           one sorted bytewise (three kinds, so that every set is kept)
+           one sorted bytewise: random text lines of 10..90 bytes (three
+           kinds, so that every set is kept)
   timelogs COUNT host logs timelogs/hostN.log of about SIZE bytes each:
            ISO 8601 stamps, one record in 50 with a stack trace
 
@@ -123,14 +124,17 @@ def gen_sorted(path, p, rng):
     (LC_ALL=C), in sorted<count>/: the sorted merge's data."""
     d = os.path.join(path, f"sorted{p['count']}")
     os.makedirs(d, exist_ok=True)
-    pool = text_pool(rng, 1 << 16)
+    alphabet = (string.ascii_letters + string.digits + " .,:;-_=+/").encode()
+    table = bytes(alphabet[b % len(alphabet)] for b in range(256))
     for i in range(1, p["count"] + 1):
-        lines, total = [], 0
-        while total < p["size"]:
+        # Independent random text lines of 10..90 bytes (the newline
+        # included), as sort benchmarks use, not substrings of one pool.
+        text = rng.randbytes(p["size"]).translate(table)
+        lines, pos = [], 0
+        while pos < len(text):
             n = rng.randint(9, 89)
-            off = rng.randrange(0, len(pool) - n)
-            lines.append(pool[off:off + n])
-            total += n + 1
+            lines.append(text[pos:pos + n])
+            pos += n
         lines.sort()
         with open(os.path.join(d, f"s{i:04d}"), "wb") as f:
             f.write(b"\n".join(lines))

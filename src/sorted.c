@@ -39,6 +39,7 @@
 /* One record in a chunk: where it is, and its precomputed key. */
 struct rec {
 	uint32_t off, len; /* len includes the terminator */
+	uint32_t ovc;      /* whole lines: the offset-value code (see below) */
 	union {
 		uint64_t prefix; /* whole-line keys: the first 8 bytes */
 		int64_t time;    /* --by-time: nanoseconds, UTC */
@@ -106,6 +107,7 @@ struct pm_sorted {
 	struct pm_keys keys;
 	const struct pmerge_sorted *opt;
 	bool by_time, reverse;
+	bool ovc; /* whole lines, ascending: merged with offset-value codes */
 	char term;
 	size_t chunk_size;
 	bool close_after_read;
@@ -294,8 +296,79 @@ static bool add_rec(struct pm_sorted *s, struct chunk *c, size_t start,
 	return true;
 }
 
-/* keys: does record b (of chunk cb, index ib) sort before the record
- * before it? */
+/*
+ * Offset-value codes (Iyer; Graefe, "Offset-value coding in database query
+ * processing"), for whole lines in ascending order.  A record x not below
+ * a base record b has the code of the first byte where it differs from b:
+ * a longer common prefix gives a smaller code, and at the same offset the
+ * smaller byte does.  Two records coded against the same base compare as
+ * their codes do, unless the codes are equal; the readers work out each
+ * record's code against the record before it, so the merger seldom looks
+ * at the bytes.  OVC_FULL: no code (compare the bytes); OVC_DONE: after
+ * everything.
+ */
+#define OVC_FULL   0u
+#define OVC_DONE   UINT32_MAX
+#define OVC_OFFMAX ((1u << 22) - 1)
+
+static inline uint32_t ovc_make(const char *x, uint32_t len, uint32_t off)
+{
+	if (off >= OVC_OFFMAX)
+		return OVC_FULL;
+	return (OVC_OFFMAX - off) << 9 |
+	       (off < len ? (uint32_t)(unsigned char)x[off] + 1 : 0);
+}
+
+/* The first offset from i on where a and b differ, or the shorter length. */
+static inline uint32_t first_diff(const char *a, uint32_t la, const char *b,
+                                  uint32_t lb, uint32_t i)
+{
+	uint32_t m = la < lb ? la : lb;
+
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+	for (; i + 8 <= m; i += 8) {
+		uint64_t x, y;
+		memcpy(&x, a + i, 8);
+		memcpy(&y, b + i, 8);
+		if (x != y)
+			return i + (uint32_t)(__builtin_ctzll(x ^ y) >> 3);
+	}
+#endif
+	while (i < m && a[i] == b[i])
+		i++;
+	return i;
+}
+
+/*
+ * Whole lines: the code of c's last record against the record before it
+ * in the same input; true when it sorts before that record (it then has no
+ * code).
+ */
+static bool line_code(struct sin *in, struct chunk *c)
+{
+	struct rec *r = &c->recs[c->n - 1];
+	const char *x = c->buf + r->off, *b;
+	uint32_t lx = r->len - 1, lb;
+
+	if (c->n > 1) {
+		b = c->buf + c->recs[c->n - 2].off;
+		lb = c->recs[c->n - 2].len - 1;
+	} else if (in->have_last) {
+		b = in->last;
+		lb = in->last_len;
+	} else {
+		r->ovc = OVC_FULL;
+		return false;
+	}
+	uint32_t d = first_diff(x, lx, b, lb, 0);
+	bool below = d < (lx < lb ? lx : lb)
+	                 ? (unsigned char)x[d] < (unsigned char)b[d]
+	                 : lx < lb;
+	r->ovc = below ? OVC_FULL : ovc_make(x, lx, d);
+	return below;
+}
+
+/* keys: does c's last record sort before the record before it? */
 static bool key_disorder(struct pm_sorted *s, struct sin *in, struct chunk *c)
 {
 	size_t nk = s->keys.n, i = c->n - 1;
@@ -344,7 +417,7 @@ static bool emit(struct pm_sorted *s, struct sin *in, struct chunk *c,
 	}
 	if (!add_rec(s, c, start, end, 0))
 		return false;
-	if (key_disorder(s, in, c)) {
+	if (s->ovc ? line_code(in, c) : key_disorder(s, in, c)) {
 		disorder(s, in, line);
 		if (in->stop)
 			c->n--;
@@ -677,16 +750,7 @@ static inline int line_rest_cmp(const struct head *A, const struct head *B)
 	return d ? d : (A->len > B->len) - (A->len < B->len);
 }
 
-/* No -k: the line's first 8 bytes decide most comparisons. */
-static bool less_line(void *ctx, size_t a, size_t b)
-{
-	HEADS(ctx, a, b);
-	if (A->k.prefix != B->k.prefix)
-		return A->k.prefix < B->k.prefix;
-	int d = line_rest_cmp(A, B);
-	return d ? d < 0 : a < b;
-}
-
+/* No -k, -r: the line's first 8 bytes decide most comparisons. */
 static bool less_line_reverse(void *ctx, size_t a, size_t b)
 {
 	HEADS(ctx, a, b);
@@ -847,6 +911,132 @@ static int put_record(struct pm_sorted *s, struct sin *in)
 	return rc;
 }
 
+/*
+ * The loser tree of whole lines with offset-value codes: code[p] is the
+ * code of the loser node[p] against the record that beat it.  Every loser
+ * on the winner's path was beaten by the winner, so when the winner's
+ * input moves on, its next record (coded against the winner by the
+ * reader) meets each of them with codes against the same base.
+ */
+struct ovc_tree {
+	size_t n;
+	size_t *node;
+	uint32_t *code;
+};
+
+/*
+ * Plays a against b by their bytes, from what equal codes code (against a
+ * common base) already tell, or from the start for OVC_FULL.  Returns the
+ * winner; *loser_code is the loser's code against it.
+ */
+static size_t ovc_match(const struct pm_sorted *s, size_t a, size_t b,
+                        uint32_t code, uint32_t *loser_code)
+{
+	const struct head *A = &s->heads[a], *B = &s->heads[b];
+	uint32_t start = 0, d, m;
+	int sign;
+
+	if (A->done || B->done) {
+		*loser_code = OVC_DONE;
+		return B->done && (!A->done || a < b) ? a : b;
+	}
+	if (code != OVC_FULL) {
+		start = OVC_OFFMAX - (code >> 9);
+		start += (code & 511) != 0;
+	}
+	d = first_diff(A->line, A->len, B->line, B->len, start);
+	m = A->len < B->len ? A->len : B->len;
+	sign = d < m
+	           ? ((unsigned char)A->line[d] < (unsigned char)B->line[d] ? -1
+	                                                                    : 1)
+	           : (A->len > B->len) - (A->len < B->len);
+	bool a_wins = sign < 0 || (sign == 0 && a < b);
+	const struct head *L = a_wins ? B : A;
+	*loser_code = ovc_make(L->line, L->len, d);
+	return a_wins ? a : b;
+}
+
+static int ovc_init(struct pm_sorted *s, struct ovc_tree *t)
+{
+	size_t n = s->n, *win = calloc(n, sizeof(*win));
+	int rc = 0;
+
+	t->n = n;
+	t->node = calloc(n, sizeof(*t->node));
+	t->code = calloc(n, sizeof(*t->code));
+	if (!win || !t->node || !t->code) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	for (size_t p = n - 1; p >= 1; p--) {
+		size_t l = 2 * p, r = 2 * p + 1;
+		size_t a = l >= n ? l - n : win[l];
+		size_t b = r >= n ? r - n : win[r];
+		win[p] = ovc_match(s, a, b, OVC_FULL, &t->code[p]);
+		t->node[p] = win[p] == a ? b : a;
+	}
+	t->node[0] = n > 1 ? win[1] : 0;
+out:
+	free(win);
+	return rc;
+}
+
+/* Input w's head changed; cw is its code against its previous head. */
+static inline void ovc_replay(const struct pm_sorted *s, struct ovc_tree *t,
+                              size_t w, uint32_t cw)
+{
+	for (size_t p = (w + t->n) / 2; p >= 1; p /= 2) {
+		size_t l = t->node[p];
+		uint32_t cl = t->code[p], lc;
+
+		if (cw == OVC_FULL || cl == OVC_FULL || cw == cl) {
+			if (ovc_match(s, w, l, cw == cl ? cw : OVC_FULL, &lc) ==
+			    l) {
+				t->node[p] = w;
+				t->code[p] = lc;
+				w = l;
+				cw = cl;
+			} else {
+				t->code[p] = lc;
+			}
+		} else if (cl < cw) {
+			t->node[p] = w;
+			t->code[p] = cw;
+			w = l;
+			cw = cl;
+		}
+	}
+	t->node[0] = w;
+}
+
+static int merge_lines_ovc(struct pm_sorted *s)
+{
+	const atomic_bool *stop = &s->m->cancelled;
+	struct ovc_tree t = {0};
+	int rc = ovc_init(s, &t);
+
+	while (rc == 0 && !atomic_load_explicit(stop, memory_order_relaxed)) {
+		size_t w = t.node[0];
+		struct sin *in = &s->in[w];
+
+		if (in->done)
+			break;
+		rc = put_record(s, in);
+		if (rc < 0)
+			break;
+		s->out_records++;
+		if (++in->cur->pos == in->cur->n)
+			next_chunk(s, in);
+		head_set(s, in);
+		ovc_replay(s, &t, w,
+		           in->done ? OVC_DONE
+		                    : in->cur->recs[in->cur->pos].ovc);
+	}
+	free(t.node);
+	free(t.code);
+	return rc;
+}
+
 /* The merge proper, compiled once per comparison (see the less_ ones). */
 static inline __attribute__((always_inline)) int
 merge_loop(struct pm_sorted *s, struct pm_lt *lt,
@@ -872,14 +1062,29 @@ merge_loop(struct pm_sorted *s, struct pm_lt *lt,
 	return 0;
 }
 
-static int merge_all(struct pm_sorted *s)
+/* The merger's loser tree for every order but whole lines ascending. */
+static int merge_by_less(struct pm_sorted *s)
 {
 	bool (*less)(void *ctx, size_t a, size_t b) =
-	    s->by_time        ? (s->reverse ? less_time_reverse : less_time)
-	    : s->keys.n       ? less_keys
-	    : s->keys.reverse ? less_line_reverse
-	                      : less_line;
+	    s->by_time  ? (s->reverse ? less_time_reverse : less_time)
+	    : s->keys.n ? less_keys
+	                : less_line_reverse;
 	struct pm_lt lt = {0};
+	int rc = pm_lt_init(&lt, s->n, less, s);
+
+	if (rc < 0)
+		goto out;
+	if (less == less_time)
+		rc = merge_loop(s, &lt, less_time);
+	else
+		rc = merge_loop(s, &lt, less);
+out:
+	pm_lt_free(&lt);
+	return rc;
+}
+
+static int merge_all(struct pm_sorted *s)
+{
 	int rc;
 
 	if (s->n == 0)
@@ -888,21 +1093,11 @@ static int merge_all(struct pm_sorted *s)
 		next_chunk(s, &s->in[i]);
 		head_set(s, &s->in[i]);
 	}
-	rc = pm_lt_init(&lt, s->n, less, s);
-	if (rc < 0)
-		goto out;
-	if (less == less_time)
-		rc = merge_loop(s, &lt, less_time);
-	else if (less == less_line)
-		rc = merge_loop(s, &lt, less_line);
-	else
-		rc = merge_loop(s, &lt, less);
+	rc = s->ovc ? merge_lines_ovc(s) : merge_by_less(s);
 	if (rc == 0)
 		rc = out_flush(s);
 	if (rc == 0)
 		rc = out_drain(s);
-out:
-	pm_lt_free(&lt);
 	return rc;
 }
 
@@ -983,6 +1178,7 @@ int pm_sorted_setup(struct pm_merge *m, unsigned jobs, unsigned *threads)
 	                        o->numeric, o->reverse, &bad, &why);
 	if (rc < 0)
 		return rc;
+	s->ovc = !s->by_time && s->keys.n == 0 && !s->keys.reverse;
 	if ((rc = -pthread_mutex_init(&s->mu, NULL)) < 0 ||
 	    (rc = -pthread_cond_init(&s->work_cv, NULL)) < 0 ||
 	    (rc = -pthread_cond_init(&s->merger_cv, NULL)) < 0 ||

@@ -196,6 +196,19 @@ START_TEST(test_property_large)
 	   "sort -m -s s.* > want2 && $P -m s.* -o got2 && cmp want2 got2");
 	ck_assert_msg(r.status == 0, "status %d: %s%s", r.status, r.out, r.err);
 	tu_run_free(&r);
+	/* Whole lines that are prefixes of each other, duplicates, empty
+	 * lines and bytes above 0x7f: the offset-value codes' hard cases. */
+	sh(&r, 120,
+	   "awk 'BEGIN { srand(3); s = \"abcabcabcabcabcabcabcabcabcab\"; "
+	   "for (i = 0; i < 60000; i++) { n = int(rand()*30); "
+	   "t = substr(s, 1, n); k = int(rand()*4); "
+	   "if (k == 1) t = t sprintf(\"%%c\", 97 + int(rand()*3)); "
+	   "if (k == 2) t = t \"\\377\"; print t } }' > pre && "
+	   "split -n l/9 pre pp && for f in pp*; do sort $f > q.$f; done && "
+	   "sort -m -s q.* > want3 && $P -m -j2 -B 4K q.* > got3 && "
+	   "cmp want3 got3 && test $(sort -u pre | wc -l) -gt 50");
+	ck_assert_msg(r.status == 0, "status %d: %s%s", r.status, r.out, r.err);
+	tu_run_free(&r);
 }
 END_TEST
 
