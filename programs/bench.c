@@ -406,41 +406,33 @@ static int open_exports(struct bench *b, const struct bench_options *opt,
 	return 0;
 }
 
-int bench_run(const struct pmerge_config *cfg, const struct bench_options *opt,
-              char **report, int *signal, const char **export_failed)
+/*
+ * Checks the set-up and prepares everything the runs need: the job counts,
+ * the strategies, the exports, the signal watchers, the expected output
+ * and the output file.  Returns 0 or what bench_run() returns.
+ */
+static int prepare(struct bench *b, const struct pmerge_config *cfg,
+                   const struct bench_options *opt, const char **export_failed)
 {
-	struct bench *b = calloc(1, sizeof(*b));
 	struct pmerge_plan plan;
 	unsigned runs = opt->runs;
-	bool all_ok = true;
 	int rc;
 
-	*report = NULL;
-	*signal = 0;
-	*export_failed = NULL;
-	if (!b)
-		return -ENOMEM;
 	if (cfg->n_inputs == 0) {
 		ui_message("--bench needs at least one input");
-		rc = -EIO;
-		goto out;
+		return -EIO;
 	}
 	if (runs == 0 || cfg->append || (opt->locks && opt->n_locks == 0) ||
-	    (opt->jobs && opt->n_jobs == 0) || pmerge_resolve(cfg, &plan) < 0) {
-		rc = -EINVAL;
-		goto out;
-	}
+	    (opt->jobs && opt->n_jobs == 0) || pmerge_resolve(cfg, &plan) < 0)
+		return -EINVAL;
 	b->user = cfg;
 	b->runs = runs;
 	b->one_job = plan.jobs;
 	b->jobs = opt->jobs ? opt->jobs : &b->one_job;
 	b->n_jobs = opt->jobs ? opt->n_jobs : 1;
-	for (size_t j = 0; j < b->n_jobs; j++) {
-		if (b->jobs[j] < 1 || b->jobs[j] > PMERGE_JOBS_MAX) {
-			rc = -EINVAL;
-			goto out;
-		}
-	}
+	for (size_t j = 0; j < b->n_jobs; j++)
+		if (b->jobs[j] < 1 || b->jobs[j] > PMERGE_JOBS_MAX)
+			return -EINVAL;
 	b->order = plan.order;
 	b->oracle = (struct bench_oracle){
 	    .cfg = cfg,
@@ -449,33 +441,19 @@ int bench_run(const struct pmerge_config *cfg, const struct bench_options *opt,
 	    .stopping = stopping,
 	    .ctx = b,
 	};
-	rc = check_files(cfg);
-	if (rc < 0)
-		goto out;
+	if ((rc = check_files(cfg)) < 0)
+		return rc;
 	b->oracle.buf = malloc(BENCH_CHUNK);
 	b->run_lock = calloc(runs, sizeof(*b->run_lock));
 	b->run_user = calloc(runs, sizeof(double));
 	b->run_system = calloc(runs, sizeof(double));
-	if (!b->oracle.buf || !b->run_lock || !b->run_user || !b->run_system) {
-		rc = -ENOMEM;
-		goto out;
-	}
-	rc = make_strategies(b, opt->locks, opt->n_locks);
-	if (rc < 0)
-		goto out;
-	rc = open_exports(b, opt, export_failed);
-	if (rc < 0)
-		goto out;
-	rc = watch_signals(b);
-	if (rc < 0)
-		goto out;
-	rc = oracle_expect(&b->oracle);
-	if (rc < 0)
-		goto out;
-	rc = make_output(b);
-	if (rc < 0)
-		goto out;
-
+	if (!b->oracle.buf || !b->run_lock || !b->run_user || !b->run_system)
+		return -ENOMEM;
+	if ((rc = make_strategies(b, opt->locks, opt->n_locks)) < 0 ||
+	    (rc = open_exports(b, opt, export_failed)) < 0 ||
+	    (rc = watch_signals(b)) < 0 ||
+	    (rc = oracle_expect(&b->oracle)) < 0 || (rc = make_output(b)) < 0)
+		return rc;
 	b->cfg = *cfg;
 	b->cfg.output = b->out_path;
 	b->cfg.order = b->order;
@@ -484,44 +462,59 @@ int bench_run(const struct pmerge_config *cfg, const struct bench_options *opt,
 	b->cfg.handle_signals = true;
 	b->cfg.progress_interval_ms = 0;
 	b->cfg.cb.progress = NULL;
+	return 0;
+}
 
+/* Every strategy's warm-up and runs; *all_ok says whether all verified. */
+static int run_all(struct bench *b, int *signal, bool *all_ok)
+{
+	int rc = 0;
+
+	*all_ok = true;
 	for (size_t i = 0; i < b->n_st && rc == 0; i++) {
 		struct bench_strategy *s = &b->st[i];
 
-		for (unsigned run = 0; run <= runs && rc == 0; run++)
+		for (unsigned run = 0; run <= b->runs && rc == 0; run++)
 			rc = run_once(b, s, run, signal);
 		if (rc == 0)
 			rc = summarise(b, s);
-		all_ok = all_ok && s->ok;
+		*all_ok = *all_ok && s->ok;
 	}
-	if (rc == 0) {
-		struct bench_results t = {
-		    .runs = runs,
-		    .jobs = b->jobs,
-		    .n_jobs = b->n_jobs,
-		    .unit = cfg->unit,
-		    .order = b->order,
-		    .inputs = cfg->n_inputs,
-		    .bytes = b->oracle.want.bytes,
-		    .st = b->st,
-		    .n_st = b->n_st,
-		};
-		rc = bench_report(&t, opt->json, report);
-		/* The runs are measured even when one did not verify: the
-		 * exports say so in their exit codes. */
-		for (size_t i = 0; i < b->n_exports && rc == 0; i++) {
-			rc = bench_export_commit(&b->exports[i], &t);
-			if (rc < 0)
-				*export_failed = b->exports[i].path;
-		}
+	return rc;
+}
+
+/* The report, and the exports written in full. */
+static int report_all(struct bench *b, const struct bench_options *opt,
+                      char **report, const char **export_failed)
+{
+	struct bench_results t = {
+	    .runs = b->runs,
+	    .jobs = b->jobs,
+	    .n_jobs = b->n_jobs,
+	    .unit = b->user->unit,
+	    .order = b->order,
+	    .inputs = b->user->n_inputs,
+	    .bytes = b->oracle.want.bytes,
+	    .st = b->st,
+	    .n_st = b->n_st,
+	};
+	int rc = bench_report(&t, opt->json, report);
+
+	/* The runs are measured even when one did not verify: the exports
+	 * say so in their exit codes. */
+	for (size_t i = 0; i < b->n_exports && rc == 0; i++) {
+		rc = bench_export_commit(&b->exports[i], &t);
+		if (rc < 0)
+			*export_failed = b->exports[i].path;
 	}
-	if (rc == 0 && !all_ok)
-		rc = -EIO;
-out:
-	if (rc == -EINTR && !*signal)
-		*signal = b->stop ? b->stop : SIGINT;
+	return rc;
+}
+
+/* Removes what the benchmark made and frees b; safe from any point. */
+static void bench_free(struct bench *b)
+{
 	if (b->stepped)
-		ui_bench_step(NULL, 0, runs);
+		ui_bench_step(NULL, 0, b->runs);
 	if (b->temp)
 		unlink(b->temp);
 	for (size_t i = 0; i < b->n_exports; i++)
@@ -539,5 +532,29 @@ out:
 	}
 	free(b->st);
 	free(b);
+}
+
+int bench_run(const struct pmerge_config *cfg, const struct bench_options *opt,
+              char **report, int *signal, const char **export_failed)
+{
+	struct bench *b = calloc(1, sizeof(*b));
+	bool all_ok = false;
+	int rc;
+
+	*report = NULL;
+	*signal = 0;
+	*export_failed = NULL;
+	if (!b)
+		return -ENOMEM;
+	rc = prepare(b, cfg, opt, export_failed);
+	if (rc == 0)
+		rc = run_all(b, signal, &all_ok);
+	if (rc == 0)
+		rc = report_all(b, opt, report, export_failed);
+	if (rc == 0 && !all_ok)
+		rc = -EIO;
+	if (rc == -EINTR && !*signal)
+		*signal = b->stop ? b->stop : SIGINT;
+	bench_free(b);
 	return rc;
 }
