@@ -381,6 +381,22 @@ int pm_span_put_iov(struct pm_append *a, struct iovec *iov, int cnt,
 	return 0;
 }
 
+int pm_span_put_from(struct pm_append *a, const char *buf, size_t len, int in,
+                     uint64_t in_off)
+{
+	struct pm_merge *m = a->m;
+	int rc;
+
+	assert(held.holds > 0);
+	pm_lock_reenter(&m->lock, &a->w->st, &a->depth);
+	rc = pm_sink_put_from(&m->sink, buf, len, in, in_off, a->off);
+	pm_lock_reexit(&m->lock, &a->depth);
+	if (rc < 0)
+		return pm_output_failed(m, rc);
+	pm_span_count(a, len);
+	return 0;
+}
+
 int pm_span_put(struct pm_append *a, const void *buf, size_t len)
 {
 	struct iovec iov = {.iov_base = (void *)buf, .iov_len = len};

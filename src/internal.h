@@ -248,6 +248,13 @@ uint64_t pm_sink_reserve(struct pm_sink *s, uint64_t len);
 int pm_sink_writev(struct pm_sink *s, struct iovec *iov, int cnt, uint64_t off);
 int pm_sink_write(struct pm_sink *s, const void *buf, size_t len, uint64_t off);
 /*
+ * Writes buf[0, len), which are also the bytes of the regular file in at
+ * in_off: into a pipe they are spliced from the file (the pages move, no
+ * copy); whatever splice does not take is written from buf.  0 or -errno.
+ */
+int pm_sink_put_from(struct pm_sink *s, const char *buf, size_t len, int in,
+                     uint64_t in_off, uint64_t off);
+/*
  * Copies up to len bytes from in (a regular file, from *in_off, which
  * advances) to the sink at off, with copy_file_range (regular output) or
  * splice (pipe output), falling back to pread/write through buf.  Stops early
@@ -373,7 +380,7 @@ struct pm_append {
 	size_t idx;
 	size_t last;          /* a run of whole inputs idx..last (else idx) */
 	const uint64_t *lens; /* a run: the bytes of each of its inputs */
-	const char *tag; /* --tag: the prefix of each record */
+	const char *tag;      /* --tag: the prefix of each record */
 	size_t tag_len;
 	bool have_turn;
 	bool turn_passed; /* the next input may go (or went) */
@@ -412,6 +419,10 @@ void pm_span_end(struct pm_append *a);
 int pm_span_put(struct pm_append *a, const void *buf, size_t len);
 int pm_span_put_iov(struct pm_append *a, struct iovec *iov, int cnt,
                     uint64_t len);
+/* pm_span_put() of bytes that are also those of the regular file in at
+ * in_off (see pm_sink_put_from). */
+int pm_span_put_from(struct pm_append *a, const char *buf, size_t len, int in,
+                     uint64_t in_off);
 /* n bytes went out at a->off by other means (pm_sink_copy). */
 void pm_span_count(struct pm_append *a, uint64_t n);
 /*
@@ -519,7 +530,7 @@ struct pm_loop {
 	uint64_t bytes_total;
 	bool total_known;
 	bool total_measured; /* bytes_total and total_known are set */
-	double rate; /* smoothed over the progress ticks */
+	double rate;         /* smoothed over the progress ticks */
 	uint64_t last_ns, last_bytes;
 	bool masked; /* stop signals held back by finish() */
 	sigset_t saved_mask;

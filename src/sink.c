@@ -265,6 +265,31 @@ int pm_sink_writev(struct pm_sink *s, struct iovec *iov, int cnt, uint64_t off)
 	return 0;
 }
 
+int pm_sink_put_from(struct pm_sink *s, const char *buf, size_t len, int in,
+                     uint64_t in_off, uint64_t off)
+{
+	size_t sent = 0;
+
+	while (s->is_pipe && sent < len &&
+	       !atomic_load_explicit(&s->splice_broken, memory_order_relaxed)) {
+		loff_t ioff = (loff_t)(in_off + sent);
+		ssize_t n =
+		    splice(in, &ioff, s->fd, NULL, len - sent, SPLICE_F_MORE);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 &&
+		    (errno == ENOSYS || errno == EOPNOTSUPP || errno == EINVAL))
+			atomic_store(&s->splice_broken, true);
+		if (n < 0 && errno == EPIPE)
+			return -EPIPE;
+		if (n <= 0)
+			break; /* the file changed or splice cannot: buf has it
+			        */
+		sent += (size_t)n;
+	}
+	return pm_sink_write(s, buf + sent, len - sent, off + sent);
+}
+
 /*
  * Errors after which copy_file_range or splice will never work on this
  * output.  Others (EXDEV, EINVAL, EBADF) can depend on the input, so they

@@ -169,7 +169,8 @@ static void file_stream(struct pm_append *a, struct input *in)
  * add_term: the final record had none) as one closed span.
  */
 static int append_records(struct pm_append *a, const char *buf, size_t len,
-                          bool add_term)
+                          bool add_term, const struct input *in,
+                          uint64_t in_off)
 {
 	struct pm_worker *w = a->w;
 	struct pm_merge *m = a->m;
@@ -180,6 +181,12 @@ static int append_records(struct pm_append *a, const char *buf, size_t len,
 	if (rc < 0)
 		return rc;
 	w->st.records += recs;
+	if (!a->tag_len && !add_term && !in->rd && in->src.regular) {
+		/* The bytes as they are in the file: moved, not copied. */
+		rc = pm_span_put_from(a, buf, len, in->src.fd, in_off);
+		pm_span_end(a);
+		return rc;
+	}
 	for (size_t pos = 0; rc == 0 && pos < len;) {
 		size_t used;
 		uint64_t bytes;
@@ -264,7 +271,8 @@ static void merge_lines(struct pm_append *a, struct input *in)
 		fill += (size_t)n;
 		size_t done = pm_lines_complete(w->buf, fill, m->term);
 		if (done > 0) {
-			if (append_records(a, w->buf, done, false) < 0)
+			if (append_records(a, w->buf, done, false, in,
+			                   in->src.offset - fill) < 0)
 				return;
 			memmove(w->buf, w->buf + done, fill - done);
 			fill -= done;
@@ -274,7 +282,7 @@ static void merge_lines(struct pm_append *a, struct input *in)
 		}
 	}
 	if (fill > 0)
-		append_records(a, w->buf, fill, true);
+		append_records(a, w->buf, fill, true, in, 0);
 }
 
 /* True when src is the output itself and still has bytes cat would refuse

@@ -949,6 +949,41 @@ START_TEST(test_sink_writev_pipe)
 }
 END_TEST
 
+/*
+ * Bytes that are also a file's go into a pipe from the file (splice), and
+ * whatever the file no longer holds -- here the second part lies past its
+ * end -- comes from the caller's buffer: the reader gets buf either way.
+ */
+START_TEST(test_sink_put_from_pipe)
+{
+	struct pm_sink s;
+	struct drain d;
+	size_t n = (1 << 20) + 5, cut = 700001;
+	char *data = malloc(n);
+
+	ck_assert_ptr_nonnull(data);
+	tu_fill_random(data, n, 11);
+	tu_write_file("from", data, cut);
+	int in = open("from", O_RDONLY);
+	ck_assert_int_ge(in, 0);
+	char *path = fifo_sink(&s, &d);
+	ck_assert(s.is_pipe);
+	ck_assert_int_eq(pm_sink_put_from(&s, data, n, in, 0,
+	                                  pm_sink_reserve(&s, n)),
+	                 0);
+	ck_assert_int_eq(pm_sink_commit(&s), 0);
+	pm_sink_close(&s);
+	ck_assert_int_eq(pthread_join(d.th, NULL), 0);
+	ck_assert_uint_eq(d.len, n);
+	ck_assert_mem_eq(d.buf, data, n);
+	close(in);
+	unlink("from");
+	free(d.buf);
+	free(data);
+	free(path);
+}
+END_TEST
+
 static atomic_bool g_pest_stop;
 
 /* The handler only has to exist: its job is to interrupt system calls. */
@@ -1336,6 +1371,7 @@ static Suite *sink_source_suite(void)
 	tcase_add_test(tc, test_sink_reserve_threads);
 	tcase_add_test(tc, test_sink_reserve_tiles);
 	tcase_add_test(tc, test_sink_writev_pipe);
+	tcase_add_test(tc, test_sink_put_from_pipe);
 	tcase_add_test(tc, test_sink_writev_interrupted);
 	suite_add_tcase(s, tc);
 
