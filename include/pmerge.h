@@ -79,7 +79,9 @@ enum pmerge_note {
 
 /* A live snapshot of a running merge, for progress lines and SIGUSR1. */
 struct pmerge_progress {
-	uint64_t bytes_done;  /* bytes appended to the output so far */
+	uint64_t bytes_done;  /* bytes appended to the output so far; with
+	                         -d, input bytes read (compressed), so that
+	                         the share of bytes_total stays true */
 	uint64_t bytes_total; /* sum of input sizes, valid if total_known */
 	bool total_known;     /* every input is a regular file */
 	size_t inputs_done;   /* inputs finished (merged or failed) */
@@ -235,6 +237,14 @@ struct pmerge_placement {
 	uint64_t offset, length;
 };
 
+/* With -d: what one input was found to be, and its bytes in and out. */
+struct pmerge_input_result {
+	const char *name;    /* as in cfg.inputs */
+	const char *codec;   /* "plain", "gzip", ...; NULL: never read */
+	uint64_t bytes_in;  /* read from the input (compressed) */
+	uint64_t bytes_out; /* decoded (for plain: the same) */
+};
+
 /* -m: where the time went, and what was skipped. */
 struct pmerge_sorted_result {
 	bool used;
@@ -283,6 +293,9 @@ struct pmerge_result {
 	/* With cfg.record_placement and --unit=file: n_inputs entries, in
 	 * the order of cfg.inputs; else NULL. */
 	struct pmerge_placement *placement;
+	/* With cfg.decompress (not -m): n_inputs entries, in the order of
+	 * cfg.inputs; else NULL. */
+	struct pmerge_input_result *decoded;
 	int signal;             /* the signal that stopped the merge, or 0 */
 	int output_error;       /* errno of the output, 0 when fine */
 	bool output_committed;  /* -o replace: the file was renamed in */

@@ -55,6 +55,43 @@ static char *finish_stream(FILE *f, char **buf)
 	return *buf;
 }
 
+/* s as a JSON string, control characters and non-UTF-8 bytes escaped. */
+static void json_string(FILE *f, const char *s)
+{
+	fputc('"', f);
+	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+		if (*p == '"' || *p == '\\')
+			fprintf(f, "\\%c", *p);
+		else if (*p < 0x20 || *p >= 0x7f)
+			fprintf(f, "\\u%04x", *p);
+		else
+			fputc(*p, f);
+	}
+	fputc('"', f);
+}
+
+/* -d: "decoded": what each input was, its bytes read and decoded. */
+static void json_decoded(FILE *f, const struct pmerge_result *r)
+{
+	if (!r->decoded)
+		return;
+	fputs(", \"decoded\": [", f);
+	for (size_t i = 0; i < r->inputs; i++) {
+		const struct pmerge_input_result *d = &r->decoded[i];
+		fputs(i ? ", {\"name\": " : "{\"name\": ", f);
+		json_string(f, d->name);
+		fputs(", \"codec\": ", f);
+		if (d->codec)
+			json_string(f, d->codec);
+		else
+			fputs("null", f);
+		fprintf(f, ", \"compressed\": %llu, \"decoded\": %llu}",
+		        (unsigned long long)d->bytes_in,
+		        (unsigned long long)d->bytes_out);
+	}
+	fputc(']', f);
+}
+
 char *report_stats_json(const struct pmerge_result *r)
 {
 	char *buf = NULL, lock[32];
@@ -87,6 +124,7 @@ char *report_stats_json(const struct pmerge_result *r)
 		        (unsigned long long)w->wait_ns);
 	}
 	fputc(']', f);
+	json_decoded(f, r);
 	if (r->sorted.used) {
 		const struct pmerge_sorted_result *o = &r->sorted;
 		fprintf(f,
@@ -193,6 +231,16 @@ char *report_stats_text(const struct pmerge_result *r)
 		             : 0.0,
 		    (unsigned long long)w->acquisitions,
 		    format_ns(w->wait_ns, t[0], 32));
+	}
+	for (size_t i = 0; r->decoded && i < r->inputs; i++) {
+		const struct pmerge_input_result *d = &r->decoded[i];
+		char q[1024];
+		fprintf(f, "  input %s: %s, %s read",
+		        ui_quote(d->name, q, 1024),
+		        d->codec ? d->codec : "not read",
+		        format_bytes(d->bytes_in, b, sizeof(b)));
+		fprintf(f, ", %s decoded\n",
+		        format_bytes(d->bytes_out, b, sizeof(b)));
 	}
 	if (r->sorted.used) {
 		const struct pmerge_sorted_result *o = &r->sorted;

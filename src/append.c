@@ -252,6 +252,19 @@ int pm_append_turn(struct pm_append *a)
 	return rc;
 }
 
+bool pm_append_may_go(struct pm_append *a)
+{
+	struct pm_order *o = &a->m->turn;
+	bool go;
+
+	if (a->m->order != PMERGE_ORDER_INPUT || a->have_turn)
+		return true;
+	pthread_mutex_lock(&o->mu);
+	go = o->turn == a->idx || o->cancelled;
+	pthread_mutex_unlock(&o->mu);
+	return go;
+}
+
 static void span_write(struct pm_append *a, const char *buf, size_t len);
 
 void pm_append_pass(struct pm_append *a)

@@ -402,6 +402,9 @@ void pm_append_init_run(struct pm_append *a, struct pm_worker *w, size_t idx,
                         size_t last, const uint64_t *lens);
 /* Waits for the input's turn (--order=input).  0 or -ECANCELED. */
 int pm_append_turn(struct pm_append *a);
+/* True when the input need not wait: its turn has come, or the order is
+ * not --order=input, or the merge is stopping.  Never blocks. */
+bool pm_append_may_go(struct pm_append *a);
 /*
  * The input's place in the output is fixed: lets the next input go, and
  * writes any whole inputs parked behind it on their owners' behalf.
@@ -491,7 +494,30 @@ struct pm_merge {
 	size_t run_max; /* inputs a worker claims at once, 1..PM_RUN_MAX */
 	struct pm_worker *workers;
 	struct pm_sorted *sorted; /* -m: the sorted merge's state, or NULL */
+	/* -d: per-input figures (each entry written by the worker of that
+	 * input only), the order inputs are taken in (NULL: command-line
+	 * order), and what decoded inputs read and wrote, so that progress
+	 * can count input bytes. */
+	struct pmerge_input_result *decoded;
+	size_t *schedule;
+	_Alignas(PM_CACHELINE) _Atomic uint64_t decoded_in;
+	_Atomic uint64_t decoded_out;
 };
+
+/*
+ * -d: allocates m->decoded and, in --order=arrival, m->schedule: the
+ * largest inputs first, so that one big input does not finish last alone.
+ * Setup thread.  0 or -ENOMEM.
+ */
+int pm_decode_plan(struct pm_merge *m);
+/*
+ * A temporary file for decoded bytes that wait for their turn: unnamed
+ * (O_TMPFILE) where the file system has it, else unlinked at once; in the
+ * output's directory, or $TMPDIR (/tmp) when the output is a stream.
+ * Returns the descriptor (the caller closes it) or a negative errno.  Any
+ * thread.
+ */
+int pm_spill_open(const struct pm_sink *s);
 
 /* True when src is the output itself (standard output or -a). */
 bool pm_input_is_output(const struct pm_merge *m, const struct pm_source *src);

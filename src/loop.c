@@ -69,6 +69,23 @@ static void measure_total(struct pm_loop *l)
 	}
 }
 
+/*
+ * The bytes the progress line counts: those appended, except that a
+ * decoded input counts the bytes read from it (the total is the inputs'
+ * sizes).  Read without a common lock: each counter only grows.
+ */
+static uint64_t pm_loop_bytes(struct pm_merge *m)
+{
+	uint64_t done =
+	    atomic_load_explicit(&m->bytes_done, memory_order_relaxed);
+	uint64_t out =
+	    atomic_load_explicit(&m->decoded_out, memory_order_relaxed);
+	uint64_t in =
+	    atomic_load_explicit(&m->decoded_in, memory_order_relaxed);
+
+	return (done > out ? done - out : 0) + in;
+}
+
 void pm_loop_snapshot(struct pm_loop *l, struct pmerge_progress *p)
 {
 	struct pm_merge *m = l->m;
@@ -78,8 +95,7 @@ void pm_loop_snapshot(struct pm_loop *l, struct pmerge_progress *p)
 	if (!l->total_measured)
 		measure_total(l);
 	memset(p, 0, sizeof(*p));
-	p->bytes_done =
-	    atomic_load_explicit(&m->bytes_done, memory_order_relaxed);
+	p->bytes_done = pm_loop_bytes(m);
 	p->bytes_total = l->bytes_total;
 	p->total_known = l->total_known;
 	p->inputs_done = atomic_load(&m->inputs_done);
@@ -105,8 +121,7 @@ void pm_loop_snapshot(struct pm_loop *l, struct pmerge_progress *p)
 static void update_rate(struct pm_loop *l)
 {
 	uint64_t now = pm_now_ns();
-	uint64_t bytes =
-	    atomic_load_explicit(&l->m->bytes_done, memory_order_relaxed);
+	uint64_t bytes = pm_loop_bytes(l->m);
 	double dt = (double)(now - l->last_ns) / 1e9;
 
 	if (dt <= 0)

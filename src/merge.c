@@ -113,6 +113,11 @@ static int alloc_workers(struct run *r)
 		for (size_t i = 0; i < cfg->n_inputs; i++)
 			m->placement[i].offset = UINT64_MAX;
 	}
+	if (cfg->decompress && !cfg->sorted.enabled) {
+		int rc = pm_decode_plan(m);
+		if (rc < 0)
+			return rc;
+	}
 	if (cfg->sorted.enabled) {
 		int rc = pm_sorted_setup(m, r->plan.jobs, &m->n_workers);
 		if (rc < 0)
@@ -237,6 +242,8 @@ static void gather(struct run *r)
 	res->failed_inputs = atomic_load(&m->failed_inputs);
 	res->placement = m->placement;
 	m->placement = NULL;
+	res->decoded = m->decoded;
+	m->decoded = NULL;
 	pm_sorted_gather(m, &res->sorted);
 }
 
@@ -270,6 +277,8 @@ static void teardown(struct run *r)
 		}
 	free(m->workers);
 	free(m->placement);
+	free(m->decoded);
+	free(m->schedule);
 	pm_sorted_free(m);
 	pm_lock_destroy(&m->lock);
 	if (m->turn_on)
@@ -348,6 +357,8 @@ void pmerge_result_free(struct pmerge_result *result)
 		return;
 	free(result->workers);
 	free(result->placement);
+	free(result->decoded);
 	result->workers = NULL;
 	result->placement = NULL;
+	result->decoded = NULL;
 }

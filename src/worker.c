@@ -19,9 +19,18 @@
 
 /* An open input: with -d, its bytes come through the decoding reader. */
 struct input {
+	struct pm_merge *m;
 	struct pm_source src;
 	struct pm_reader *rd; /* NULL: read the source itself */
+	bool decoded;         /* rd decodes (it is not plain) */
 	int wake_fd;
+	/* Decoded ahead of the input's turn (see decode_plan.c): the first
+	 * held bytes are already at the start of the worker's buffer, then
+	 * spill_fd holds spill_len more; both come before the reader's. */
+	size_t held;
+	int spill_fd;
+	uint64_t spill_len, spill_pos;
+	uint64_t counted_in, counted_out; /* already in m->decoded_in/out */
 };
 
 static void input_failed(struct pm_merge *m, const char *name, int err)
@@ -31,11 +40,65 @@ static void input_failed(struct pm_merge *m, const char *name, int err)
 		m->cfg->cb.input_error(m->cfg->cb.user, name, err);
 }
 
-/* One read of the input.  Returns bytes (0 at the end) or -errno. */
+/* Reads through the reader, telling the progress line what it read. */
+static ssize_t reader_read(struct input *in, void *buf, size_t len)
+{
+	ssize_t n = pm_reader_read(in->rd, buf, len);
+
+	if (in->decoded) {
+		uint64_t bi = pm_reader_bytes_in(in->rd);
+		uint64_t bo = pm_reader_bytes_out(in->rd);
+
+		atomic_fetch_add_explicit(&in->m->decoded_in,
+		                          bi - in->counted_in,
+		                          memory_order_relaxed);
+		atomic_fetch_add_explicit(&in->m->decoded_out,
+		                          bo - in->counted_out,
+		                          memory_order_relaxed);
+		in->counted_in = bi;
+		in->counted_out = bo;
+	}
+	return n;
+}
+
+/* The next bytes of a spill; closes it once it is drained. */
+static ssize_t spill_read(struct input *in, void *buf, size_t len)
+{
+	uint64_t left = in->spill_len - in->spill_pos;
+	ssize_t n;
+
+	if (len > left)
+		len = (size_t)left;
+	do
+		n = pread(in->spill_fd, buf, len, (off_t)in->spill_pos);
+	while (n < 0 && errno == EINTR);
+	if (n <= 0)
+		return n < 0 ? -errno : -EIO;
+	in->spill_pos += (uint64_t)n;
+	if (in->spill_pos == in->spill_len) {
+		close(in->spill_fd);
+		in->spill_fd = -1;
+	}
+	return n;
+}
+
+/*
+ * One read of the input.  Returns bytes (0 at the end) or -errno.  Bytes
+ * held from before the turn are at the start of buf, which is the worker's
+ * buffer on every path's first read.
+ */
 static ssize_t input_read(struct input *in, void *buf, size_t len)
 {
+	if (in->held) {
+		size_t n = in->held;
+
+		in->held = 0;
+		return (ssize_t)n;
+	}
+	if (in->spill_fd >= 0)
+		return spill_read(in, buf, len);
 	if (in->rd)
-		return pm_reader_read(in->rd, buf, len);
+		return reader_read(in, buf, len);
 	return pm_source_read(&in->src, buf, len, in->wake_fd);
 }
 
@@ -80,6 +143,70 @@ static void read_failed(struct pm_append *a, struct input *in, ssize_t rc)
 	}
 	atomic_fetch_add(&m->failed_inputs, 1);
 	cb->input_decode_error(cb->user, in->src.name, why);
+}
+
+/* Writes buf[0, len) at the end of the spill.  0 or -errno. */
+static int spill_write(struct input *in, const char *buf, size_t len)
+{
+	while (len > 0) {
+		ssize_t k =
+		    pwrite(in->spill_fd, buf, len, (off_t)in->spill_len);
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k <= 0)
+			return k < 0 ? -errno : -EIO;
+		buf += k;
+		len -= (size_t)k;
+		in->spill_len += (uint64_t)k;
+	}
+	return 0;
+}
+
+/*
+ * --order=input, a decoded input whose turn has not come: decodes into the
+ * worker's buffer and, past that, into a spill file, until the input ends
+ * or its turn comes; the unit's usual path then reads all of it back
+ * through input_read.  An error of the input stays in the reader and is
+ * met (and reported) there.
+ */
+static void decode_ahead(struct pm_append *a, struct input *in)
+{
+	struct pm_worker *w = a->w;
+	ssize_t late;
+	ssize_t n = read_full(in, w->buf, w->bufsize, &late);
+	int rc;
+
+	if (n <= 0 || late < 0 || (size_t)n < w->bufsize ||
+	    pm_append_may_go(a)) {
+		in->held = n > 0 ? (size_t)n : 0;
+		return;
+	}
+	in->spill_fd = pm_spill_open(&a->m->sink);
+	if (in->spill_fd < 0) {
+		/* No room for a spill: wait for the turn instead. */
+		in->held = (size_t)n;
+		return;
+	}
+	do {
+		rc = spill_write(in, w->buf, (size_t)n);
+		if (rc < 0) {
+			pm_output_failed(a->m, rc);
+			return;
+		}
+		n = reader_read(in, w->buf, w->bufsize);
+	} while (n > 0 && !pm_append_may_go(a));
+	in->held = n > 0 ? (size_t)n : 0;
+	if (in->spill_len == 0) {
+		close(in->spill_fd);
+		in->spill_fd = -1;
+	}
+	/* The held bytes come after the spill: put them at its end. */
+	if (in->held && in->spill_fd >= 0) {
+		rc = spill_write(in, w->buf, in->held);
+		in->held = 0;
+		if (rc < 0)
+			pm_output_failed(a->m, rc);
+	}
 }
 
 /* --unit=file: a regular input, copied in place by the kernel if possible. */
@@ -315,6 +442,7 @@ static void merge_opened(struct pm_append *a, struct input *in, int rc)
 	struct pm_merge *m = a->m;
 	struct pm_source *src = &in->src;
 	const char *name = m->cfg->inputs[a->idx];
+	uint64_t first_offset = 0;
 
 	seen(w, src, rc);
 	if (rc < 0) {
@@ -322,6 +450,7 @@ static void merge_opened(struct pm_append *a, struct input *in, int rc)
 		pm_append_whole(a, NULL, 0);
 		return;
 	}
+	first_offset = src->offset;
 	if (pm_input_is_output(m, src)) {
 		input_failed(m, name, PMERGE_ERR_INPUT_IS_OUTPUT);
 		pm_append_whole(a, NULL, 0);
@@ -335,12 +464,16 @@ static void merge_opened(struct pm_append *a, struct input *in, int rc)
 			pm_append_whole(a, NULL, 0);
 			goto out_close;
 		}
-		if (pm_reader_codec(in->rd) == PM_CODEC_PLAIN && src->regular) {
+		in->decoded = pm_reader_codec(in->rd) != PM_CODEC_PLAIN;
+		if (!in->decoded && src->regular) {
 			/* The reader gave the bytes back: plain regular files
 			 * keep their fast path. */
 			pm_reader_close(in->rd);
 			in->rd = NULL;
 		}
+		if (in->decoded && m->order == PMERGE_ORDER_INPUT &&
+		    !pm_append_may_go(a))
+			decode_ahead(a, in);
 	}
 	if (m->unit == PMERGE_UNIT_LINE) {
 		char *tag = NULL;
@@ -363,6 +496,18 @@ static void merge_opened(struct pm_append *a, struct input *in, int rc)
 			file_stream(a, in);
 	}
 out_close:
+	if (m->decoded) {
+		struct pmerge_input_result *d = &m->decoded[a->idx];
+
+		d->codec = in->rd ? pm_reader_codec_name(in->rd) : "plain";
+		d->bytes_in = in->rd ? pm_reader_bytes_in(in->rd)
+		                     : src->offset - first_offset;
+		d->bytes_out =
+		    in->rd ? pm_reader_bytes_out(in->rd) : d->bytes_in;
+	}
+	if (in->spill_fd >= 0)
+		close(in->spill_fd);
+	in->spill_fd = -1;
 	pm_reader_close(in->rd);
 	in->rd = NULL;
 	pm_source_close(src);
@@ -373,7 +518,7 @@ static void merge_input(struct pm_worker *w, size_t idx)
 	const char *name = w->m->cfg->inputs[idx];
 	bool is_stdin = strcmp(name, "-") == 0;
 	struct pm_append a;
-	struct input in = {.wake_fd = w->m->wake[0]};
+	struct input in = {.m = w->m, .wake_fd = w->m->wake[0], .spill_fd = -1};
 
 	pm_append_init(&a, w, idx);
 	if (is_stdin) {
@@ -415,7 +560,8 @@ static void merge_run(struct pm_worker *w, size_t first, size_t count)
 
 	for (size_t idx = first; idx < end; idx++) {
 		const char *name = m->cfg->inputs[idx];
-		struct input in = {.wake_fd = m->wake[0]};
+		struct input in = {
+		    .m = m, .wake_fd = m->wake[0], .spill_fd = -1};
 		struct pm_source *src = &in.src;
 		ssize_t late;
 		int rc;
@@ -503,7 +649,9 @@ void *pm_worker_main(void *arg)
 	while (!atomic_load_explicit(&m->cancelled, memory_order_relaxed) &&
 	       (count = claim_run(m, &first)) > 0) {
 		if (count == 1)
-			merge_input(w, first);
+			/* -d in --order=arrival: the largest inputs first. */
+			merge_input(w,
+			            m->schedule ? m->schedule[first] : first);
 		else
 			merge_run(w, first, count);
 		atomic_fetch_add(&m->inputs_done, count);

@@ -253,6 +253,60 @@ check "window cap: exit 1" test $? -eq 1
 check "window cap: message" grep -q \
 	"^pmerge: wide.zst: zstd: frame needs more memory than allowed" err
 
+
+# ------------------------------------ decoding ahead, statistics, progress
+# Input 0 is a FIFO whose writer waits: the second worker decodes input 1
+# before its turn, into an unnamed spill file in the output's directory.
+mkfifo slow
+big=(a.log b.log a.log b.log a.log b.log a.log b.log)
+cat "${big[@]}" "${big[@]}" | gzip -c >big.gz
+"$PMERGE" -d -j2 -o merged slow big.gz 2>err &
+pid=$!
+exec 7>slow
+spilled=no
+for _ in $(seq 1 100); do
+	if ls -l /proc/$pid/fd 2>/dev/null | grep -q "$PWD/#.*(deleted)"; then
+		spilled=yes
+		break
+	fi
+	sleep 0.1
+done
+printf 'first\n' >&7
+exec 7>&-
+wait $pid
+check "decoded ahead: exit 0" test $? -eq 0 -a ! -s err
+check "decoded ahead into a spill in the output's directory" \
+	test $spilled = yes
+{ printf 'first\n'; gzip -dc big.gz; } >want
+check "decoded ahead: output" cmp -s merged want
+check "no spill left behind" test "$(ls -A | grep -c '^#')" -eq 0
+
+"$PMERGE" -d --stats=json --stats-file=stats.json -o /dev/null \
+	a.log.gz b.log.zst a.log missing 2>/dev/null
+python3 - stats.json <<'EOF2'
+import json, os, sys
+d = json.load(open(sys.argv[1]))["decoded"]
+want = [("a.log.gz", "gzip", os.path.getsize("a.log.gz"), os.path.getsize("a.log")),
+        ("b.log.zst", "zstd", os.path.getsize("b.log.zst"), os.path.getsize("b.log")),
+        ("a.log", "plain", os.path.getsize("a.log"), os.path.getsize("a.log")),
+        ("missing", None, 0, 0)]
+got = [(e["name"], e["codec"], e["compressed"], e["decoded"]) for e in d]
+sys.exit(0 if got == want else "%r != %r" % (got, want))
+EOF2
+check "--stats=json: compressed and decoded bytes per input" test $? -eq 0
+"$PMERGE" -d --stats -o /dev/null a.log.xz 2>stats.txt
+check "--stats: a line per input" \
+	grep -q "^  input a.log.xz: xz, .* read, .* decoded$" stats.txt
+# The progress line counts input bytes: its share never passes 100%.
+"$PMERGE" -d --progress=always -o /dev/null big.gz ab.xz a.log 2>prog
+python3 - prog <<'EOF2'
+import re, sys
+shares = [int(m) for m in re.findall(r"\((\d+)%\)", open(sys.argv[1]).read())]
+sys.exit(0 if shares and max(shares) <= 100 and shares[-1] == 100 else
+         "shares %r" % shares)
+EOF2
+check "progress: the share stays true" test $? -eq 0
+
 # ------------------------------------------------------ gzip back ends
 "$PMERGE" --version >ver
 check "--version names the gzip decoder" grep -q '^decoders: gzip (' ver
