@@ -20,6 +20,7 @@
  * (checking that it is the same file) for the next read.  Streams stay
  * open.
  */
+#include "decode.h"
 #include "internal.h"
 #include "sorted.h"
 
@@ -74,6 +75,7 @@ struct sin {
 	size_t idx;
 	/* The reader's, while it holds the input's task. */
 	struct pm_source src;
+	struct pm_reader *rd; /* -d, a compressed input: its decoder */
 	bool is_open, opened, regular, stop;
 	dev_t dev;
 	ino_t ino;
@@ -218,6 +220,21 @@ static void input_failed(struct pm_sorted *s, struct sin *in, int err)
 	atomic_fetch_add(&m->failed_inputs, 1);
 	if (m->cfg->cb.input_error)
 		m->cfg->cb.input_error(m->cfg->cb.user, in->name, err);
+	in->stop = true;
+}
+
+/* A read failed: with -d a bad stream is told in the codec's words. */
+static void read_failed(struct pm_sorted *s, struct sin *in, int err)
+{
+	const struct pmerge_callbacks *cb = &s->m->cfg->cb;
+	const char *why = in->rd ? pm_reader_error(in->rd) : "";
+
+	if (!why[0] || !cb->input_decode_error) {
+		input_failed(s, in, err);
+		return;
+	}
+	atomic_fetch_add(&s->m->failed_inputs, 1);
+	cb->input_decode_error(cb->user, in->name, why);
 	in->stop = true;
 }
 
@@ -511,6 +528,17 @@ static int open_input(struct pm_sorted *s, struct sin *in)
 	in->offset = in->src.offset;
 	if (pm_input_is_output(s->m, &in->src))
 		return -PMERGE_ERR_INPUT_IS_OUTPUT;
+	if (s->m->cfg->decompress) {
+		/* The decoder outlives closes and reopens: it reads through
+		 * in->src, whose offset a reopen restores. */
+		rc = pm_reader_open(&in->rd, &in->src, true, s->m->wake[0]);
+		if (rc < 0)
+			return rc;
+		if (pm_reader_codec(in->rd) == PM_CODEC_PLAIN && in->regular) {
+			pm_reader_close(in->rd);
+			in->rd = NULL;
+		}
+	}
 	pm_ts_init(&in->ts, s->opt->time_format,
 	           in->regular && fstat(in->src.fd, &st) == 0 ? st.st_mtime
 	                                                      : time(NULL));
@@ -569,6 +597,8 @@ static int fill(struct pm_sorted *s, struct sin *in, struct chunk *c)
 
 	if (!eof && !in->is_open) {
 		rc = open_input(s, in);
+		if (rc == -ECANCELED)
+			goto out;
 		if (rc < 0) {
 			input_failed(s, in, -rc);
 			eof = true;
@@ -583,9 +613,12 @@ static int fill(struct pm_sorted *s, struct sin *in, struct chunk *c)
 	for (;;) {
 		if (!eof) {
 			uint64_t t0 = pm_now_ns();
+			size_t room = c->cap - c->len - 1;
 			ssize_t n =
-			    pm_source_read(&in->src, c->buf + c->len,
-			                   c->cap - c->len - 1, m->wake[0]);
+			    in->rd
+			        ? pm_reader_read(in->rd, c->buf + c->len, room)
+			        : pm_source_read(&in->src, c->buf + c->len,
+			                         room, m->wake[0]);
 			atomic_fetch_add_explicit(&s->worker_read_ns,
 			                          pm_now_ns() - t0,
 			                          memory_order_relaxed);
@@ -594,7 +627,7 @@ static int fill(struct pm_sorted *s, struct sin *in, struct chunk *c)
 				goto out;
 			}
 			if (n < 0)
-				input_failed(s, in, (int)-n);
+				read_failed(s, in, (int)-n);
 			if (n <= 0)
 				eof = true;
 			else
@@ -621,6 +654,10 @@ static int fill(struct pm_sorted *s, struct sin *in, struct chunk *c)
 	eof = eof || in->stop;
 	if (eof || (s->close_after_read && in->regular))
 		close_input(in);
+	if (eof) {
+		pm_reader_close(in->rd);
+		in->rd = NULL;
+	}
 	rc = eof ? 1 : 0;
 	goto out;
 nomem:
@@ -1281,6 +1318,7 @@ void pm_sorted_free(struct pm_merge *m)
 		}
 		chunk_free(in->cur);
 		close_input(in);
+		pm_reader_close(in->rd);
 		free(in->carry);
 		free(in->last);
 		free(in->last_spans);

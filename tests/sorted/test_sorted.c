@@ -3,7 +3,7 @@
  * GNU sort (random sorted inputs x random key definitions, byte for byte
  * the output of LC_ALL=C sort -m -s), --by-time over every timestamp
  * format, records, time windows, disorder, many inputs under a low open
- * file limit, -z, --tag, stdin and FIFOs.
+ * file limit, -z, --tag, -d, stdin and FIFOs.
  *
  * Usage: test_sorted main|many|stress
  */
@@ -419,6 +419,36 @@ START_TEST(test_zero_tag_stdin_fifo)
 }
 END_TEST
 
+/* -d: compressed inputs decode in the readers, every codec, by content. */
+START_TEST(test_decompress)
+{
+	EXPECT(0, "ok\n",
+	       "for i in 1 2 3 4 5 6; do seq $i 6 60000 | sort > p$i; done && "
+	       "gzip -c p1 > p1.gz && zstd -q -c p2 > p2.zst && xz -c p3 > "
+	       "p3.xz && bzip2 -c p4 > p4.bz2 && lz4 -q -c p5 > p5.lz4 && "
+	       "sort -m -s p1 p2 p3 p4 p5 p6 > want && "
+	       "gzip -c p6 | $P -m -d -B 4K p1.gz p2.zst p3.xz p4.bz2 p5.lz4 - "
+	       "> got && cmp want got && echo ok");
+	/* Many compressed inputs, closed and reopened under their decoders. */
+	EXPECT(0, "ok\n",
+	       "mkdir z && awk 'BEGIN { for (i = 0; i < 300; i++) { f = "
+	       "sprintf(\"z/%%03d\", i); for (k = 0; k < 2000; k++) printf "
+	       "\"%%08d\\n\", i + 300 * k > f; close(f) } }' && gzip z/* && "
+	       "(ulimit -n 64 && $P -m -d -B 4K z/* > got) && "
+	       "seq -f %%08g 0 599999 | cmp - got && echo ok");
+	/* --by-time over a compressed log. */
+	put("plain.log", "2025-05-01T08:00:02Z p\n");
+	EXPECT(0, "2025-05-01T08:00:01Z g\n  trace\n2025-05-01T08:00:02Z p\n",
+	       "printf '2025-05-01T08:00:01Z g\\n  trace\\n' | gzip > g.gz "
+	       "&& $P -m -d --by-time g.gz plain.log");
+	/* A bad stream: the codec's reason, exit 1, -o left as it was. */
+	EXPECT(0, "1\nold\n",
+	       "echo old > out; { gzip -c p1; echo junk; } > bad.gz; "
+	       "$P -m -d bad.gz p2 -o out 2>err; echo $?; cat out; "
+	       "grep -q 'bad.gz: gzip: ' err");
+}
+END_TEST
+
 START_TEST(test_usage_errors)
 {
 	EXPECT(2, "", "$P -k1 a 2>/dev/null");
@@ -538,6 +568,7 @@ int main(int argc, char **argv)
 		tcase_add_test(tc, test_since_until);
 		tcase_add_test(tc, test_disorder);
 		tcase_add_test(tc, test_zero_tag_stdin_fifo);
+		tcase_add_test(tc, test_decompress);
 		tcase_add_test(tc, test_usage_errors);
 		tcase_add_test(tc, test_stats);
 	}
