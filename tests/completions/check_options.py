@@ -44,7 +44,7 @@ OPTION_RE = re.compile(r"(?<![\w-])(--?[A-Za-z0-9?][A-Za-z0-9-]*)")
 FIXED_SET = ("--unit", "--order", "--lock", "--progress", "--stats",
              "--compress", "--color")
 
-# Where the bash completion of several words ends up being tested.
+# The scratch directory in which the shells complete file names.
 SCRATCH_FILES = ("a.log", "b.log", "-dash.log")
 SCRATCH_DIRS = ("sub",)
 
@@ -107,9 +107,14 @@ def help_options():
             continue
         column = m.group(1)
         names = OPTION_RE.findall(column)
-        arg = re.search(r"(\[?)[= ]([A-Z][A-Z0-9_:\[\]]*)\]?$", column)
+        if not names:
+            continue
+        # "--output=FILE", "-j N", "--compress=FMT[:LEVEL]"; optional:
+        # "--progress[=WHEN]".
+        arg = re.search(r"(\[=|[= ])([A-Z][A-Z0-9_]*(?:\[[^]]*\])?)\]?$",
+                        column)
         options.append(Option(names, arg.group(2) if arg else None,
-                              bool(arg and arg.group(1))))
+                              bool(arg and arg.group(1) == "[=")))
     if len(options) < 5:
         sys.exit(f"check_options: found no option list in --help:\n{out}")
     return options
