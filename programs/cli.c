@@ -41,7 +41,7 @@ const char pm_cli_usage[] =
     "  -d, --decompress        decode gzip, zstd, xz, bzip2 and lz4 inputs,\n"
     "                            recognised by their first bytes (never the\n"
     "                            name); other inputs pass unchanged\n"
-    "  -j, --jobs=N            worker threads, 1..1024 (default 4)\n"
+    "  -j, --jobs=N            worker threads, 1..1024 (default 8)\n"
     "  -l, --lock=STRATEGY     guard the output with STRATEGY: mutex "
     "(default),\n"
     "                            rlock, sem:N (up to N writers at once, each "
