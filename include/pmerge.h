@@ -190,6 +190,12 @@ struct pmerge_config {
 	bool handle_signals; /* INT/TERM/HUP/USR1/WINCH via the loop */
 	unsigned progress_interval_ms; /* 0: no progress callbacks */
 	bool record_placement; /* --unit=file: fill pmerge_result.placement */
+	/*
+	 * Inputs the caller has already reported as failed (bad names in a
+	 * --files0-from list): counted in failed_inputs, and with a replaced
+	 * output they fail the merge before anything is copied.
+	 */
+	size_t failed_before;
 	struct pmerge_sorted sorted;
 	struct pmerge_callbacks cb;
 };

@@ -371,12 +371,12 @@ static int read_files0(struct pm_cli *cli, const char *path)
 			    stderr,
 			    "pmerge: %s:%zu: invalid zero-length file name\n",
 			    path, nth);
-			cli->files0_bad = true;
+			cli->files0_bad++;
 		} else if (from_stdin && strcmp(name, "-") == 0) {
 			fprintf(stderr,
 			        "pmerge: when reading file names from standard "
 			        "input, no file name of '-' allowed\n");
-			cli->files0_bad = true;
+			cli->files0_bad++;
 		} else {
 			cli->names[cli->n_names++] = name;
 		}
@@ -705,6 +705,7 @@ int pm_cli_parse(struct pm_cli *cli, int argc, char **argv)
 		}
 		cli->cfg.inputs = (const char *const *)cli->names;
 		cli->cfg.n_inputs = cli->n_names;
+		cli->cfg.failed_before = cli->files0_bad;
 		derive_config(cli);
 	}
 	free(args);

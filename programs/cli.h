@@ -41,7 +41,7 @@ struct pm_cli {
 	char **names;
 	size_t n_names;
 	char *files0_data; /* backing store of names from files0 */
-	bool files0_bad;   /* a name in it was reported and skipped */
+	size_t files0_bad; /* names in it reported and skipped */
 	/* Owned: the -k KEYDEFs (pointers into argv). */
 	const char **keys;
 	size_t n_keys;

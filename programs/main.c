@@ -209,7 +209,7 @@ int main(int argc, char **argv)
 	    .disorder = ui_on_disorder,
 	};
 	rc = cli.bench_runs ? run_bench(&cli) : run_merge(&cli);
-	if (cli.files0_bad)
+	if (cli.files0_bad > 0)
 		rc |= 1;
 	pm_cli_free(&cli);
 	return rc;

@@ -465,6 +465,31 @@ struct pm_worker {
 
 /* Shared state of one merge.  Workers read cfg and write only atomics,
  * their own pm_worker, and the sink through the lock strategy. */
+/* A stream input's identity: the same FIFO under two names is one. */
+struct pm_stream_id {
+	dev_t dev;
+	ino_t ino;
+	size_t idx;
+};
+
+/*
+ * The first thing each worker does: stat the inputs (shared out among the
+ * workers), so that with a replaced output a missing input fails the merge
+ * before anything is copied, and a stream named twice is known.  Returns
+ * once every input is resolved: 0, or -ECANCELED when the merge stops.
+ */
+int pm_worker_resolve(struct pm_merge *m);
+/*
+ * Input idx is a stream named before (m->after): waits until that earlier
+ * input has been read.  0, or -ECANCELED.  Any worker thread.
+ */
+int pm_input_wait(struct pm_merge *m, size_t idx);
+/* Input idx is a stream named more than once (read through
+ * pm_input_wait() and pm_input_done()). */
+bool pm_input_chained(const struct pm_merge *m, size_t idx);
+/* Input idx has been read and closed: a later name of it may go. */
+void pm_input_done(struct pm_merge *m, size_t idx);
+
 struct pm_merge {
 	const struct pmerge_config *cfg;
 	enum pmerge_unit unit;
@@ -476,6 +501,25 @@ struct pm_merge {
 	bool concurrent;          /* several holders: reserve, then write */
 	pthread_mutex_t tail_mu;  /* reservations; held by open spans */
 	pthread_mutex_t stdin_mu; /* "-" is read by one worker at a time */
+	/*
+	 * What the workers learn of the inputs before merging any (see
+	 * pm_worker_resolve): for a stream named
+	 * more than once (the same FIFO twice, "-" and /dev/stdin) which
+	 * earlier input it must wait for, so that it is read in sequence.
+	 */
+	pthread_mutex_t resolve_mu;
+	pthread_cond_t resolve_cv; /* resolved, an input done, or cancel */
+	bool resolve_on;
+	atomic_size_t next_check, checked;
+	bool resolved;                 /* under resolve_mu */
+	struct pm_stream_id *streams;  /* only the last checker, once done */
+	size_t n_streams, cap_streams; /* under resolve_mu */
+	size_t *after; /* NULL when no stream repeats; SIZE_MAX: none */
+	unsigned char
+	    *done; /* with after: input i has been read (resolve_mu) */
+	_Atomic uint64_t bytes_total;
+	atomic_bool total_known; /* every input is regular; set when resolved */
+	atomic_bool irregular;   /* an input that is not a regular file */
 	struct pm_order turn;
 	int wake[2]; /* written once on cancel, never drained */
 	/* What setup has initialised, so that teardown undoes only that. */

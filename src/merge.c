@@ -43,6 +43,7 @@ static void init_state(struct run *r, const struct pmerge_config *cfg)
 	res->order = m->order;
 	res->inputs = cfg->n_inputs;
 	res->lock_used = cfg->lock;
+	atomic_init(&m->failed_inputs, cfg->failed_before);
 }
 
 /* Opens the output and sizes the buffers and the lock for it. */
@@ -91,6 +92,13 @@ static int init_sync(struct run *r)
 	if ((rc = -pthread_mutex_init(&m->stdin_mu, NULL)) < 0)
 		return rc;
 	m->stdin_mu_on = true;
+	if ((rc = -pthread_mutex_init(&m->resolve_mu, NULL)) < 0)
+		return rc;
+	if ((rc = -pthread_cond_init(&m->resolve_cv, NULL)) < 0) {
+		pthread_mutex_destroy(&m->resolve_mu);
+		return rc;
+	}
+	m->resolve_on = true;
 	if ((rc = pm_order_init(&m->turn)) < 0)
 		return rc;
 	m->turn_on = true;
@@ -287,6 +295,13 @@ static void teardown(struct run *r)
 		pthread_mutex_destroy(&m->tail_mu);
 	if (m->stdin_mu_on)
 		pthread_mutex_destroy(&m->stdin_mu);
+	if (m->resolve_on) {
+		pthread_mutex_destroy(&m->resolve_mu);
+		pthread_cond_destroy(&m->resolve_cv);
+	}
+	free(m->streams);
+	free(m->after);
+	free(m->done);
 	for (int i = 0; i < 2; i++)
 		if (m->wake[i] >= 0)
 			close(m->wake[i]);

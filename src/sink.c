@@ -123,6 +123,16 @@ static int sink_describe(struct pm_sink *s)
 	return 0;
 }
 
+/* True when standard error is the very file the sink writes. */
+static bool shares_stderr(const struct pm_sink *s)
+{
+	struct stat st;
+
+	return s->fd == STDERR_FILENO ||
+	       (fstat(STDERR_FILENO, &st) == 0 && st.st_dev == s->dev &&
+	        st.st_ino == s->ino);
+}
+
 static int open_replace(struct pm_sink *s, const char *path)
 {
 	if (*path == '\0')
@@ -210,6 +220,15 @@ int pm_sink_open(struct pm_sink *s, const char *path, bool append,
 	rc = sink_describe(s);
 	if (rc < 0)
 		goto fail;
+	if (s->kind == PM_SINK_STDOUT && s->positioned && shares_stderr(s)) {
+		/*
+		 * 2>&1 onto a regular file: messages and the progress line
+		 * move the offset that standard output shares with them, so
+		 * positioned writes would overwrite them (and they us).  Write
+		 * where the offset stands, as cat does.
+		 */
+		s->positioned = false;
+	}
 	atomic_init(&s->cfr_broken, false);
 	atomic_init(&s->splice_broken, false);
 	return 0;

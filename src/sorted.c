@@ -1167,12 +1167,15 @@ void *pm_sorted_thread(void *arg)
 	struct pm_worker *w = arg;
 	struct pm_merge *m = w->m;
 
-	if (w->id == 0)
-		merger_main(w);
-	else if (w->id == 1)
-		writer_main(w);
-	else
-		reader_main(w);
+	/* Every thread takes its share of the inputs' first look. */
+	if (pm_worker_resolve(m) == 0) {
+		if (w->id == 0)
+			merger_main(w);
+		else if (w->id == 1)
+			writer_main(w);
+		else
+			reader_main(w);
+	}
 	atomic_fetch_add(&m->workers_done, 1);
 	m->wake_loop(m);
 	return NULL;

@@ -412,15 +412,18 @@ static void merge_lines(struct pm_append *a, struct input *in)
 		append_records(a, w->buf, fill, true, in, 0);
 }
 
-/* True when src is the output itself and still has bytes cat would refuse
- * to copy (they would be read back as they are written). */
+/*
+ * True when src is the output itself, written in place (standard output,
+ * -a): cat refuses to copy such an input, and so does pmerge, whatever its
+ * size, because the workers run at once and what one writes another would
+ * read back (an empty file named as input would grow until the disk is full).
+ */
 bool pm_input_is_output(const struct pm_merge *m, const struct pm_source *src)
 {
 	const struct pm_sink *s = &m->sink;
 
 	return s->regular && s->kind != PM_SINK_REPLACE && src->regular &&
-	       src->dev == s->dev && src->ino == s->ino &&
-	       src->offset < src->size;
+	       src->dev == s->dev && src->ino == s->ino;
 }
 
 /* Counts an opened input's size towards the progress total. */
@@ -521,6 +524,10 @@ static void merge_input(struct pm_worker *w, size_t idx)
 	struct input in = {.m = w->m, .wake_fd = w->m->wake[0], .spill_fd = -1};
 
 	pm_append_init(&a, w, idx);
+	/* A stream named again (the same FIFO twice, "-" and /dev/stdin)
+	 * is read after the earlier name is done, as cat reads it. */
+	if (pm_input_wait(w->m, idx) < 0)
+		goto out_done;
 	if (is_stdin) {
 		/* A second "-" reads what the first left: none of it (cat). */
 		if (pm_append_turn(&a) < 0)
@@ -530,6 +537,8 @@ static void merge_input(struct pm_worker *w, size_t idx)
 	merge_opened(&a, &in, pm_source_open(&in.src, name));
 	if (is_stdin)
 		pm_append_stdin_unlock(&a);
+out_done:
+	pm_input_done(w->m, idx);
 	pm_append_pass(&a);
 }
 
@@ -568,7 +577,7 @@ static void merge_run(struct pm_worker *w, size_t first, size_t count)
 
 		if (atomic_load_explicit(&m->cancelled, memory_order_relaxed))
 			return;
-		if (strcmp(name, "-") == 0) {
+		if (strcmp(name, "-") == 0 || pm_input_chained(m, idx)) {
 			if (idx > from)
 				send_run(w, from, idx - 1, lens, fill);
 			merge_input(w, idx);
@@ -646,6 +655,8 @@ void *pm_worker_main(void *arg)
 	struct pm_merge *m = w->m;
 	size_t first, count;
 
+	if (pm_worker_resolve(m) < 0)
+		goto out;
 	while (!atomic_load_explicit(&m->cancelled, memory_order_relaxed) &&
 	       (count = claim_run(m, &first)) > 0) {
 		if (count == 1)
@@ -656,6 +667,7 @@ void *pm_worker_main(void *arg)
 			merge_run(w, first, count);
 		atomic_fetch_add(&m->inputs_done, count);
 	}
+out:
 	atomic_fetch_add(&m->workers_done, 1);
 	m->wake_loop(m);
 	return NULL;
@@ -672,4 +684,9 @@ void pm_merge_cancel(struct pm_merge *m)
 		;
 	pm_order_cancel(&m->turn);
 	pm_sorted_cancel(m);
+	if (m->resolve_on) {
+		pthread_mutex_lock(&m->resolve_mu);
+		pthread_cond_broadcast(&m->resolve_cv);
+		pthread_mutex_unlock(&m->resolve_mu);
+	}
 }

@@ -476,3 +476,12 @@ void hu_run_pmerge(struct hu_result *r, const struct hu_opts *o,
 		opts.env = env;
 	hu_run(r, &opts);
 }
+
+void hu_pm(struct hu_result *r, const struct hu_opts *o, ...)
+{
+	va_list ap;
+
+	va_start(ap, o);
+	hu_run_pmerge(r, o, NULL, ap);
+	va_end(ap);
+}

@@ -84,6 +84,9 @@ void hu_run(struct hu_result *r, const struct hu_opts *o);
  */
 void hu_run_pmerge(struct hu_result *r, const struct hu_opts *o,
                    char *const *env, va_list ap);
+/* The same with the arguments given here, up to NULL. */
+void hu_pm(struct hu_result *r, const struct hu_opts *o, ...)
+    __attribute__((sentinel));
 void hu_result_free(struct hu_result *r);
 
 /*
@@ -94,7 +97,6 @@ char *const *hu_fault_env(const char *spec, const char *log_path);
 
 /* Lines of the shim's log that contain what; 0 when there is no log. */
 size_t hu_log_count(const char *log_path, const char *what);
-
 
 /* What a file was before a run, to prove it untouched afterwards. */
 struct hu_snap {

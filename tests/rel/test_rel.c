@@ -1,0 +1,419 @@
+/*
+ * Reliability: what a hostile user can do to pmerge, and what must come of
+ * it.  Standard output and standard error on one file, an output read back
+ * as an input, a stream named twice, all-or-nothing merges that must fail
+ * before copying, and (in the groups that follow) leftovers, descriptor
+ * limits, odd names and durability.  Every case states what cat, sort -o
+ * or the manual promise, and checks exactly that.
+ *
+ * Each test runs in its own forked process and scratch directory; shell
+ * command lines find the pmerge under test as "$PMERGE".
+ */
+#include "hardutil.h"
+#include "tutil.h"
+
+#include <check.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#define OLD "old contents\n"
+
+/* Runs a formatted /bin/sh command line; stdout and stderr are captured. */
+static void sh(struct hu_result *r, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+static void sh(struct hu_result *r, const char *fmt, ...)
+{
+	char *cmd;
+	va_list ap;
+
+	va_start(ap, fmt);
+	ck_assert_int_ge(vasprintf(&cmd, fmt, ap), 0);
+	va_end(ap);
+	char *argv[] = {"/bin/sh", "-c", cmd, NULL};
+	struct hu_opts o = {.argv = argv};
+	hu_run(r, &o);
+	ck_assert_msg(!r->timed_out, "hung: %s", cmd);
+	free(cmd);
+}
+
+/* Removes the first occurrence of line (with its newline) from buf. */
+static bool cut_line(char *buf, size_t *len, const char *line)
+{
+	size_t n = strlen(line);
+	char *hit = memmem(buf, *len, line, n);
+
+	if (!hit)
+		return false;
+	memmove(hit, hit + n, *len - (size_t)(hit - buf) - n);
+	*len -= n;
+	return true;
+}
+
+/* Removes every line that starts with prefix; returns how many. */
+static size_t cut_lines_with(char *buf, size_t *len, const char *prefix)
+{
+	size_t n = strlen(prefix), cut = 0;
+
+	for (size_t i = 0; i < *len;) {
+		char *nl = memchr(buf + i, '\n', *len - i);
+		size_t end = nl ? (size_t)(nl - buf) + 1 : *len;
+
+		if ((i == 0 || buf[i - 1] == '\n') && end - i >= n &&
+		    memcmp(buf + i, prefix, n) == 0) {
+			memmove(buf + i, buf + end, *len - end);
+			*len -= end - i;
+			cut++;
+		} else {
+			i = end;
+		}
+	}
+	return cut;
+}
+
+/* ------------------------------------- standard output and error, one file */
+
+/*
+ * Runs cmd (a shell command line that writes log), which must exit with
+ * status, and returns log's contents; *want is what cat gives for the
+ * data alone.
+ */
+static char *run_to_log(const char *cmd, int status, size_t *got_len,
+                        char **want, size_t *want_len, bool fifo)
+{
+	struct hu_result r;
+
+	hu_make("a", 300000, 1, true);
+	hu_make("b", 200000, 2, true);
+	tu_write_file("c", "from the fifo\n", 14);
+	ck_assert_int_eq(mkfifo("p", 0600), 0);
+	sh(&r, "%s", cmd);
+	hu_expect_exit(&r, status);
+	hu_result_free(&r);
+	*want = fifo ? tu_cat(want_len, "a", "c", "b", NULL)
+	             : tu_cat(want_len, "a", "b", NULL);
+	return tu_read_file("log", got_len);
+}
+
+static const char *const jobs[] = {"1", "4"};
+
+/* pmerge a missing b > log 2>&1: everything cat would write, none lost. */
+START_TEST(stdout_stderr_one_file)
+{
+	char *dir = tu_enter_scratch();
+	char *cmd, *want, *got;
+	size_t len, got_len;
+
+	ck_assert_int_gt(asprintf(&cmd,
+	                          "\"$PMERGE\" -j %s a missing b > log 2>&1",
+	                          jobs[_i]),
+	                 0);
+	got = run_to_log(cmd, 1, &got_len, &want, &len, false);
+	ck_assert_msg(cut_line(got, &got_len,
+	                       "pmerge: missing: No such file or directory\n"),
+	              "the message is missing or overwritten");
+	tu_expect_bytes("log without the message", got, got_len, want, len);
+	free(cmd);
+	free(got);
+	free(want);
+	tu_leave_scratch(dir);
+}
+END_TEST
+
+/*
+ * The progress lines of --progress=always and a SIGUSR1 status line go to
+ * the same file as the data, while pmerge waits on a FIFO: none of them may
+ * overwrite data or be overwritten.
+ */
+START_TEST(stdout_stderr_progress_status)
+{
+	char *dir = tu_enter_scratch();
+	char *cmd, *want, *got;
+	size_t len, got_len;
+
+	ck_assert_int_gt(
+	    asprintf(&cmd,
+	             "(sleep 2.5; cat c > p) & \"$PMERGE\" -j %s "
+	             "--progress=always a p b > log 2>&1 & pid=$!; sleep 1.2; "
+	             "kill -USR1 $pid; wait $pid",
+	             jobs[_i]),
+	    0);
+	got = run_to_log(cmd, 0, &got_len, &want, &len, true);
+	/* At least two progress lines and the status line. */
+	ck_assert_uint_ge(cut_lines_with(got, &got_len, "pmerge: "), 3);
+	tu_expect_bytes("log without the progress lines", got, got_len, want,
+	                len);
+	free(cmd);
+	free(got);
+	free(want);
+	tu_leave_scratch(dir);
+}
+END_TEST
+
+/* ------------------------------------------- the output read back as input */
+
+/*
+ * The output file named as an input while it is written in place: refused
+ * with cat's message, whatever its size, and the run ends.  When the first
+ * input is a FIFO fed a moment later, the output is surely still empty
+ * when it is opened as an input: the case that used to be read back.
+ * ulimit -f turns a runaway into a quick failure.
+ */
+#define LATER "(sleep 0.3; cat a > p) & "
+static const struct {
+	const char *cmd, *prepare;
+} in_is_out[] = {
+    {LATER "\"$PMERGE\" p f > f", NULL},
+    {LATER "\"$PMERGE\" -j 1 p f > f", NULL},
+    {LATER "\"$PMERGE\" -u line p f > f", NULL},
+    {LATER "\"$PMERGE\" --order=arrival p f > f", NULL},
+    {LATER "\"$PMERGE\" p f >> f", ": > f"},
+    {LATER "\"$PMERGE\" -a -o f p f", ": > f"},
+    {LATER "\"$PMERGE\" -u line -a -o f p f", ": > f"},
+    {LATER "\"$PMERGE\" p - < f >> f", ": > f"},
+    {"\"$PMERGE\" a f > f", NULL},
+    {"\"$PMERGE\" a f >> f", "cat a > f"},
+};
+#define N_IN_IS_OUT (int)(sizeof(in_is_out) / sizeof(in_is_out[0]))
+
+START_TEST(output_read_back)
+{
+	char *dir = tu_enter_scratch();
+	struct hu_result r;
+	size_t len, before = 0;
+	char *want;
+
+	hu_make("a", 100000, 1, true);
+	ck_assert_int_eq(mkfifo("p", 0600), 0);
+	if (in_is_out[_i].prepare) {
+		sh(&r, "%s", in_is_out[_i].prepare);
+		hu_result_free(&r);
+		free(tu_read_file("f", &before));
+	}
+	sh(&r, "ulimit -f 20000; %s", in_is_out[_i].cmd);
+	hu_expect_exit(&r, 1);
+	ck_assert_msg(strstr(r.err, ": input file is output file\n"),
+	              "%s: stderr is '%s'", in_is_out[_i].cmd, r.err);
+	want = tu_cat(&len, "a", NULL);
+	size_t got_len;
+	char *got = tu_read_file("f", &got_len);
+	/* f holds what it held, then a, and nothing else. */
+	ck_assert_uint_eq(got_len, before + len);
+	tu_expect_bytes("the appended part", got + before, got_len - before,
+	                want, len);
+	free(got);
+	free(want);
+	hu_result_free(&r);
+	tu_leave_scratch(dir);
+}
+END_TEST
+
+/* ------------------------------------------------- a stream named twice */
+
+/*
+ * Writes session one (many lines, in small pieces, slowly) into the FIFO,
+ * closes it, and after a pause opens it again for session two.
+ */
+static pid_t fifo_sessions(const char *path)
+{
+	pid_t pid = fork();
+
+	ck_assert_int_ge(pid, 0);
+	if (pid > 0)
+		return pid;
+	for (int session = 0; session < 2; session++) {
+		int fd = open(path, O_WRONLY);
+		if (fd < 0)
+			_exit(1);
+		for (int i = 0; i < 200; i++) {
+			char line[600];
+			int n = snprintf(line, sizeof(line),
+			                 "session %d line %d ", session, i);
+			memset(line + n, 'a' + i % 26, 500);
+			line[n + 500] = '\n';
+			/* In pieces, so that two readers would each get some.
+			 */
+			for (int off = 0; off < n + 501; off += 128) {
+				int k =
+				    n + 501 - off < 128 ? n + 501 - off : 128;
+				if (write(fd, line + off, (size_t)k) != k)
+					_exit(1);
+			}
+			if (i % 20 == 0)
+				usleep(2000);
+		}
+		close(fd);
+		usleep(500000);
+	}
+	_exit(0);
+}
+
+static void expect_sessions(const char *out, size_t len)
+{
+	int seen[2] = {0, 0};
+
+	for (size_t i = 0; i < len;) {
+		const char *nl = memchr(out + i, '\n', len - i);
+		int s, k, n = 0;
+
+		ck_assert_msg(nl, "an unterminated record at %zu", i);
+		ck_assert_msg(
+		    sscanf(out + i, "session %d line %d %n", &s, &k, &n) == 2 &&
+		        n > 0,
+		    "a record that was never written at %zu", i);
+		ck_assert_msg((size_t)(nl - out) - i == (size_t)n + 500,
+		              "a torn or fused record at %zu", i);
+		ck_assert_int_eq(k, seen[s]);
+		seen[s]++;
+		i = (size_t)(nl - out) + 1;
+	}
+	ck_assert_int_eq(seen[0], 200);
+	ck_assert_int_eq(seen[1], 200);
+}
+
+/* The same FIFO twice (once through a symlink): read twice, in sequence. */
+START_TEST(fifo_twice)
+{
+	static const char *const units[] = {"line", "file"};
+	char *dir = tu_enter_scratch();
+	struct hu_result r;
+	int st;
+
+	ck_assert_int_eq(mkfifo("p", 0600), 0);
+	ck_assert_int_eq(symlink("p", "q"), 0);
+	pid_t w = fifo_sessions("p");
+	char *argv[] = {(char *)hu_pmerge(),
+	                "-u",
+	                (char *)units[_i % 2],
+	                "-B",
+	                "4K",
+	                "-j",
+	                "4",
+	                "p",
+	                _i < 2 ? "p" : "q",
+	                NULL};
+	struct hu_opts o = {.argv = argv};
+	hu_run(&r, &o);
+	ck_assert_int_eq(waitpid(w, &st, 0), w);
+	ck_assert(!r.timed_out);
+	hu_expect_exit(&r, 0);
+	expect_sessions(r.out, r.out_len);
+	hu_result_free(&r);
+	tu_leave_scratch(dir);
+}
+END_TEST
+
+/* ----------------------------------------- all or nothing, before copying */
+
+/* Bad names in a --files0-from list: FILE stays as it was. */
+START_TEST(files0_all_or_nothing)
+{
+	static const struct {
+		const char *list, *message;
+		bool from_stdin;
+	} cases[] = {
+	    {"a\0\0c", "pmerge: lst:2: invalid zero-length file name\n", false},
+	    {"a\0\0c", "pmerge: -:2: invalid zero-length file name\n", true},
+	    {"a\0-\0c",
+	     "pmerge: when reading file names from standard input, no file "
+	     "name of '-' allowed\n",
+	     true},
+	};
+	char *dir = tu_enter_scratch();
+	struct hu_result r;
+	struct hu_snap s;
+	bool exists = _i >= 3;
+	int c = _i % 3;
+
+	hu_make("a", 1000, 1, true);
+	hu_make("c", 1000, 3, true);
+	tu_write_file("lst", cases[c].list, 6);
+	if (exists)
+		tu_write_file("out", OLD, strlen(OLD));
+	hu_snap_take(&s, "out");
+	struct hu_opts o = {.stdin_path = "lst"};
+	hu_pm(&r, &o, "-o", "out",
+	      cases[c].from_stdin ? "--files0-from=-" : "--files0-from=lst",
+	      NULL);
+	hu_expect_exit(&r, 1);
+	tu_expect_err(&r, cases[c].message);
+	hu_snap_expect(&s, "out");
+	hu_expect_no_temp(".");
+	hu_result_free(&r);
+	tu_leave_scratch(dir);
+}
+END_TEST
+
+/*
+ * With -o, a missing input is found before anything is read: here the
+ * first input is a FIFO that never gets a writer, so a merge that started
+ * copying would wait for it until killed.
+ */
+START_TEST(replace_fails_before_copying)
+{
+	static const char *const bad[] = {"missing", "dir", "dangling"};
+	char *dir = tu_enter_scratch();
+	struct hu_result r;
+	struct hu_snap s;
+	char *want;
+
+	ck_assert_int_eq(mkfifo("p", 0600), 0);
+	ck_assert_int_eq(mkdir("dir", 0700), 0);
+	ck_assert_int_eq(symlink("nowhere", "dangling"), 0);
+	hu_make("a", 1000, 1, true);
+	tu_write_file("out", OLD, strlen(OLD));
+	hu_snap_take(&s, "out");
+	struct hu_opts o = {.timeout = 10};
+	hu_pm(&r, &o, "-o", "out", "p", "a", bad[_i], NULL);
+	ck_assert_msg(!r.timed_out, "pmerge waited on the FIFO");
+	hu_expect_exit(&r, 1);
+	ck_assert_int_gt(asprintf(&want, "pmerge: %s: %s\n", bad[_i],
+	                          strerror(_i == 1 ? EISDIR : ENOENT)),
+	                 0);
+	tu_expect_err(&r, want);
+	hu_snap_expect(&s, "out");
+	hu_expect_no_temp(".");
+	free(want);
+	hu_result_free(&r);
+	tu_leave_scratch(dir);
+}
+END_TEST
+
+/* --------------------------------------------------------------- suite */
+
+static Suite *rel_suite(void)
+{
+	Suite *s = suite_create("rel");
+	TCase *t = tcase_create("data");
+
+	tcase_set_timeout(t, 120);
+	tcase_add_loop_test(t, stdout_stderr_one_file, 0, 2);
+	tcase_add_loop_test(t, stdout_stderr_progress_status, 0, 2);
+	tcase_add_loop_test(t, output_read_back, 0, N_IN_IS_OUT);
+	tcase_add_loop_test(t, fifo_twice, 0, 4);
+	tcase_add_loop_test(t, files0_all_or_nothing, 0, 6);
+	tcase_add_loop_test(t, replace_fails_before_copying, 0, 3);
+	suite_add_tcase(s, t);
+	return s;
+}
+
+int main(void)
+{
+	SRunner *sr;
+	int failed;
+
+	hu_init();
+	sr = srunner_create(rel_suite());
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? 1 : 0;
+}
