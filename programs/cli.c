@@ -1,6 +1,7 @@
 /* Command-line parsing: argv -> struct pm_cli, with GNU-style diagnostics. */
 #include "cli.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -13,6 +14,8 @@ const char pm_cli_usage[] =
     "Usage: pmerge [OPTION]... [FILE]...\n"
     "Merge FILEs into one output with parallel worker threads.\n"
     "With no FILE, or when FILE is -, read standard input.\n"
+    "Word values may be abbreviated (--progress=nev): any unambiguous "
+    "prefix.\n"
     "\n"
     "  -o, --output=FILE       write to FILE instead of standard output; a "
     "regular\n"
@@ -51,10 +54,12 @@ const char pm_cli_usage[] =
     "                            mcs (queue lock) or adaptive (spin, then "
     "sleep);\n"
     "                            with --bench, a comma-separated list\n"
-    "  -B, --buffer-size=SIZE  bytes per worker buffer (K, M suffixes; "
-    "default\n"
-    "                            1M for a regular output file, 128K "
-    "otherwise)\n"
+    "  -B, --buffer-size=SIZE  bytes per worker buffer, 4K..1G (K, M, G: "
+    "powers\n"
+    "                            of 1024, also as KiB..; KB, MB, GB: of "
+    "1000);\n"
+    "                            default 1M for a regular output file, 128K "
+    "otherwise\n"
     "      --progress[=WHEN]   progress on standard error: 'auto' (default: a "
     "live\n"
     "                            line when it is a terminal), 'always' (one "
@@ -67,6 +72,7 @@ const char pm_cli_usage[] =
     "                            'text' (default) or 'json'\n"
     "      --stats-file=FILE   write the statistics to FILE, not standard "
     "error\n"
+    "                            (implies --stats)\n"
     "      --bench[=RUNS]      run the merge RUNS times (default 5, after one\n"
     "                            warm-up) under each lock strategy and "
     "compare\n"
@@ -188,13 +194,39 @@ static int usage_error(const char *fmt, const char *arg)
 	return 2;
 }
 
-/* Picks word among choices (NULL-terminated); returns its index or -1. */
+/*
+ * Picks word among choices (NULL-terminated) as GNU argmatch does: the
+ * choice itself, or the one choice it begins ("nev" for "never").  Returns
+ * its index, -1 when none matches, -2 when the abbreviation is ambiguous.
+ */
 static int pick(const char *word, const char *const *choices)
 {
-	for (int i = 0; choices[i]; i++)
+	size_t len = strlen(word);
+	int found = -1;
+
+	for (int i = 0; choices[i]; i++) {
 		if (strcmp(word, choices[i]) == 0)
 			return i;
-	return -1;
+		if (len > 0 && strncmp(word, choices[i], len) == 0)
+			found = found == -1 ? i : -2;
+	}
+	return found;
+}
+
+/* The usage error of a value pick() refused; what names the option. */
+static int choice_error(int k, const char *what, const char *arg,
+                        const char *const *choices)
+{
+	char valid[128] = "";
+
+	for (int i = 0; choices[i]; i++) {
+		strncat(valid, i ? ", " : "",
+		        sizeof(valid) - strlen(valid) - 1);
+		strncat(valid, choices[i], sizeof(valid) - strlen(valid) - 1);
+	}
+	fprintf(stderr, "pmerge: %s %s '%s' (valid: %s)\n",
+	        k == -2 ? "ambiguous" : "invalid", what, arg, valid);
+	return 2;
 }
 
 /* A whole decimal number in [lo, hi], nothing else. */
@@ -214,10 +246,17 @@ static bool parse_uint(const char *s, unsigned long lo, unsigned long hi,
 	return true;
 }
 
+/*
+ * -B's grammar, one of GNU's: digits, then nothing (bytes) or K, M or G,
+ * each alone or followed by iB (powers of 1024) or by B alone (powers of
+ * 1000, as dd and sort read KB, MB, GB).  Within 4K..1G; false otherwise,
+ * overflow included.
+ */
 static bool parse_size(const char *s, size_t *out)
 {
+	static const char units[] = "KMG";
+	unsigned long long v, scale = 1;
 	char *end;
-	unsigned long long v;
 
 	if (*s < '0' || *s > '9')
 		return false;
@@ -225,15 +264,24 @@ static bool parse_size(const char *s, size_t *out)
 	v = strtoull(s, &end, 10);
 	if (errno)
 		return false;
-	if (*end == 'K' || *end == 'k')
-		v <<= 10, end++;
-	else if (*end == 'M' || *end == 'm')
-		v <<= 20, end++;
-	if (*end == 'i' && end[-1] != *s)
+	if (*end) {
+		const char *u = strchr(units, toupper((unsigned char)*end));
+		if (!u)
+			return false;
+		unsigned power = (unsigned)(u - units) + 1;
+		unsigned base = 1024;
 		end++;
-	if (*end == 'B' && end != s)
-		end++;
-	if (*end || v < PMERGE_BUFFER_MIN || v > (1ull << 30))
+		if (strcmp(end, "iB") == 0)
+			end += 2;
+		else if (strcmp(end, "B") == 0)
+			base = 1000, end++;
+		if (*end)
+			return false;
+		while (power--)
+			scale *= base;
+	}
+	if (__builtin_mul_overflow(v, scale, &v) || v < PMERGE_BUFFER_MIN ||
+	    v > (1ull << 30))
 		return false;
 	*out = (size_t)v;
 	return true;
@@ -242,35 +290,45 @@ static bool parse_size(const char *s, size_t *out)
 #define LOCK_NAMES                                                             \
 	"mutex, rlock, sem:N with 1 <= N <= 1024, spin, ticket, mcs, adaptive"
 
+/* --lock=LIST: strategies, comma-separated, no empty entry, each once. */
 static int parse_locks(struct pm_cli *cli, const char *arg)
 {
-	char *copy = strdup(arg), *save = NULL, *tok;
-	int rc = 0;
+	const char *p = arg;
 
-	if (!copy)
-		return usage_error("%s", strerror(ENOMEM));
 	cli->n_locks = 0;
-	for (tok = strtok_r(copy, ",", &save); tok;
-	     tok = strtok_r(NULL, ",", &save)) {
-		if (cli->n_locks == PM_CLI_MAX_LOCKS) {
-			rc = usage_error("too many lock strategies in '%s'",
-			                 arg);
-			break;
-		}
-		if (pmerge_lock_parse(tok, &cli->locks[cli->n_locks]) < 0) {
-			rc = usage_error(
+	for (;;) {
+		const char *end = strchr(p, ',');
+		size_t len = end ? (size_t)(end - p) : strlen(p);
+		char tok[32], a[32], b[32];
+		struct pmerge_lock_spec *spec = &cli->locks[cli->n_locks];
+
+		if (cli->n_locks == PM_CLI_MAX_LOCKS)
+			return usage_error("too many lock strategies in '%s'",
+			                   arg);
+		if (len == 0 || len >= sizeof(tok))
+			return usage_error("invalid lock strategy list '%s' "
+			                   "(valid: " LOCK_NAMES
+			                   ", comma-separated)",
+			                   arg);
+		memcpy(tok, p, len);
+		tok[len] = '\0';
+		if (pmerge_lock_parse(tok, spec) < 0)
+			return usage_error(
 			    "invalid lock strategy '%s' (valid: " LOCK_NAMES
 			    ")",
 			    tok);
-			break;
-		}
+		pmerge_lock_format(spec, a, sizeof(a));
+		for (size_t i = 0; i < cli->n_locks; i++)
+			if (strcmp(pmerge_lock_format(&cli->locks[i], b,
+			                              sizeof(b)),
+			           a) == 0)
+				return usage_error(
+				    "lock strategy '%s' is listed twice", a);
 		cli->n_locks++;
+		if (!end)
+			return 0;
+		p = end + 1;
 	}
-	if (rc == 0 && cli->n_locks == 0)
-		rc = usage_error(
-		    "invalid lock strategy '%s' (valid: " LOCK_NAMES ")", arg);
-	free(copy);
-	return rc;
 }
 
 /* --bench-jobs=LIST: job counts, comma-separated, each once. */
@@ -474,8 +532,7 @@ static int parse_option(struct pm_cli *cli, int c, const char *arg)
 		return 0;
 	case 'u':
 		if ((k = pick(arg, units)) < 0)
-			return usage_error(
-			    "invalid unit '%s' (valid: file, line)", arg);
+			return choice_error(k, "unit", arg, units);
 		cfg->unit = k ? PMERGE_UNIT_LINE : PMERGE_UNIT_FILE;
 		return 0;
 	case 'z':
@@ -489,8 +546,7 @@ static int parse_option(struct pm_cli *cli, int c, const char *arg)
 		return 0;
 	case OPT_ORDER:
 		if ((k = pick(arg, orders)) < 0)
-			return usage_error(
-			    "invalid order '%s' (valid: input, arrival)", arg);
+			return choice_error(k, "order", arg, orders);
 		cfg->order = k ? PMERGE_ORDER_ARRIVAL : PMERGE_ORDER_INPUT;
 		return 0;
 	case 'j':
@@ -506,15 +562,15 @@ static int parse_option(struct pm_cli *cli, int c, const char *arg)
 		return parse_locks(cli, arg);
 	case 'B':
 		if (!parse_size(arg, &cfg->buffer_size))
-			return usage_error("invalid buffer size '%s' (valid: "
-			                   "4K..1G)",
-			                   arg);
+			return usage_error(
+			    "invalid buffer size '%s' (valid: "
+			    "4096..1073741824 bytes, with an "
+			    "optional K, M, G suffix, as 4K..1G)",
+			    arg);
 		return 0;
 	case OPT_PROGRESS:
 		if ((k = arg ? pick(arg, whens) : PM_PROGRESS_ALWAYS) < 0)
-			return usage_error("invalid progress mode '%s' (valid: "
-			                   "auto, always, never)",
-			                   arg);
+			return choice_error(k, "progress mode", arg, whens);
 		cli->progress = (enum pm_progress_mode)k;
 		return 0;
 	case 'q':
@@ -525,12 +581,14 @@ static int parse_option(struct pm_cli *cli, int c, const char *arg)
 		return 0;
 	case OPT_STATS:
 		if ((k = arg ? pick(arg, formats) : 0) < 0)
-			return usage_error("invalid statistics format '%s' "
-			                   "(valid: text, json)",
-			                   arg);
+			return choice_error(k, "statistics format", arg,
+			                    formats);
 		cli->stats = k ? PM_STATS_JSON : PM_STATS_TEXT;
 		return 0;
 	case OPT_STATS_FILE:
+		/* Naming a file for the statistics asks for them. */
+		if (cli->stats == PM_STATS_NONE)
+			cli->stats = PM_STATS_TEXT;
 		cli->stats_file = arg;
 		return 0;
 	case OPT_BENCH:

@@ -277,8 +277,10 @@ int report_stats(const struct pmerge_result *r, bool json, const char *file)
 			ui_message("%s: %s", file, strerror(errno));
 			rc = 1;
 		}
-	} else {
-		ui_write(text, strlen(text));
+	} else if (ui_write(text, strlen(text)) < 0) {
+		/* Standard error closed or full: as GNU tools, a failure. */
+		ui_message("write error: %s", strerror(errno));
+		rc = 1;
 	}
 	free(text);
 	return rc;

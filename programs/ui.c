@@ -40,18 +40,23 @@ void ui_init(const struct ui_options *opt)
 		read_width();
 }
 
-/* Writes all of buf to fd 2; messages must not be lost to EINTR. */
-static void put_err(const char *buf, size_t len)
+/* Writes all of buf to fd 2; messages must not be lost to EINTR.  0, or
+ * -1 with errno set when standard error could not take it all. */
+static int put_err(const char *buf, size_t len)
 {
 	while (len > 0) {
 		ssize_t n = write(STDERR_FILENO, buf, len);
 		if (n < 0 && errno == EINTR)
 			continue;
-		if (n <= 0)
-			return;
+		if (n <= 0) {
+			if (n == 0)
+				errno = EIO;
+			return -1;
+		}
 		buf += n;
 		len -= (size_t)n;
 	}
+	return 0;
 }
 
 /* Clears the progress line; the caller holds ui.mu. */
@@ -63,12 +68,15 @@ static void clear_line_locked(void)
 	}
 }
 
-void ui_write(const char *text, size_t len)
+int ui_write(const char *text, size_t len)
 {
+	int rc;
+
 	pthread_mutex_lock(&ui.mu);
 	clear_line_locked();
-	put_err(text, len);
+	rc = put_err(text, len);
 	pthread_mutex_unlock(&ui.mu);
+	return rc;
 }
 
 void ui_message(const char *fmt, ...)

@@ -23,7 +23,7 @@ void ui_init(const struct ui_options *opt);
 void ui_message(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /* Writes text as it is to standard error, after clearing the progress. */
-void ui_write(const char *text, size_t len);
+int ui_write(const char *text, size_t len);
 
 /*
  * A name as messages show it: as is when it reads unambiguously, else in
@@ -38,8 +38,7 @@ const char *ui_quote(const char *name, char *buf, size_t size);
  * new terminal width.
  */
 void ui_on_input_error(void *user, const char *name, int err);
-void ui_on_input_decode_error(void *user, const char *name,
-                              const char *reason);
+void ui_on_input_decode_error(void *user, const char *name, const char *reason);
 void ui_on_note(void *user, enum pmerge_note what, const char *detail);
 void ui_on_disorder(void *user, const char *name, uint64_t line, bool fatal);
 void ui_on_progress(void *user, const struct pmerge_progress *p);

@@ -387,6 +387,120 @@ START_TEST(replace_fails_before_copying)
 }
 END_TEST
 
+/* ------------------------------------------------------ option values */
+
+/* -B: one strict grammar; overflow is a usage error, not a wrap. */
+START_TEST(buffer_size_grammar)
+{
+	static const struct {
+		const char *arg;
+		bool ok;
+	} cases[] = {
+	    {"4K", true},
+	    {"4096", true},
+	    {"1G", true},
+	    {"1GiB", true},
+	    {"64KiB", true},
+	    {"5KB", true},
+	    {"1M", true},
+	    {"3K", false},
+	    {"4iB", false},
+	    {"4096iB", false},
+	    {"1Gi", false},
+	    {"2G", false},
+	    {"18014398509481988K", false},
+	    {"K", false},
+	    {"", false},
+	    {"4KK", false},
+	    {"-4K", false},
+	    {"4 K", false},
+	};
+	char *dir = tu_enter_scratch();
+	struct hu_result r;
+
+	tu_write_file("a", "x\n", 2);
+	hu_pm(&r, NULL, "-B", cases[_i].arg, "a", NULL);
+	if (cases[_i].ok) {
+		hu_expect_exit(&r, 0);
+	} else {
+		hu_expect_exit(&r, 2);
+		ck_assert_msg(strstr(r.err, "invalid buffer size"), "%s: %s",
+		              cases[_i].arg, r.err);
+	}
+	hu_result_free(&r);
+	tu_leave_scratch(dir);
+}
+END_TEST
+
+/* --lock lists: no empty entry, no strategy twice. */
+START_TEST(lock_lists)
+{
+	static const char *const bad[] = {
+	    "--lock=mutex,",      "--lock=,mutex",       "--lock=mutex,,spin",
+	    "--lock=mutex,mutex", "--lock=sem:2,sem:02", "--lock="};
+	char *dir = tu_enter_scratch();
+	struct hu_result r;
+
+	tu_write_file("a", "x\n", 2);
+	hu_pm(&r, NULL, "--bench=1", bad[_i], "a", NULL);
+	hu_expect_exit(&r, 2);
+	ck_assert_msg(strstr(r.err, "lock strateg"), "%s: %s", bad[_i], r.err);
+	hu_result_free(&r);
+	tu_leave_scratch(dir);
+}
+END_TEST
+
+/* Option values abbreviate as GNU argmatch allows, unless ambiguous. */
+START_TEST(value_abbreviations)
+{
+	char *dir = tu_enter_scratch();
+	struct hu_result r;
+
+	tu_write_file("a", "x\n", 2);
+	hu_pm(&r, NULL, "--progress=nev", "-u", "l", "--ord=arr", "a", NULL);
+	hu_expect_exit(&r, 0);
+	tu_expect_bytes("output", r.out, r.out_len, "x\n", 2);
+	hu_result_free(&r);
+	hu_pm(&r, NULL, "--stats=j", "a", NULL);
+	hu_expect_exit(&r, 0);
+	ck_assert_msg(r.err[0] == '{', "not JSON: %s", r.err);
+	hu_result_free(&r);
+	hu_pm(&r, NULL, "--progress=a", "a", NULL);
+	hu_expect_exit(&r, 2);
+	ck_assert_msg(strstr(r.err, "pmerge: ambiguous progress mode 'a' "
+	                            "(valid: auto, always, never)\n"),
+	              "%s", r.err);
+	hu_result_free(&r);
+	tu_leave_scratch(dir);
+}
+END_TEST
+
+/* --stats-file asks for the statistics; statistics that cannot be
+ * written make the status 1, as GNU tools do. */
+START_TEST(stats_output)
+{
+	char *dir = tu_enter_scratch();
+	struct hu_result r;
+	size_t len;
+	char *st;
+
+	tu_write_file("a", "x\n", 2);
+	hu_pm(&r, NULL, "--stats-file=st", "a", NULL);
+	hu_expect_exit(&r, 0);
+	st = tu_read_file("st", &len);
+	ck_assert_msg(st && len > 0, "--stats-file wrote nothing");
+	free(st);
+	hu_result_free(&r);
+	sh(&r, "\"$PMERGE\" --stats a 2>/dev/full");
+	hu_expect_exit(&r, 1);
+	hu_result_free(&r);
+	sh(&r, "\"$PMERGE\" --stats a 2>&-");
+	hu_expect_exit(&r, 1);
+	hu_result_free(&r);
+	tu_leave_scratch(dir);
+}
+END_TEST
+
 /* --------------------------------------------------------------- suite */
 
 static Suite *rel_suite(void)
@@ -401,6 +515,12 @@ static Suite *rel_suite(void)
 	tcase_add_loop_test(t, fifo_twice, 0, 4);
 	tcase_add_loop_test(t, files0_all_or_nothing, 0, 6);
 	tcase_add_loop_test(t, replace_fails_before_copying, 0, 3);
+	suite_add_tcase(s, t);
+	t = tcase_create("values");
+	tcase_add_loop_test(t, buffer_size_grammar, 0, 18);
+	tcase_add_loop_test(t, lock_lists, 0, 6);
+	tcase_add_test(t, value_abbreviations);
+	tcase_add_test(t, stats_output);
 	suite_add_tcase(s, t);
 	return s;
 }
