@@ -29,6 +29,13 @@ extern "C" {
 #define PMERGE_BUFFER_DEFAULT_FILE (1024u * 1024u)
 #define PMERGE_BUFFER_MIN          4096u
 
+/* -Z: the output's compression. */
+enum pmerge_compress {
+	PMERGE_COMPRESS_NONE = 0,
+	PMERGE_COMPRESS_GZIP, /* levels 1..12 (libdeflate) */
+	PMERGE_COMPRESS_ZSTD, /* levels 1..19 */
+};
+
 /* What stays whole in the output. */
 enum pmerge_unit {
 	PMERGE_UNIT_FILE = 0, /* each input's bytes contiguous and unchanged */
@@ -183,6 +190,10 @@ struct pmerge_config {
 	bool zero_terminated; /* line unit: records end with NUL */
 	bool tag;             /* line unit: prefix "NAME\t" */
 	bool decompress;      /* decode compressed inputs (by content) */
+	/* Compress the output (one stream, in parallel); compress_level 0
+	 * is the format's default (gzip 6, zstd 3). */
+	enum pmerge_compress compress;
+	int compress_level;
 	unsigned jobs;        /* 1..PMERGE_JOBS_MAX; 0 picks the default */
 	struct pmerge_lock_spec lock;
 	size_t buffer_size;  /* 0: PMERGE_BUFFER_DEFAULT_FILE or _PIPE */

@@ -44,6 +44,10 @@ const char pm_cli_usage[] =
     "  -d, --decompress        decode gzip, zstd, xz, bzip2 and lz4 inputs,\n"
     "                            recognised by their first bytes (never the\n"
     "                            name); other inputs pass unchanged\n"
+    "  -Z, --compress=FMT[:LEVEL]  compress the output as one 'gzip' (level\n"
+    "                            1..12, default 6) or 'zstd' (1..19, default "
+    "3)\n"
+    "                            stream, compressed in parallel\n"
     "  -j, --jobs=N            worker threads, 1..1024 (default 8)\n"
     "  -l, --lock=STRATEGY     guard the output with STRATEGY: mutex "
     "(default),\n"
@@ -157,6 +161,7 @@ static const struct option long_options[] = {
     {"zero-terminated", no_argument, NULL, 'z'},
     {"tag", no_argument, NULL, OPT_TAG},
     {"decompress", no_argument, NULL, 'd'},
+    {"compress", required_argument, NULL, 'Z'},
     {"order", required_argument, NULL, OPT_ORDER},
     {"jobs", required_argument, NULL, 'j'},
     {"lock", required_argument, NULL, 'l'},
@@ -510,6 +515,34 @@ static int parse_sorted_option(struct pm_cli *cli, int c, const char *arg)
 	}
 }
 
+/* -Z FMT[:LEVEL]: gzip (1..12) or zstd (1..19). */
+static int parse_compress(struct pmerge_config *cfg, const char *arg)
+{
+	static const char *const formats[] = {"gzip", "zstd", NULL};
+	const char *colon = strchr(arg, ':');
+	size_t len = colon ? (size_t)(colon - arg) : strlen(arg);
+	unsigned long level = 0;
+	int k = -1;
+
+	for (int i = 0; formats[i]; i++)
+		if (strlen(formats[i]) == len &&
+		    strncmp(arg, formats[i], len) == 0)
+			k = i;
+	if (k < 0)
+		return usage_error("invalid compression '%s' (valid: gzip, "
+		                   "zstd)",
+		                   arg);
+	if (colon && !parse_uint(colon + 1, 1, k ? 19 : 12, &level))
+		return usage_error(k ? "invalid zstd level in '%s' (valid: "
+		                       "1..19)"
+		                     : "invalid gzip level in '%s' (valid: "
+		                       "1..12)",
+		                   arg);
+	cfg->compress = k ? PMERGE_COMPRESS_ZSTD : PMERGE_COMPRESS_GZIP;
+	cfg->compress_level = (int)level;
+	return 0;
+}
+
 static int parse_option(struct pm_cli *cli, int c, const char *arg)
 {
 	static const char *const units[] = {"file", "line", NULL};
@@ -544,6 +577,8 @@ static int parse_option(struct pm_cli *cli, int c, const char *arg)
 	case 'd':
 		cfg->decompress = true;
 		return 0;
+	case 'Z':
+		return parse_compress(cfg, arg);
 	case OPT_ORDER:
 		if ((k = pick(arg, orders)) < 0)
 			return choice_error(k, "order", arg, orders);
@@ -681,6 +716,9 @@ static int check_combinations(struct pm_cli *cli, int operands, bool unit_given)
 		return usage_error("%s", "--tag needs --unit=line");
 	if (cfg->append && !cfg->output)
 		return usage_error("%s", "--append needs --output");
+	if (cli->bench_runs && cfg->compress)
+		return usage_error(
+		    "%s", "--bench cannot be combined with --compress");
 	if (cli->bench_runs && cfg->append)
 		return usage_error("%s",
 		                   "--bench cannot be combined with --append");
@@ -737,7 +775,7 @@ int pm_cli_parse(struct pm_cli *cli, int argc, char **argv)
 	optind = 0;
 	opterr = 1;
 	while (rc == 0 &&
-	       (c = getopt_long(argc, args, "o:au:zdj:l:B:qvhVmk:t:nr",
+	       (c = getopt_long(argc, args, "o:au:zdZ:j:l:B:qvhVmk:t:nr",
 	                        long_options, NULL)) != -1) {
 		unit_given |= c == 'u';
 		rc = parse_option(cli, c, optarg);

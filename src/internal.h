@@ -544,6 +544,7 @@ struct pm_merge {
 	 * can count input bytes. */
 	struct pmerge_input_result *decoded;
 	size_t *schedule;
+	struct pm_compressor *compressor; /* -Z, or NULL */
 	_Alignas(PM_CACHELINE) _Atomic uint64_t decoded_in;
 	_Atomic uint64_t decoded_out;
 };
@@ -562,6 +563,20 @@ int pm_decode_plan(struct pm_merge *m);
  * thread.
  */
 int pm_spill_open(const struct pm_sink *s);
+
+/*
+ * -Z (compress.c): from here on the merge writes into a pipe, and a
+ * compressor thread (and, for gzip, a pool of threads threads) writes the
+ * compressed stream to the sink's real descriptor.  Setup thread, right
+ * after the sink is opened.  0 or -errno.
+ */
+int pm_compress_start(struct pm_merge *m, unsigned threads);
+/*
+ * After the workers are joined: ends the stream, waits for the compressor
+ * and gives the sink its descriptor back.  Returns the compressor's error
+ * (-errno) or 0.  Does nothing without -Z; call it before commit or abort.
+ */
+int pm_compress_finish(struct pm_merge *m);
 
 /* True when src is the output itself (standard output or -a). */
 bool pm_input_is_output(const struct pm_merge *m, const struct pm_source *src);

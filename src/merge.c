@@ -54,6 +54,14 @@ static int open_output(struct run *r)
 	const char *what;
 	int rc = pm_sink_open(&m->sink, cfg->output, cfg->append, &what);
 
+	if (rc == 0 && cfg->compress != PMERGE_COMPRESS_NONE) {
+		long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+		unsigned t = r->plan.jobs;
+
+		if (cpus > 0 && t > (unsigned)cpus)
+			t = (unsigned)cpus;
+		rc = pm_compress_start(m, t);
+	}
 	if (rc < 0) {
 		r->res->output_error = -rc;
 		return rc;
@@ -287,6 +295,7 @@ static void teardown(struct run *r)
 	free(m->placement);
 	free(m->decoded);
 	free(m->schedule);
+	pm_compress_finish(m);
 	pm_sorted_free(m);
 	pm_lock_destroy(&m->lock);
 	if (m->turn_on)
@@ -342,6 +351,11 @@ int pmerge_run(const struct pmerge_config *cfg, struct pmerge_result *result)
 		return -EINTR;
 	}
 	gather(r);
+	int crc = pm_compress_finish(m);
+	int expected = 0;
+	if (crc < 0)
+		atomic_compare_exchange_strong(&m->output_error, &expected,
+		                               -crc);
 	result->output_error = atomic_load(&m->output_error);
 	settle_output(r, rc);
 	pm_loop_settle(&r->loop);

@@ -53,6 +53,10 @@ _pmerge()
 		COMPREPLY=($(compgen -W 'input arrival' -- "$cur"))
 		return
 		;;
+	-Z | --compress)
+		COMPREPLY=($(compgen -W 'gzip zstd' -- "$cur"))
+		return
+		;;
 	-l | --lock)
 		_pmerge_lock
 		return
@@ -87,6 +91,7 @@ _pmerge()
 			-z --zero-terminated
 			--tag
 			-d --decompress
+			-Z --compress=
 			--order=
 			-j --jobs=
 			-l --lock=

@@ -2,7 +2,8 @@
 # -d with parallel workers, for the integrity (and, in the TSan build, the
 # data-race) checks: numbered records of 8 producers, each input compressed
 # in a different format (or left plain, or behind a FIFO), merged with
-# -j 4 under every lock and order, and proved whole by pmverify.
+# -j 4 under every lock and order, also recompressed with -Z, and proved
+# whole by pmverify.
 #
 # Usage: stress_decode.sh PMGEN PMVERIFY
 # Needs gzip, zstd, xz, bzip2 and lz4; exits 77 (skip) without.
@@ -43,6 +44,14 @@ for lock in mutex rlock sem:4 spin; do
 	check "file/input -o -l $lock" cmp -s out ref
 	"$PMERGE" -d -j4 -l "$lock" --order=arrival "${files[@]}" | wc -c >n
 	check "file/arrival -l $lock: bytes" test "$(cat n)" -eq "$(wc -c <ref)"
+done
+# Recompressed in parallel (the compressor threads, under TSan too).
+for fmt in gzip zstd; do
+	"$PMERGE" -d -j4 -Z $fmt -o out.z "${files[@]}"
+	"$fmt" -dc out.z | cmp -s - ref
+	check "-d -Z $fmt -j4" test $? -eq 0
+	"$PMERGE" -d -j4 -Z $fmt -u line "${files[@]}" | "$fmt" -dc >out
+	check "-d -Z $fmt -u line" "$pmverify" -q -i out "${srcs[@]}"
 done
 # Two inputs behind FIFOs among the files.
 mkfifo f1 f2
