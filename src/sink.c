@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/xattr.h>
 #include <unistd.h>
 
 /* One copy_file_range/splice call moves at most this much, so that a
@@ -133,6 +134,43 @@ static bool shares_stderr(const struct pm_sink *s)
 	        st.st_ino == s->ino);
 }
 
+/*
+ * Gives the new file the extended attributes of the one it replaces, as
+ * cp -a does: among them the POSIX ACLs (system.posix_acl_access) and
+ * SELinux's label.  Where one may not be set (trusted.* without privilege,
+ * a file system without them), it is left out: keeping them is done
+ * where permitted, and never fails the merge.
+ */
+static void copy_xattrs(const char *from, int to)
+{
+	char *names = NULL, *value = NULL;
+	ssize_t len = llistxattr(from, NULL, 0);
+
+	if (len <= 0)
+		return;
+	names = malloc((size_t)len);
+	if (!names)
+		return;
+	len = llistxattr(from, names, (size_t)len);
+	for (ssize_t i = 0; len > 0 && i < len;
+	     i += (ssize_t)strlen(names + i) + 1) {
+		ssize_t vlen = lgetxattr(from, names + i, NULL, 0);
+		char *v;
+
+		if (vlen < 0)
+			continue;
+		v = realloc(value, vlen ? (size_t)vlen : 1);
+		if (!v)
+			break;
+		value = v;
+		vlen = lgetxattr(from, names + i, value, (size_t)vlen);
+		if (vlen >= 0)
+			(void)fsetxattr(to, names + i, value, (size_t)vlen, 0);
+	}
+	free(value);
+	free(names);
+}
+
 static int open_replace(struct pm_sink *s, const char *path)
 {
 	if (*path == '\0')
@@ -149,6 +187,14 @@ static int open_replace(struct pm_sink *s, const char *path)
 		return -errno;
 	if (exists && S_ISDIR(st.st_mode))
 		return -EISDIR;
+	/*
+	 * A FILE the user may not write is refused, as sort -o and cat >
+	 * refuse it: the rename would replace it anyway, since it needs only
+	 * the directory to be writable.  faccessat(AT_EACCESS) asks with the
+	 * effective ids, and counts ACLs and read-only mounts.
+	 */
+	if (exists && faccessat(AT_FDCWD, target, W_OK, AT_EACCESS) < 0)
+		return -errno;
 	if (exists && !S_ISREG(st.st_mode)) {
 		/* Devices, FIFOs and sockets are written directly. */
 		s->kind = PM_SINK_DIRECT;
@@ -180,6 +226,8 @@ static int open_replace(struct pm_sink *s, const char *path)
 			return -errno;
 		if (fchmod(s->fd, st.st_mode & 07777) < 0)
 			return -errno;
+		/* After the mode: the access ACL is one of these. */
+		copy_xattrs(target, s->fd);
 	} else {
 		mode_t mask = umask(0);
 		umask(mask);

@@ -41,6 +41,17 @@ int pm_source_open(struct pm_source *src, const char *name)
 		err = -EISDIR;
 		goto fail;
 	}
+	/*
+	 * O_NONBLOCK was for the open of a FIFO.  Anything else that honours
+	 * it (/proc/kmsg, some devices) would fail a read with EAGAIN where
+	 * cat blocks and reads: take it off again.  Pipes and sockets are
+	 * polled before each read and keep it.
+	 */
+	if (src->own_fd && !S_ISFIFO(st.st_mode) && !S_ISSOCK(st.st_mode)) {
+		int fl = fcntl(fd, F_GETFL);
+		if (fl >= 0 && (fl & O_NONBLOCK))
+			fcntl(fd, F_SETFL, fl & ~O_NONBLOCK);
+	}
 	src->dev = st.st_dev;
 	src->ino = st.st_ino;
 	src->regular = S_ISREG(st.st_mode);
@@ -65,6 +76,13 @@ ssize_t pm_source_read(struct pm_source *src, void *buf, size_t len,
 		do
 			n = pread(src->fd, buf, len, (off_t)src->offset);
 		while (n < 0 && errno == EINTR);
+		if (n < 0 && errno == ESPIPE) {
+			/* A regular file without positions (/proc/kmsg):
+			 * read it as it comes, as cat does. */
+			do
+				n = read(src->fd, buf, len);
+			while (n < 0 && errno == EINTR);
+		}
 		if (n < 0)
 			return -errno;
 		src->offset += (uint64_t)n;

@@ -28,6 +28,8 @@
  *                   with the first (default 1: every call)
  *         count=N   fail N times in all, then never again (default: no end)
  *         max=N     with short: at most N bytes per call (default 1)
+ *         nonblock=1  only calls on a descriptor that has O_NONBLOCK set,
+ *                   as a file that honours it fails them with EAGAIN
  *
  * A rule without path= or fd= matches every call of its kinds.  Rules are
  * tried in order; the first that fires decides.  Counters are atomic, so
@@ -109,6 +111,7 @@ struct rule {
 	char *path;     /* NULL: any */
 	int fd;         /* -1: any */
 	uint64_t after, every, count;
+	bool nonblock; /* only descriptors with O_NONBLOCK */
 	_Atomic uint64_t seen, fired;
 };
 
@@ -308,6 +311,8 @@ static void parse_rule(struct rule *r, char *text)
 			r->every = parse_num(eq, text);
 			if (r->every == 0)
 				bad_spec("every=0", text);
+		} else if (strcmp(f, "nonblock") == 0) {
+			r->nonblock = parse_num(eq, text) != 0;
 		} else if (strcmp(f, "count") == 0) {
 			r->count = parse_num(eq, text);
 		} else if (strcmp(f, "max") == 0) {
@@ -430,6 +435,8 @@ static const struct rule *decide(enum call c, const int *fds, size_t nfds,
 			for (size_t k = 0; k < nfds && !hit; k++)
 				hit = fd_hit(i, fds[k]);
 		}
+		if (hit && r->nonblock)
+			hit = nfds > 0 && (fcntl(fds[0], F_GETFL) & O_NONBLOCK);
 		if (!hit)
 			continue;
 		uint64_t k = atomic_fetch_add(&r->seen, 1);

@@ -501,6 +501,93 @@ START_TEST(stats_output)
 }
 END_TEST
 
+/* ------------------------------------------------------ files and access */
+
+/* A regular input that honours O_NONBLOCK (as /proc/kmsg does) is read,
+ * as cat reads it, not failed with EAGAIN. */
+START_TEST(nonblocking_regular_input)
+{
+	char *dir = tu_enter_scratch();
+	struct hu_result r;
+	size_t len;
+	char *want;
+
+	hu_make("kmsg", 5000, 4, true);
+	want = tu_cat(&len, "kmsg", NULL);
+	char *const *env =
+	    hu_fault_env("reads:EAGAIN:path=kmsg:nonblock=1", NULL);
+	char *argv[] = {(char *)hu_pmerge(), "kmsg", NULL};
+	struct hu_opts o = {.argv = argv, .env = env};
+	hu_run(&r, &o);
+	hu_expect_exit(&r, 0);
+	tu_expect_bytes("output", r.out, r.out_len, want, len);
+	free(want);
+	hu_result_free(&r);
+	tu_leave_scratch(dir);
+}
+END_TEST
+
+#define NOBODY 65534
+
+/*
+ * -o onto a file the user may not write is refused as sort -o refuses it,
+ * even in a directory the user may write (where a rename would go
+ * through): another user's 0644 file, and the user's own 0444 file.
+ */
+START_TEST(output_not_writable)
+{
+	char *dir = tu_enter_scratch();
+	struct hu_result r;
+	struct hu_snap s;
+
+	ck_assert_int_eq(chmod(".", 0777), 0);
+	tu_write_file("a", "new\n", 4);
+	tu_write_file("out", OLD, strlen(OLD));
+	if (_i == 0) {
+		ck_assert_int_eq(chmod("out", 0644), 0);
+	} else {
+		ck_assert_int_eq(chown("out", NOBODY, NOBODY), 0);
+		ck_assert_int_eq(chmod("out", 0444), 0);
+	}
+	hu_snap_take(&s, "out");
+	char *argv[] = {(char *)hu_pmerge(), "-o", "out", "a", NULL};
+	struct hu_opts o = {.argv = argv, .uid = NOBODY};
+	hu_run(&r, &o);
+	hu_expect_exit(&r, 1);
+	tu_expect_err(&r, "pmerge: out: Permission denied\n");
+	hu_snap_expect(&s, "out");
+	hu_expect_no_temp(".");
+	hu_result_free(&r);
+	tu_leave_scratch(dir);
+}
+END_TEST
+
+/* A replaced file keeps its extended attributes and its ACL. */
+START_TEST(output_keeps_xattrs_and_acl)
+{
+	char *dir = tu_enter_scratch();
+	struct hu_result r;
+
+	tu_write_file("a", "new\n", 4);
+	tu_write_file("out", OLD, strlen(OLD));
+	sh(&r, "setfattr -n user.origin -v kept out && "
+	       "setfacl -m u:65534:rw out");
+	hu_expect_exit(&r, 0);
+	hu_result_free(&r);
+	hu_pm(&r, NULL, "-o", "out", "a", NULL);
+	hu_expect_exit(&r, 0);
+	tu_expect_file("out", "new\n", 4);
+	hu_result_free(&r);
+	sh(&r, "getfattr --only-values -n user.origin out; "
+	       "getfacl -cpn out | grep '^user:65534:rw-'");
+	hu_expect_exit(&r, 0);
+	ck_assert_msg(strstr(r.out, "kept"), "user.origin lost: %s", r.out);
+	ck_assert_msg(strstr(r.out, "user:65534:rw-"), "ACL lost: %s", r.out);
+	hu_result_free(&r);
+	tu_leave_scratch(dir);
+}
+END_TEST
+
 /* --------------------------------------------------------------- suite */
 
 static Suite *rel_suite(void)
@@ -521,17 +608,59 @@ static Suite *rel_suite(void)
 	tcase_add_loop_test(t, lock_lists, 0, 6);
 	tcase_add_test(t, value_abbreviations);
 	tcase_add_test(t, stats_output);
+	tcase_add_test(t, nonblocking_regular_input);
 	suite_add_tcase(s, t);
 	return s;
 }
 
-int main(void)
+/* Needs root (to become another user) and a file system with xattrs. */
+static Suite *perm_suite(void)
 {
+	Suite *s = suite_create("rel-perm");
+	TCase *t = tcase_create("perm");
+
+	tcase_add_loop_test(t, output_not_writable, 0, 2);
+	tcase_add_test(t, output_keeps_xattrs_and_acl);
+	suite_add_tcase(s, t);
+	return s;
+}
+
+/* Whether the perm group can run here: root, setfacl, user xattrs (no
+ * Check assertion may run outside a test). */
+static bool perm_possible(void)
+{
+	char dir[] = "rel-probe.XXXXXX", *cmd;
+	bool ok;
+
+	if (geteuid() != 0 || !mkdtemp(dir))
+		return false;
+	if (asprintf(&cmd,
+	             "cd %s && : > probe && setfattr -n user.probe -v 1 probe "
+	             "&& setfacl -m u:65534:r probe",
+	             dir) < 0)
+		return false;
+	ok = system(cmd) == 0;
+	free(cmd);
+	if (asprintf(&cmd, "rm -rf %s", dir) >= 0) {
+		(void)!system(cmd);
+		free(cmd);
+	}
+	return ok;
+}
+
+int main(int argc, char **argv)
+{
+	bool perm = argc > 1 && strcmp(argv[1], "perm") == 0;
 	SRunner *sr;
 	int failed;
 
 	hu_init();
-	sr = srunner_create(rel_suite());
+	if (perm && !perm_possible()) {
+		fprintf(stderr, "test_rel: perm: needs root, setfacl and user "
+		                "xattrs here: skipped\n");
+		return 77;
+	}
+	sr = srunner_create(perm ? perm_suite() : rel_suite());
 	srunner_run_all(sr, CK_NORMAL);
 	failed = srunner_ntests_failed(sr);
 	srunner_free(sr);
