@@ -84,6 +84,18 @@ enum pmerge_note {
 	PMERGE_NOTE_SEM_REDUCED = 1, /* the output takes no positioned writes */
 };
 
+/* What happened to a followed input (-F); see pmerge_callbacks.follow. */
+enum pmerge_follow_event {
+	PMERGE_FOLLOW_MISSING = 1, /* cannot be opened (err): waiting for it */
+	PMERGE_FOLLOW_APPEARED,    /* it exists again: read from its start */
+	PMERGE_FOLLOW_REPLACED,    /* a new file under the name (rotation) */
+	PMERGE_FOLLOW_TRUNCATED,   /* it shrank: read from its new start */
+	PMERGE_FOLLOW_GONE,        /* the name went away (err); the old file
+	                              is still read */
+	PMERGE_FOLLOW_NO_WATCH,    /* no change events for this directory
+	                              (err): polled instead */
+};
+
 /* A live snapshot of a running merge, for progress lines and SIGUSR1. */
 struct pmerge_progress {
 	uint64_t bytes_done;  /* bytes appended to the output so far; with
@@ -144,6 +156,14 @@ struct pmerge_callbacks {
 	 */
 	void (*disorder)(void *user, const char *name, uint64_t line,
 	                 bool fatal);
+	/*
+	 * -F: a followed name changed (name is the input, or the directory
+	 * for NO_WATCH; err an errno for MISSING, GONE and NO_WATCH, else 0).
+	 * Called from the stream thread or the loop thread: the callee
+	 * serialises.
+	 */
+	void (*follow)(void *user, enum pmerge_follow_event ev,
+	               const char *name, int err);
 };
 
 /*
@@ -208,6 +228,14 @@ struct pmerge_config {
 	 */
 	size_t failed_before;
 	struct pmerge_sorted sorted;
+	/* Live inputs: README, "Live inputs and following". */
+	bool follow; /* -F: read each input by name as it grows, forever */
+	unsigned poll_interval_ms; /* -F: stat poll period; 0 picks 1000 */
+	bool tail;                 /* start each input tail_lines records */
+	uint64_t tail_lines;       /* before its end (regular files) */
+	const char *const *labels; /* --tag names, by input; may be short */
+	size_t n_labels;
+	bool color; /* --tag in a stable colour per input */
 	struct pmerge_callbacks cb;
 };
 
@@ -220,7 +248,8 @@ unsigned pmerge_default_jobs(void);
 /* What the engine makes of a configuration: the defaults it leaves open. */
 struct pmerge_plan {
 	unsigned jobs;           /* 1..PMERGE_JOBS_MAX */
-	unsigned workers;        /* threads started: min(jobs, n_inputs) */
+	unsigned workers;        /* threads started: min(jobs, n_inputs);
+	                            0 with -F (its stream reader reads all) */
 	enum pmerge_order order; /* never PMERGE_ORDER_DEFAULT */
 	char terminator;         /* of a record: '\n', or '\0' (-z) */
 };
@@ -228,7 +257,9 @@ struct pmerge_plan {
 /*
  * Checks cfg and fills plan with what pmerge_run() will do with it.
  * Returns 0, or -EINVAL when a field is out of its documented range (jobs,
- * unit, order, lock, append without output, a NULL input name).  Opens
+ * unit, order, lock, append without output, a NULL input name, -F with
+ * anything but the line unit in arrival order or with a replaced output,
+ * more labels than inputs).  Opens
  * nothing; any thread.
  */
 int pmerge_resolve(const struct pmerge_config *cfg, struct pmerge_plan *plan);

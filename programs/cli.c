@@ -4,6 +4,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -93,6 +94,27 @@ const char pm_cli_usage[] =
     "      --export-csv=FILE   likewise, as hyperfine's CSV\n"
     "      --export-markdown=FILE\n"
     "                          likewise, as hyperfine's Markdown table\n"
+    "  -F, --follow            keep reading each input as it grows, by name, "
+    "through\n"
+    "                            rotation and truncation, until a signal "
+    "stops\n"
+    "                            it (implies --unit=line --order=arrival; "
+    "with\n"
+    "                            -o, needs -a)\n"
+    "      --poll-interval=S   with -F: also look at every input each S "
+    "seconds\n"
+    "                            (default 1), for file systems without "
+    "change\n"
+    "                            events\n"
+    "      --tail=N            start each regular input N lines before its "
+    "end\n"
+    "                            (0: only what is written from now on)\n"
+    "      --label=LIST        comma-separated names that --tag uses instead "
+    "of\n"
+    "                            the inputs' names, in operand order\n"
+    "      --color[=WHEN]      colour each input's tag: 'auto' (default: when "
+    "the\n"
+    "                            output is a terminal), 'always' or 'never'\n"
     "\n"
     "Sorted merge (each input already sorted):\n"
     "  -m, --sorted            merge sorted inputs into one sorted output, "
@@ -135,7 +157,8 @@ const char pm_cli_usage[] =
     "  pmerge -u line --tag <(svc1) <(svc2) | grep ERROR\n"
     "  pmerge --bench -j8 -u line logs/*\n"
     "  pmerge -m -k2,2n -t, a.csv b.csv\n"
-    "  pmerge -m --by-time --tag host1/app.log host2/app.log\n";
+    "  pmerge -m --by-time --tag host1/app.log host2/app.log\n"
+    "  pmerge -F --tag --tail=10 /var/log/nginx/*.log\n";
 
 enum {
 	OPT_FILES0 = 256,
@@ -153,6 +176,10 @@ enum {
 	OPT_EXPORT_JSON,
 	OPT_EXPORT_CSV,
 	OPT_EXPORT_MARKDOWN,
+	OPT_POLL,
+	OPT_TAIL,
+	OPT_LABEL,
+	OPT_COLOR,
 };
 
 static const struct option long_options[] = {
@@ -188,6 +215,11 @@ static const struct option long_options[] = {
     {"export-json", required_argument, NULL, OPT_EXPORT_JSON},
     {"export-csv", required_argument, NULL, OPT_EXPORT_CSV},
     {"export-markdown", required_argument, NULL, OPT_EXPORT_MARKDOWN},
+    {"follow", no_argument, NULL, 'F'},
+    {"poll-interval", required_argument, NULL, OPT_POLL},
+    {"tail", required_argument, NULL, OPT_TAIL},
+    {"label", required_argument, NULL, OPT_LABEL},
+    {"color", optional_argument, NULL, OPT_COLOR},
     {"help", no_argument, NULL, 'h'},
     {"version", no_argument, NULL, 'V'},
     {NULL, 0, NULL, 0},
@@ -545,6 +577,48 @@ static int parse_compress(struct pmerge_config *cfg, const char *arg)
 	return 0;
 }
 
+/* --poll-interval: seconds, with a fraction, 0.01..86400. */
+static int parse_interval(struct pm_cli *cli, const char *arg)
+{
+	char *end;
+	double v;
+
+	errno = 0;
+	v = strtod(arg, &end);
+	if (*arg < '0' || *arg > '9' || errno || *end || v < 0.01 || v > 86400)
+		return usage_error("invalid poll interval '%s' (valid: "
+		                   "0.01..86400 seconds)",
+		                   arg);
+	cli->cfg.poll_interval_ms = (unsigned)(v * 1000 + 0.5);
+	return 0;
+}
+
+/* --label=a,b,c: the names --tag shows, by operand; empty keeps a name. */
+static int parse_labels(struct pm_cli *cli, const char *arg)
+{
+	size_t n = 1;
+
+	free(cli->labels);
+	free(cli->label_data);
+	for (const char *p = arg; *p; p++)
+		n += *p == ',';
+	cli->label_data = strdup(arg);
+	cli->labels = calloc(n, sizeof(char *));
+	if (!cli->label_data || !cli->labels)
+		return usage_error("%s", strerror(ENOMEM));
+	char *p = cli->label_data;
+	for (size_t i = 0; i < n; i++) {
+		char *comma = strchr(p, ',');
+		if (comma)
+			*comma = '\0';
+		cli->labels[i] = *p ? p : NULL;
+		p = comma ? comma + 1 : p + strlen(p);
+	}
+	cli->cfg.labels = (const char *const *)cli->labels;
+	cli->cfg.n_labels = n;
+	return 0;
+}
+
 static int parse_option(struct pm_cli *cli, int c, const char *arg)
 {
 	static const char *const units[] = {"file", "line", NULL};
@@ -660,6 +734,26 @@ static int parse_option(struct pm_cli *cli, int c, const char *arg)
 	case OPT_EXPORT_MARKDOWN:
 		cli->export_markdown = arg;
 		return 0;
+	case 'F':
+		cfg->follow = true;
+		return 0;
+	case OPT_POLL:
+		return parse_interval(cli, arg);
+	case OPT_TAIL:
+		if (!parse_uint(arg, 0, ULONG_MAX, &v))
+			return usage_error("invalid number of lines '%s'", arg);
+		cfg->tail = true;
+		cfg->tail_lines = v;
+		return 0;
+	case OPT_LABEL:
+		return parse_labels(cli, arg);
+	case OPT_COLOR:
+		if ((k = arg ? pick(arg, whens) : PM_PROGRESS_ALWAYS) < 0)
+			return usage_error("invalid color mode '%s' (valid: "
+			                   "auto, always, never)",
+			                   arg);
+		cli->color = (enum pm_progress_mode)k;
+		return 0;
 	case 'h':
 		cli->help = true;
 		return 0;
@@ -706,12 +800,37 @@ static int check_sorted(struct pm_cli *cli, bool unit_given)
 
 static int check_combinations(struct pm_cli *cli, int operands, bool unit_given)
 {
-	const struct pmerge_config *cfg = &cli->cfg;
+	struct pmerge_config *cfg = &cli->cfg;
 	int rc = check_sorted(cli, unit_given);
 
 	if (rc)
 		return rc;
 
+	if (cfg->follow) {
+		/* A merge that never ends reads lines as they come. */
+		if (unit_given && cfg->unit != PMERGE_UNIT_LINE)
+			return usage_error("%s", "--follow needs --unit=line");
+		if (cfg->sorted.enabled)
+			return usage_error(
+			    "%s", "--follow cannot be combined with --sorted");
+		if (cfg->order == PMERGE_ORDER_INPUT)
+			return usage_error("%s",
+			                   "--follow needs --order=arrival");
+		if (cfg->output && !cfg->append)
+			return usage_error(
+			    "%s", "--follow with --output needs --append (-a): "
+			          "a merge that never ends cannot replace a "
+			          "file atomically");
+		if (cli->bench_runs)
+			return usage_error(
+			    "%s", "--bench cannot be combined with --follow");
+		cfg->unit = PMERGE_UNIT_LINE;
+		cfg->order = PMERGE_ORDER_ARRIVAL;
+	}
+	if (cfg->poll_interval_ms && !cfg->follow)
+		return usage_error("%s", "--poll-interval needs --follow");
+	if (cfg->n_labels && !cfg->tag)
+		return usage_error("%s", "--label needs --tag");
 	if (cfg->zero_terminated && cfg->unit != PMERGE_UNIT_LINE)
 		return usage_error("%s", "--zero-terminated needs --unit=line");
 	if (cfg->tag && cfg->unit != PMERGE_UNIT_LINE)
@@ -757,6 +876,10 @@ static void derive_config(struct pm_cli *cli)
 	}
 	cfg->handle_signals = true;
 	cfg->detailed_stats = cli->stats != PM_STATS_NONE || cli->bench_runs;
+	/* --color=auto: when the merged lines go to a terminal. */
+	cfg->color = cfg->tag && (cli->color == PM_PROGRESS_ALWAYS ||
+	                          (cli->color == PM_PROGRESS_AUTO &&
+	                           !cfg->output && isatty(STDOUT_FILENO)));
 }
 
 int pm_cli_parse(struct pm_cli *cli, int argc, char **argv)
@@ -777,7 +900,7 @@ int pm_cli_parse(struct pm_cli *cli, int argc, char **argv)
 	optind = 0;
 	opterr = 1;
 	while (rc == 0 &&
-	       (c = getopt_long(argc, args, "o:au:zdZ:j:l:B:qvhVmk:t:nr",
+	       (c = getopt_long(argc, args, "o:au:zdZ:j:l:B:qvhVmk:t:nrF",
 	                        long_options, NULL)) != -1) {
 		unit_given |= c == 'u';
 		rc = parse_option(cli, c, optarg);
@@ -805,6 +928,9 @@ int pm_cli_parse(struct pm_cli *cli, int argc, char **argv)
 		cli->cfg.n_inputs = cli->n_names;
 		cli->cfg.failed_before = cli->files0_bad;
 		derive_config(cli);
+		if (rc == 0 && cli->cfg.n_labels > cli->n_names)
+			rc = usage_error("%s", "--label names more inputs than "
+			                       "there are");
 	}
 	free(args);
 	return rc;
@@ -818,6 +944,10 @@ void pm_cli_free(struct pm_cli *cli)
 	free(cli->files0_data);
 	free(cli->keys);
 	cli->keys = NULL;
+	free(cli->labels);
+	free(cli->label_data);
 	cli->names = NULL;
 	cli->files0_data = NULL;
+	cli->labels = NULL;
+	cli->label_data = NULL;
 }

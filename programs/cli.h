@@ -46,6 +46,10 @@ struct pm_cli {
 	const char **keys;
 	size_t n_keys;
 	bool sorted_option; /* an option that needs -m was given */
+	bool unit_given;   /* --unit was on the command line */
+	enum pm_progress_mode color; /* --color: AUTO, ALWAYS or NEVER */
+	char **labels;               /* owned: --label, split */
+	char *label_data;
 };
 
 /*

@@ -200,6 +200,8 @@ int main(int argc, char **argv)
 	                             .quiet = cli.quiet});
 	shield_status_signal();
 	cfg->cb = (struct pmerge_callbacks){
+	    .user = cfg,
+	    .follow = ui_on_follow,
 	    .input_error = ui_on_input_error,
 	    .input_decode_error = ui_on_input_decode_error,
 	    .note = ui_on_note,

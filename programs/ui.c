@@ -158,6 +158,43 @@ void ui_on_note(void *user, enum pmerge_note what, const char *detail)
 		           detail);
 }
 
+void ui_on_follow(void *user, enum pmerge_follow_event ev, const char *name,
+                  int err)
+{
+	const struct pmerge_config *cfg = user;
+	char q[1024];
+
+	if (ui.quiet)
+		return;
+	name = ui_quote(name, q, sizeof(q));
+	switch (ev) {
+	case PMERGE_FOLLOW_MISSING:
+		ui_message("cannot open %s for reading: %s; waiting for it",
+		           name, strerror(err));
+		break;
+	case PMERGE_FOLLOW_APPEARED:
+		ui_message("%s has appeared; following new file", name);
+		break;
+	case PMERGE_FOLLOW_REPLACED:
+		ui_message("%s has been replaced; following new file", name);
+		break;
+	case PMERGE_FOLLOW_TRUNCATED:
+		ui_message("%s: file truncated", name);
+		break;
+	case PMERGE_FOLLOW_GONE:
+		ui_message("%s has become inaccessible: %s", name,
+		           strerror(err));
+		break;
+	case PMERGE_FOLLOW_NO_WATCH:
+		ui_message(
+		    "cannot watch %s for changes: %s; polling every %g s", name,
+		    strerror(err),
+		    (cfg->poll_interval_ms ? cfg->poll_interval_ms : 1000) /
+		        1000.0);
+		break;
+	}
+}
+
 void ui_on_resize(void *user)
 {
 	(void)user;

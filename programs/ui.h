@@ -44,6 +44,9 @@ void ui_on_disorder(void *user, const char *name, uint64_t line, bool fatal);
 void ui_on_progress(void *user, const struct pmerge_progress *p);
 void ui_on_status(void *user, const struct pmerge_progress *p);
 void ui_on_resize(void *user);
+/* -F's notes in GNU tail -F's words (user: the merge's pmerge_config). */
+void ui_on_follow(void *user, enum pmerge_follow_event ev, const char *name,
+                  int err);
 
 /*
  * --bench: which run is going on, in place of the progress line (run 0 is

@@ -42,6 +42,13 @@ static bool config_valid(const struct pmerge_config *cfg)
 	for (size_t i = 0; i < cfg->n_inputs; i++)
 		if (!cfg->inputs[i])
 			return false;
+	/* -F never ends by itself: lines as they come, never a replace. */
+	if (cfg->follow &&
+	    (cfg->unit != PMERGE_UNIT_LINE || cfg->sorted.enabled ||
+	     cfg->order == PMERGE_ORDER_INPUT || (cfg->output && !cfg->append)))
+		return false;
+	if (cfg->n_labels > cfg->n_inputs)
+		return false;
 	return true;
 }
 
@@ -57,5 +64,7 @@ int pmerge_resolve(const struct pmerge_config *cfg, struct pmerge_plan *plan)
 	              : cfg->unit == PMERGE_UNIT_LINE    ? PMERGE_ORDER_ARRIVAL
 	                                                 : PMERGE_ORDER_INPUT;
 	plan->terminator = cfg->zero_terminated ? '\0' : '\n';
+	if (cfg->follow)
+		plan->workers = 0; /* the stream reader reads every input */
 	return 0;
 }

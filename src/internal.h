@@ -295,6 +295,20 @@ int pm_source_open(struct pm_source *src, const char *name);
 ssize_t pm_source_read(struct pm_source *src, void *buf, size_t len,
                        int wake_fd);
 void pm_source_close(struct pm_source *src);
+/*
+ * --tail: where the last n records of the regular file fd (size bytes)
+ * start, found by reading backwards through buf.  An unterminated final
+ * record counts as one.  Returns 0 with *off set, or -errno.
+ */
+int pm_source_tail_offset(int fd, uint64_t size, uint64_t n, char term,
+                          char *buf, size_t bufsize, uint64_t *off);
+
+/*
+ * The tag of input idx: its --label (cfg->labels) or its name, escaped as
+ * pmerge_tag_make() does, in its colour with cfg->color.  malloc'ed; NULL
+ * when out of memory.
+ */
+char *pm_tag_for(const struct pmerge_config *cfg, size_t idx, size_t *len);
 
 /* ----------------------------------------------------------------- append */
 
@@ -437,6 +451,30 @@ void pm_append_whole(struct pm_append *a, const char *buf, size_t len);
 /* "-" is read by one worker at a time; part of the lock order. */
 void pm_append_stdin_lock(struct pm_append *a);
 void pm_append_stdin_unlock(struct pm_append *a);
+/*
+ * Record framing over the append protocol (worker.c), for the workers and
+ * for the stream reader, which frames many inputs on one thread.
+ *
+ * pm_lines_append appends head[0, head_len) (the held start of a record,
+ * no terminator in it) followed by buf[0, len) as records, each after
+ * a->tag, as one closed span; add_term: the last record lacks its
+ * terminator and gets one.
+ *
+ * pm_lines_long writes one record longer than the buffer as one open span:
+ * the tag, head, then a->w->buf[0, *fill) and whatever more() reads into
+ * a->w->buf until a terminator (more() returning <= 0 ends the record with
+ * a terminator added).  On return a->w->buf[0, *fill) holds what followed.
+ *
+ * Both return 0, -ECANCELED, or the output's -errno.  The thread of a->w.
+ */
+typedef ssize_t (*pm_read_more_fn)(void *ctx, char *buf, size_t len);
+int pm_lines_append(struct pm_append *a, const char *head, size_t head_len,
+                    const char *buf, size_t len, bool add_term);
+int pm_lines_long(struct pm_append *a, const char *head, size_t head_len,
+                  size_t *fill, pm_read_more_fn more, void *ctx);
+/* Counts a failed input and tells the callback.  Any thread. */
+void pm_input_failed(struct pm_merge *m, const char *name, int err);
+
 /* Records the output's failure (the first one wins) and cancels the merge.
  * Returns rc. */
 int pm_output_failed(struct pm_merge *m, int rc);
@@ -461,6 +499,7 @@ struct pm_worker {
 	 * without a stat of its own once the workers are done. */
 	uint64_t sizes_seen;
 	bool irregular_seen;
+	size_t handed; /* streams it gave the stream reader */
 };
 
 /* Shared state of one merge.  Workers read cfg and write only atomics,
@@ -547,6 +586,7 @@ struct pm_merge {
 	struct pm_compressor *compressor; /* -Z, or NULL */
 	_Alignas(PM_CACHELINE) _Atomic uint64_t decoded_in;
 	_Atomic uint64_t decoded_out;
+	struct pm_streams *live; /* live inputs and -F; NULL if none */
 };
 
 /*
@@ -585,8 +625,12 @@ bool pm_input_is_output(const struct pm_merge *m, const struct pm_source *src);
 void *pm_worker_main(void *arg);
 /* Any thread: stop every worker soon (idempotent). */
 void pm_merge_cancel(struct pm_merge *m);
-/* Loop thread, once every worker has counted itself done: joins them. */
+/* Loop thread, once pm_merge_done(): joins the workers and the stream
+ * reader. */
 void pm_merge_join(struct pm_merge *m);
+/* Any thread: every worker has counted itself done, and the stream reader
+ * (if any) has written out all it holds. */
+bool pm_merge_done(struct pm_merge *m);
 
 /* ------------------------------------------------------------------- loop */
 
@@ -619,6 +663,7 @@ struct pm_loop {
 	uint64_t last_ns, last_bytes;
 	bool masked; /* stop signals held back by finish() */
 	sigset_t saved_mask;
+	struct pm_watch *watch; /* -F: directory watches, the poll timer */
 };
 
 /* True when sig was set to SIG_IGN before we started (nohup, background

@@ -99,3 +99,30 @@ char *pmerge_tag_make(const char *name, size_t *len)
 	*len = n;
 	return t;
 }
+
+/* Twelve distinct terminal colours: red..cyan, then their bright forms. */
+static const unsigned char tag_colors[] = {31, 32, 33, 34, 35, 36,
+                                           91, 92, 93, 94, 95, 96};
+
+char *pm_tag_for(const struct pmerge_config *cfg, size_t idx, size_t *len)
+{
+	const char *name = idx < cfg->n_labels && cfg->labels[idx]
+	                       ? cfg->labels[idx]
+	                       : cfg->inputs[idx];
+	char *plain = pmerge_tag_make(name, len), *t;
+	uint32_t h = 2166136261u;
+
+	if (!plain || !cfg->color)
+		return plain;
+	/* FNV-1a of the name: the same input gets the same colour on every
+	 * run, whatever its position. */
+	for (const unsigned char *p = (const unsigned char *)name; *p; p++)
+		h = (h ^ *p) * 16777619u;
+	t = malloc(*len + 16);
+	if (t)
+		*len = (size_t)sprintf(t, "\033[%um%.*s\033[m\t",
+		                       tag_colors[h % sizeof(tag_colors)],
+		                       (int)(*len - 1), plain);
+	free(plain);
+	return t;
+}

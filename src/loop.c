@@ -5,6 +5,7 @@
  * loop; workers publish their progress in atomics and only wake it.
  */
 #include "internal.h"
+#include "streams.h"
 
 #include <signal.h>
 #include <string.h>
@@ -170,6 +171,7 @@ static void finish(struct pm_loop *l)
 		close_handle((uv_handle_t *)&l->info[i], &l->info_on[i]);
 	close_handle((uv_handle_t *)&l->progress, &l->progress_on);
 	close_handle((uv_handle_t *)&l->grace, &l->grace_on);
+	pm_watch_close(l->watch);
 	/* Last: the workers are joined, none can send on it any more. */
 	close_handle((uv_handle_t *)&l->async, &l->async_on);
 }
@@ -178,7 +180,7 @@ static void on_async(uv_async_t *h)
 {
 	struct pm_loop *l = h->data;
 
-	if (!l->finished && atomic_load(&l->m->workers_done) == l->m->n_workers)
+	if (!l->finished && pm_merge_done(l->m))
 		finish(l);
 }
 
@@ -277,6 +279,11 @@ int pm_loop_start(struct pm_loop *l)
 	uv_timer_init(&l->loop, &l->grace);
 	l->grace.data = l;
 	l->grace_on = true;
+	if (cfg->follow) {
+		rc = pm_watch_start(&l->loop, l->m->live, &l->watch);
+		if (rc < 0)
+			return rc;
+	}
 	if (cfg->progress_interval_ms && cfg->cb.progress) {
 		uv_timer_init(&l->loop, &l->progress);
 		l->progress.data = l;
@@ -323,4 +330,6 @@ void pm_loop_close(struct pm_loop *l)
 	if (l->loop_on)
 		uv_loop_close(&l->loop);
 	l->loop_on = false;
+	pm_watch_free(l->watch);
+	l->watch = NULL;
 }

@@ -9,12 +9,14 @@
  */
 #include "internal.h"
 #include "sorted.h"
+#include "streams.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 struct run {
@@ -170,6 +172,35 @@ static int alloc_workers(struct run *r)
 	return 0;
 }
 
+/* Whether an input may be a stream: then the stream reader is started. */
+static bool has_stream(struct pm_merge *m)
+{
+	const struct pmerge_config *cfg = m->cfg;
+	struct stat st;
+
+	for (size_t i = 0; i < cfg->n_inputs; i++) {
+		bool is_stdin = strcmp(cfg->inputs[i], "-") == 0;
+		int rc = is_stdin ? fstat(STDIN_FILENO, &st)
+		                  : stat(cfg->inputs[i], &st);
+
+		if (rc == 0 && !S_ISREG(st.st_mode) && !S_ISDIR(st.st_mode))
+			return true;
+	}
+	return false;
+}
+
+/* The stream reader: with -F, or for the streams of a line merge. */
+static int init_streams(struct run *r)
+{
+	struct pm_merge *m = &r->m;
+
+	if (m->cfg->follow ||
+	    (m->unit == PMERGE_UNIT_LINE && m->order == PMERGE_ORDER_ARRIVAL &&
+	     !m->sorted && has_stream(m)))
+		return pm_streams_create(m, &m->live);
+	return 0;
+}
+
 static int setup(struct run *r)
 {
 	int rc = open_output(r);
@@ -178,6 +209,8 @@ static int setup(struct run *r)
 		rc = init_sync(r);
 	if (rc == 0)
 		rc = alloc_workers(r);
+	if (rc == 0)
+		rc = init_streams(r);
 	return rc;
 }
 
@@ -206,6 +239,8 @@ static int start_workers(struct pm_merge *m)
 		}
 		w->started = true;
 	}
+	if (rc == 0 && m->live && (rc = pm_streams_start(m->live)) < 0)
+		pm_merge_cancel(m);
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	return rc;
 }
@@ -215,6 +250,30 @@ void pm_merge_join(struct pm_merge *m)
 	for (unsigned i = 0; i < m->n_workers; i++)
 		if (m->workers[i].started)
 			pthread_join(m->workers[i].tid, NULL);
+	pm_streams_join(m->live);
+}
+
+bool pm_merge_done(struct pm_merge *m)
+{
+	return atomic_load(&m->workers_done) == m->n_workers &&
+	       pm_streams_done(m->live);
+}
+
+/* Adds one appending thread's counters to the merge's totals. */
+static void fold_stats(struct run *r, const struct pm_worker_stats *st,
+                       struct pm_hist *wait, struct pm_hist *hold)
+{
+	struct pmerge_result *res = r->res;
+
+	res->records += st->records;
+	res->lock.acquisitions += st->acquisitions;
+	res->lock.contended += st->contended;
+	if (st->max_depth > res->lock.max_depth)
+		res->lock.max_depth = st->max_depth;
+	pm_hist_merge(wait, &st->wait);
+	pm_hist_merge(hold, &st->hold);
+	if (!r->m.lock.detailed)
+		wait->total += atomic_load(&st->wait_ns);
 }
 
 static void gather(struct run *r)
@@ -238,18 +297,13 @@ static void gather(struct run *r)
 			    .contended = st->contended,
 			    .wait_ns = atomic_load(&st->wait_ns),
 			};
-		res->records += st->records;
-		res->lock.acquisitions += st->acquisitions;
-		res->lock.contended += st->contended;
+		fold_stats(r, st, &wait, &hold);
 		sum += (double)st->acquisitions;
 		sumsq += (double)st->acquisitions * (double)st->acquisitions;
-		if (st->max_depth > res->lock.max_depth)
-			res->lock.max_depth = st->max_depth;
-		pm_hist_merge(&wait, &st->wait);
-		pm_hist_merge(&hold, &st->hold);
-		if (!m->lock.detailed)
-			wait.total += atomic_load(&st->wait_ns);
 	}
+	/* The stream reader appends like a worker, yet is not one of -j. */
+	if (m->live)
+		fold_stats(r, &m->live->w.st, &wait, &hold);
 	pm_hist_summary(&wait, &res->lock.wait_ns);
 	pm_hist_summary(&hold, &res->lock.hold_ns);
 	res->lock.max_holders = atomic_load(&m->lock.max_holders);
@@ -297,6 +351,7 @@ static void teardown(struct run *r)
 	free(m->schedule);
 	pm_compress_finish(m);
 	pm_sorted_free(m);
+	pm_streams_destroy(m->live);
 	pm_lock_destroy(&m->lock);
 	if (m->turn_on)
 		pm_order_destroy(&m->turn);

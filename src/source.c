@@ -127,3 +127,44 @@ void pm_source_close(struct pm_source *src)
 		lseek(src->fd, (off_t)src->offset, SEEK_SET);
 	src->fd = -1;
 }
+
+int pm_source_tail_offset(int fd, uint64_t size, uint64_t n, char term,
+                          char *buf, size_t bufsize, uint64_t *off)
+{
+	/* The file's own last terminator ends its last record: skip it. */
+	uint64_t end = size, seen = 0;
+	bool skip_last = true;
+
+	*off = size;
+	if (n == 0)
+		return 0;
+	while (end > 0) {
+		size_t want = end < bufsize ? (size_t)end : bufsize;
+		uint64_t at = end - want;
+		ssize_t got;
+
+		do
+			got = pread(fd, buf, want, (off_t)at);
+		while (got < 0 && errno == EINTR);
+		if (got < 0)
+			return -errno;
+		if ((size_t)got < want)
+			return -EIO; /* it shrank under us */
+		size_t len = want;
+		if (skip_last) {
+			skip_last = false;
+			if (buf[len - 1] == term)
+				len--;
+		}
+		for (const char *p; (p = memrchr(buf, term, len)) != NULL;) {
+			len = (size_t)(p - buf);
+			if (++seen == n) {
+				*off = at + len + 1;
+				return 0;
+			}
+		}
+		end = at;
+	}
+	*off = 0;
+	return 0;
+}

@@ -8,6 +8,7 @@
 #include "decode.h"
 #include "internal.h"
 #include "sorted.h"
+#include "streams.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -33,7 +34,7 @@ struct input {
 	uint64_t counted_in, counted_out; /* already in m->decoded_in/out */
 };
 
-static void input_failed(struct pm_merge *m, const char *name, int err)
+void pm_input_failed(struct pm_merge *m, const char *name, int err)
 {
 	atomic_fetch_add(&m->failed_inputs, 1);
 	if (m->cfg->cb.input_error)
@@ -138,7 +139,7 @@ static void read_failed(struct pm_append *a, struct input *in, ssize_t rc)
 	if (rc == -ECANCELED)
 		return;
 	if (!why[0] || !cb->input_decode_error) {
-		input_failed(m, in->src.name, (int)-rc);
+		pm_input_failed(m, in->src.name, (int)-rc);
 		return;
 	}
 	atomic_fetch_add(&m->failed_inputs, 1);
@@ -253,12 +254,12 @@ static void file_regular(struct pm_append *a, struct input *in)
 		}
 	}
 	if (rc < 0 && in_failed)
-		input_failed(m, src->name, -rc);
+		pm_input_failed(m, src->name, -rc);
 	else if (rc < 0)
 		pm_output_failed(m, rc);
 	else if (copied < len && m->concurrent)
 		/* The input shrank under us: its reserved range has a hole. */
-		input_failed(m, src->name, EIO);
+		pm_input_failed(m, src->name, EIO);
 	pm_span_end(a);
 }
 
@@ -291,30 +292,39 @@ static void file_stream(struct pm_append *a, struct input *in)
 	pm_span_end(a);
 }
 
-/*
- * Appends the complete records in buf[0, len) (plus a terminator when
- * add_term: the final record had none) as one closed span.
- */
-static int append_records(struct pm_append *a, const char *buf, size_t len,
-                          bool add_term, const struct input *in,
-                          uint64_t in_off)
+int pm_lines_append(struct pm_append *a, const char *head, size_t head_len,
+                    const char *buf, size_t len, bool add_term)
 {
 	struct pm_worker *w = a->w;
 	struct pm_merge *m = a->m;
-	size_t recs = pm_lines_count(buf, len, m->term) + (add_term ? 1 : 0);
-	uint64_t total = len + (uint64_t)recs * a->tag_len + (add_term ? 1 : 0);
-	int rc = pm_span_begin(a, total);
+	/* A held head and the start of buf make one record: one tag. */
+	const char *t = head_len ? memchr(buf, m->term, len) : NULL;
+	size_t first = !head_len ? 0 : t ? (size_t)(t - buf) + 1 : len;
+	size_t recs = pm_lines_count(buf + first, len - first, m->term) +
+	              (head_len ? 1 : 0) + (add_term && first < len ? 1 : 0);
+	uint64_t total =
+	    head_len + len + (uint64_t)recs * a->tag_len + (add_term ? 1 : 0);
+	int rc;
 
+	if (head_len == 0 && len == 0)
+		return 0;
+	rc = pm_span_begin(a, total);
 	if (rc < 0)
 		return rc;
 	w->st.records += recs;
-	if (!a->tag_len && !add_term && !in->rd && in->src.regular) {
-		/* The bytes as they are in the file: moved, not copied. */
-		rc = pm_span_put_from(a, buf, len, in->src.fd, in_off);
-		pm_span_end(a);
-		return rc;
+	if (head_len) {
+		struct iovec lead[4] = {
+		    {.iov_base = (void *)a->tag, .iov_len = a->tag_len},
+		    {.iov_base = (void *)head, .iov_len = head_len},
+		    {.iov_base = (void *)buf, .iov_len = first},
+		    {.iov_base = &m->term, .iov_len = 1},
+		};
+		int cnt = add_term && first == len ? 4 : 3;
+		rc = pm_span_put_iov(a, lead, cnt,
+		                     a->tag_len + head_len + first +
+		                         (cnt == 4 ? 1 : 0));
 	}
-	for (size_t pos = 0; rc == 0 && pos < len;) {
+	for (size_t pos = first; rc == 0 && pos < len;) {
 		size_t used;
 		uint64_t bytes;
 		size_t cnt = pm_lines_tag_iov(buf + pos, len - pos, m->term,
@@ -333,11 +343,30 @@ static int append_records(struct pm_append *a, const char *buf, size_t len,
 }
 
 /*
- * A record longer than the buffer: write it as one open span, reading on
- * until its terminator.  On return buf[0, *fill) holds what followed it.
+ * Appends the complete records in buf[0, len) (plus a terminator when
+ * add_term: the final record had none) as one closed span; untagged bytes
+ * of a plain regular file at in_off go out without a copy.
  */
-static int long_record(struct pm_append *a, struct input *in, size_t *fill,
-                       bool *eof)
+static int append_records(struct pm_append *a, const char *buf, size_t len,
+                          bool add_term, const struct input *in,
+                          uint64_t in_off)
+{
+	int rc;
+
+	if (a->tag_len || add_term || in->rd || !in->src.regular)
+		return pm_lines_append(a, NULL, 0, buf, len, add_term);
+	rc = pm_span_begin(a, len);
+	if (rc < 0)
+		return rc;
+	a->w->st.records += pm_lines_count(buf, len, a->m->term);
+	/* The bytes as they are in the file: moved, not copied. */
+	rc = pm_span_put_from(a, buf, len, in->src.fd, in_off);
+	pm_span_end(a);
+	return rc;
+}
+
+int pm_lines_long(struct pm_append *a, const char *head, size_t head_len,
+                  size_t *fill, pm_read_more_fn more, void *ctx)
 {
 	struct pm_worker *w = a->w;
 	struct pm_merge *m = a->m;
@@ -348,32 +377,62 @@ static int long_record(struct pm_append *a, struct input *in, size_t *fill,
 		return rc;
 	w->st.records++;
 	rc = pm_span_put(a, a->tag, a->tag_len);
-	for (;;) {
-		if (rc < 0)
-			break;
+	if (rc == 0 && head_len)
+		rc = pm_span_put(a, head, head_len);
+	while (rc == 0) {
 		char *t = memchr(w->buf, m->term, n);
-		size_t head = t ? (size_t)(t - w->buf) + 1 : n;
-		rc = pm_span_put(a, w->buf, head);
-		if (rc < 0)
-			break;
-		if (t) {
-			memmove(w->buf, w->buf + head, n - head);
-			*fill = n - head;
+		size_t part = t ? (size_t)(t - w->buf) + 1 : n;
+
+		rc = pm_span_put(a, w->buf, part);
+		if (rc < 0 || t) {
+			memmove(w->buf, w->buf + part, n - part);
+			*fill = n - part;
 			break;
 		}
-		ssize_t k = input_read(in, w->buf, w->bufsize);
+		ssize_t k = more(ctx, w->buf, w->bufsize);
 		if (k <= 0) {
-			if (k < 0)
-				read_failed(a, in, k);
 			/* Never leave a record unterminated in the output. */
-			rc = k == 0 ? pm_span_put(a, &m->term, 1) : (int)k;
+			rc = pm_span_put(a, &m->term, 1);
 			*fill = 0;
-			*eof = true;
 			break;
 		}
 		n = (size_t)k;
 	}
 	pm_span_end(a);
+	return rc;
+}
+
+/* long_record's reader: the worker's own input, to its end. */
+struct input_more {
+	struct pm_append *a;
+	struct input *in;
+	bool eof;
+};
+
+static ssize_t input_more(void *arg, char *buf, size_t len)
+{
+	struct input_more *c = arg;
+	ssize_t k = input_read(c->in, buf, len);
+
+	if (k <= 0) {
+		c->eof = true;
+		if (k < 0)
+			read_failed(c->a, c->in, k);
+	}
+	return k;
+}
+
+/*
+ * A record longer than the buffer: written as one open span, reading on
+ * until its terminator.  On return buf[0, *fill) holds what followed it.
+ */
+static int long_record(struct pm_append *a, struct input *in, size_t *fill,
+                       bool *eof)
+{
+	struct input_more c = {.a = a, .in = in};
+	int rc = pm_lines_long(a, NULL, 0, fill, input_more, &c);
+
+	*eof = *eof || c.eof;
 	return rc;
 }
 
@@ -435,9 +494,23 @@ static void seen(struct pm_worker *w, const struct pm_source *src, int rc)
 		w->sizes_seen += src->size;
 }
 
+/* --tail: start src that many records before its end. */
+static int seek_tail(struct pm_worker *w, struct pm_source *src)
+{
+	uint64_t off;
+	int rc =
+	    pm_source_tail_offset(src->fd, src->size, w->m->cfg->tail_lines,
+	                          w->m->term, w->buf, w->bufsize, &off);
+
+	if (rc == 0 && off > src->offset)
+		src->offset = off;
+	return rc;
+}
+
 /*
  * Merges the input of a from in->src, which pm_source_open() opened (rc:
- * what it returned), and closes it.
+ * what it returned), and closes it.  A stream in --unit=line is handed to
+ * the stream reader instead (counted in w->handed), which finishes it.
  */
 static void merge_opened(struct pm_append *a, struct input *in, int rc)
 {
@@ -449,17 +522,30 @@ static void merge_opened(struct pm_append *a, struct input *in, int rc)
 
 	seen(w, src, rc);
 	if (rc < 0) {
-		input_failed(m, name, -rc);
+		pm_input_failed(m, name, -rc);
 		pm_append_whole(a, NULL, 0);
 		return;
 	}
 	first_offset = src->offset;
 	if (pm_input_is_output(m, src)) {
-		input_failed(m, name, PMERGE_ERR_INPUT_IS_OUTPUT);
+		pm_input_failed(m, name, PMERGE_ERR_INPUT_IS_OUTPUT);
+		pm_append_whole(a, NULL, 0);
+		goto out_close;
+	}
+	if (m->cfg->tail && src->regular && (rc = seek_tail(w, src)) < 0) {
+		pm_input_failed(m, name, -rc);
 		pm_append_whole(a, NULL, 0);
 		goto out_close;
 	}
 	w->st.inputs++;
+	if (m->unit == PMERGE_UNIT_LINE && !src->regular &&
+	    !m->cfg->decompress && !pm_input_chained(m, a->idx) &&
+	    pm_streams_adopt(m->live, src, a->idx) == 0) {
+		/* Every stream is read at once, whatever -j: the worker
+		 * goes on with the next input. */
+		w->handed++;
+		goto out_close;
+	}
 	if (m->cfg->decompress) {
 		rc = pm_reader_open(&in->rd, src, true, in->wake_fd);
 		if (rc < 0) {
@@ -481,7 +567,7 @@ static void merge_opened(struct pm_append *a, struct input *in, int rc)
 	if (m->unit == PMERGE_UNIT_LINE) {
 		char *tag = NULL;
 		if (m->cfg->tag) {
-			tag = pmerge_tag_make(name, &a->tag_len);
+			tag = pm_tag_for(m->cfg, a->idx, &a->tag_len);
 			if (!tag) {
 				pm_output_failed(m, -ENOMEM);
 				goto out_close;
@@ -586,7 +672,7 @@ static void merge_run(struct pm_worker *w, size_t first, size_t count)
 			continue;
 		}
 		rc = pm_source_open(src, name);
-		bool small = rc == 0 && src->regular &&
+		bool small = rc == 0 && src->regular && !m->cfg->tail &&
 		             src->size > src->offset &&
 		             src->size - src->offset <= w->bufsize &&
 		             !pm_input_is_output(m, src);
@@ -659,16 +745,20 @@ void *pm_worker_main(void *arg)
 		goto out;
 	while (!atomic_load_explicit(&m->cancelled, memory_order_relaxed) &&
 	       (count = claim_run(m, &first)) > 0) {
+		size_t handed = w->handed;
 		if (count == 1)
 			/* -d in --order=arrival: the largest inputs first. */
 			merge_input(w,
 			            m->schedule ? m->schedule[first] : first);
 		else
 			merge_run(w, first, count);
-		atomic_fetch_add(&m->inputs_done, count);
+		/* The stream reader counts the inputs handed to it. */
+		atomic_fetch_add(&m->inputs_done, count - (w->handed - handed));
 	}
 out:
 	atomic_fetch_add(&m->workers_done, 1);
+	if (m->live)
+		pm_streams_poke(m->live); /* it may be waiting for us */
 	m->wake_loop(m);
 	return NULL;
 }

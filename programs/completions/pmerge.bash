@@ -62,7 +62,8 @@ _pmerge()
 		return
 		;;
 	-j | --jobs | -B | --buffer-size | --bench-jobs | -k | --key | -t | \
-		--field-separator | --since | --until)
+		--field-separator | --since | --until | --poll-interval | \
+		--tail | --label)
 		# A number, a size, a key, a separator or a time: nothing
 		# to offer.
 		return
@@ -77,6 +78,9 @@ _pmerge()
 			;;
 		--stats)
 			COMPREPLY=($(compgen -W 'text json' -- "$cur"))
+			;;
+		--color)
+			COMPREPLY=($(compgen -W 'auto always never' -- "$cur"))
 			;;
 		esac
 		return
@@ -113,6 +117,11 @@ _pmerge()
 			--check-order
 			--bench-jobs=
 			--export-json= --export-csv= --export-markdown=
+			-F --follow
+			--poll-interval=
+			--tail=
+			--label=
+			--color
 			-h --help
 			-V --version
 			' -- "$cur"))

@@ -45,5 +45,10 @@ complete -c pmerge -l bench-jobs -x -d 'With --bench: every strategy at each job
 complete -c pmerge -l export-json -r -F -d 'With --bench: write the results as hyperfine JSON'
 complete -c pmerge -l export-csv -r -F -d 'With --bench: write the results as hyperfine CSV'
 complete -c pmerge -l export-markdown -r -F -d 'With --bench: write the results as a Markdown table'
+complete -c pmerge -s F -l follow -d 'Keep reading each input as it grows, by name'
+complete -c pmerge -l poll-interval -x -d 'With -F, also look at every input each SECONDS'
+complete -c pmerge -l tail -x -d 'Start each regular input N lines before its end'
+complete -c pmerge -l label -x -d 'Comma-separated names that --tag shows'
+complete -c pmerge -l color -f -a 'auto always never' -d "Colour each input's tag"
 complete -c pmerge -s h -l help -d 'Display help and exit'
 complete -c pmerge -s V -l version -d 'Output version information and exit'

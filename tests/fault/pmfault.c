@@ -11,15 +11,15 @@
  *
  * CALLS   a ','-separated list of read, pread, write, writev, pwrite,
  *         pwritev, copy_file_range, splice, poll, open, mkostemp, rename,
- *         close, or of the groups reads (read, pread), writes (write,
- *         writev, pwrite, pwritev) and io (reads, writes, copy_file_range,
- *         splice).
- * ERROR   an errno name (EIO, ENOSPC, EINTR, ...) or number: the call
- *         fails with it and does nothing (close still closes, as Linux
+ *         close, inotify_init1, inotify_add_watch, or of the groups reads
+ * (read, pread), writes (write, writev, pwrite, pwritev) and io (reads, writes,
+ * copy_file_range, splice). ERROR   an errno name (EIO, ENOSPC, EINTR, ...) or
+ * number: the call fails with it and does nothing (close still closes, as Linux
  *         does); or "short": the call goes through but moves at most max=
  *         bytes.
  * OPTION  path=S    only calls on a path containing S: the path argument of
- *                   open, mkostemp and rename (either name), else a file
+ *                   open, mkostemp, rename (either name) and
+ *                   inotify_add_watch, else a file
  *                   descriptor that open or mkostemp returned for such a path
  *         fd=N      only calls on descriptor N (either end of
  *                   copy_file_range and splice, any entry of poll)
@@ -87,13 +87,27 @@ enum call {
 	C_MKOSTEMP,
 	C_RENAME,
 	C_CLOSE,
+	C_INOTIFY_INIT,
+	C_INOTIFY_WATCH,
 	C_COUNT_,
 };
 
 static const char *const call_names[C_COUNT_] = {
-    "read",     "pread",           "write",  "writev", "pwrite",
-    "pwritev",  "copy_file_range", "splice", "poll",   "open",
-    "mkostemp", "rename",          "close",
+    "read",
+    "pread",
+    "write",
+    "writev",
+    "pwrite",
+    "pwritev",
+    "copy_file_range",
+    "splice",
+    "poll",
+    "open",
+    "mkostemp",
+    "rename",
+    "close",
+    "inotify_init1",
+    "inotify_add_watch",
 };
 
 #define BIT(c) (1u << (c))
@@ -431,6 +445,9 @@ static const struct rule *decide(enum call c, const int *fds, size_t nfds,
 			continue;
 		if (p1 || p2) {
 			hit = !r->path || path_hit(r, p1, p2);
+		} else if (nfds == 0) {
+			/* A call on no descriptor (inotify_init1). */
+			hit = !r->path && r->fd < 0;
 		} else {
 			for (size_t k = 0; k < nfds && !hit; k++)
 				hit = fd_hit(i, fds[k]);
@@ -936,6 +953,29 @@ PF_EXPORT int renameat2(int fromdir, const char *from, int todir,
 	if (r && r->err)
 		return (int)fail(r);
 	return REAL(renameat2_fn, "renameat2")(fromdir, from, todir, to, flags);
+}
+
+/* -------------------------------------------------------------- inotify */
+
+typedef int (*inotify_init1_fn)(int);
+typedef int (*inotify_add_watch_fn)(int, const char *, uint32_t);
+
+PF_EXPORT int inotify_init1(int flags)
+{
+	const struct rule *r = decide(C_INOTIFY_INIT, NULL, 0, NULL, NULL);
+
+	if (r && r->err)
+		return (int)fail(r);
+	return REAL(inotify_init1_fn, "inotify_init1")(flags);
+}
+
+PF_EXPORT int inotify_add_watch(int fd, const char *path, uint32_t mask)
+{
+	const struct rule *r = decide(C_INOTIFY_WATCH, NULL, 0, path, NULL);
+
+	if (r && r->err)
+		return (int)fail(r);
+	return REAL(inotify_add_watch_fn, "inotify_add_watch")(fd, path, mask);
 }
 
 /* ---------------------------------------------------------------- close */
