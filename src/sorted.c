@@ -608,7 +608,8 @@ static int fill(struct pm_sorted *s, struct sin *in, struct chunk *c)
 	if (!grow((void **)&c->buf, &c->cap, in->carry_len + s->chunk_size + 1,
 	          1))
 		goto nomem;
-	memcpy(c->buf, in->carry, in->carry_len);
+	if (in->carry_len)
+		memcpy(c->buf, in->carry, in->carry_len);
 	c->len = in->carry_len;
 	for (;;) {
 		if (!eof) {
@@ -650,7 +651,8 @@ static int fill(struct pm_sorted *s, struct sin *in, struct chunk *c)
 		in->rec_start -= keep;
 	if (!grow((void **)&in->carry, &in->carry_cap, in->carry_len, 1))
 		goto nomem;
-	memcpy(in->carry, c->buf + keep, in->carry_len);
+	if (in->carry_len)
+		memcpy(in->carry, c->buf + keep, in->carry_len);
 	eof = eof || in->stop;
 	if (eof || (s->close_after_read && in->regular))
 		close_input(in);
