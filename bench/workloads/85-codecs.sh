@@ -46,7 +46,7 @@ PY
 	cat $(for i in $(seq 1 $n); do printf '%s ' "$d/app.log.$i"; done) >"$outdir/codecs.ref"
 
 	section "Compressed data (-d, -Z)" \
-		"$n rotated gzip logs (gzip -6) of $(bytes "$size") each decoded (nginx-like lines), page cache warm; the zstd (-3), xz (-1), bzip2 (-9) and lz4 sets are the first 4 of them; the mixed set is the rotated series plain, plain, .gz, .zst, .xz, .lz4. Into a pipe: \`| cat >/dev/null\`; into a file: on the disk, replacing the previous output. pmerge runs with its defaults (-j 4 workers). **The machine was loaded** by other work while these ran: the ratios are side by side in one run, the absolute times are not comparable with other sections."
+		"$n rotated gzip logs (gzip -6) of $(bytes "$size") each decoded (nginx-like lines), page cache warm; the zstd (-3), xz (-1), bzip2 (-9) and lz4 sets are the first 4 of them; the mixed set is the rotated series plain, plain, .gz, .zst, .xz, .lz4. Into a pipe: \`| cat >/dev/null\`; into a file: on the disk, replacing the previous output. pmerge runs with its defaults (the default -j). **The machine was loaded** by other work while these ran: the ratios are side by side in one run, the absolute times are not comparable with other sections."
 
 	hf codecs-gzip-pipe \
 		-n zcat "zcat $G | cat >/dev/null" \
