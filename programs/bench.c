@@ -29,7 +29,11 @@
 
 /* ------------------------------------------------------------ the bench */
 
-static const int watched_signals[] = {SIGINT, SIGTERM, SIGHUP, SIGUSR1};
+/* A merge's stop signals (src/loop.c), and SIGUSR1. */
+static const int watched_signals[] = {
+    SIGINT,  SIGTERM, SIGHUP,    SIGQUIT, SIGPIPE, SIGALRM,   SIGUSR2,
+    SIGPOLL, SIGPROF, SIGVTALRM, SIGXCPU, SIGXFSZ, SIGSTKFLT, SIGUSR1,
+};
 #define N_WATCHED (sizeof(watched_signals) / sizeof(watched_signals[0]))
 
 struct bench {

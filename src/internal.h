@@ -634,7 +634,10 @@ bool pm_merge_done(struct pm_merge *m);
 
 /* ------------------------------------------------------------------- loop */
 
-#define PM_LOOP_STOP_SIGNALS 3 /* INT, TERM, HUP: cancel the merge */
+/* Every signal whose default action ends the process and that can be
+ * caught safely (not the faults, SIGSEGV and the like): each cancels the
+ * merge, so that none leaves a temporary file or a half-made output. */
+#define PM_LOOP_STOP_SIGNALS 13
 #define PM_LOOP_INFO_SIGNALS 2 /* USR1: status line; WINCH: resize */
 
 /*

@@ -14,16 +14,18 @@
  * them (only a write blocked on a stalled reader can take that long). */
 #define PM_GRACE_MS 500
 
-static const int stop_signals[PM_LOOP_STOP_SIGNALS] = {SIGINT, SIGTERM, SIGHUP};
+static const int stop_signals[PM_LOOP_STOP_SIGNALS] = {
+    SIGINT,  SIGTERM, SIGHUP,    SIGQUIT, SIGPIPE, SIGALRM,   SIGUSR2,
+    SIGPOLL, SIGPROF, SIGVTALRM, SIGXCPU, SIGXFSZ, SIGSTKFLT,
+};
 static const int info_signals[PM_LOOP_INFO_SIGNALS] = {SIGUSR1, SIGWINCH};
 
 /* The signals held back from finish() until the output is settled. */
 static void settle_signals(sigset_t *set)
 {
 	sigemptyset(set);
-	sigaddset(set, SIGINT);
-	sigaddset(set, SIGTERM);
-	sigaddset(set, SIGHUP);
+	for (size_t i = 0; i < PM_LOOP_STOP_SIGNALS; i++)
+		sigaddset(set, stop_signals[i]);
 	sigaddset(set, SIGUSR1);
 }
 

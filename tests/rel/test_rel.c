@@ -588,6 +588,42 @@ START_TEST(output_keeps_xattrs_and_acl)
 }
 END_TEST
 
+/* ----------------------------------------------------------- leftovers */
+
+/*
+ * Any signal whose default action ends the process (not only INT, TERM
+ * and HUP) stops the merge the same way: FILE untouched, no temporary file
+ * left, the process ended by that signal.
+ */
+START_TEST(any_stop_signal)
+{
+	static const int sigs[] = {SIGQUIT, SIGUSR2, SIGALRM,
+	                           SIGPIPE, SIGXCPU, SIGVTALRM};
+	char *dir = tu_enter_scratch();
+	struct hu_result r;
+	struct hu_snap s;
+	int hold;
+
+	ck_assert_int_eq(mkfifo("p", 0600), 0);
+	/* Read-write: never blocks, and holds a writer so it never ends. */
+	hold = open("p", O_RDWR | O_CLOEXEC | O_NONBLOCK);
+	ck_assert_int_ge(hold, 0);
+	hu_make("a", 300000, 1, true);
+	tu_write_file("out", OLD, strlen(OLD));
+	hu_snap_take(&s, "out");
+	char *argv[] = {(char *)hu_pmerge(), "-o", "out", "a", "p", NULL};
+	struct hu_opts o = {.argv = argv, .sig = sigs[_i], .sig_after = 0.5};
+	hu_run(&r, &o);
+	close(hold);
+	ck_assert(!r.timed_out);
+	ck_assert_int_eq(r.sig, sigs[_i]);
+	hu_snap_expect(&s, "out");
+	hu_expect_no_temp(".");
+	hu_result_free(&r);
+	tu_leave_scratch(dir);
+}
+END_TEST
+
 /* --------------------------------------------------------------- suite */
 
 static Suite *rel_suite(void)
@@ -609,6 +645,9 @@ static Suite *rel_suite(void)
 	tcase_add_test(t, value_abbreviations);
 	tcase_add_test(t, stats_output);
 	tcase_add_test(t, nonblocking_regular_input);
+	suite_add_tcase(s, t);
+	t = tcase_create("leftovers");
+	tcase_add_loop_test(t, any_stop_signal, 0, 6);
 	suite_add_tcase(s, t);
 	return s;
 }
