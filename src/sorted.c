@@ -1255,7 +1255,7 @@ int pm_sorted_setup(struct pm_merge *m, unsigned jobs, unsigned *threads)
 		in->idx = i;
 		in->src.fd = -1;
 		if (cfg->tag) {
-			in->tag = pmerge_tag_make(in->name, &in->tag_len);
+			in->tag = pm_tag_for(cfg, i, &in->tag_len);
 			if (!in->tag)
 				return -ENOMEM;
 		}

@@ -409,6 +409,9 @@ START_TEST(test_zero_tag_stdin_fifo)
 	EXPECT(0, "zz\tb\nyy\tc\n",
 	       "printf 'b\\0' > zz; printf 'c\\0' > yy; "
 	       "$P -m -z --tag yy zz | tr '\\0' '\\n'");
+	/* --label names the inputs for --tag. */
+	EXPECT(0, "first\tb\nsecond\tc\n",
+	       "$P -m -z --tag --label=second,first yy zz | tr '\\0' '\\n'");
 	put("a", "1\n3\n5\n");
 	EXPECT(0, "1\n2\n3\n4\n5\n6\n", "printf '2\\n4\\n6\\n' | $P -m -n a -");
 	EXPECT(0, "1\n2\n3\n4\n5\n6\n7\n",
