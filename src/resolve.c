@@ -93,7 +93,9 @@ static void finish(struct pm_merge *m)
 	size_t n = m->cfg->n_inputs;
 	bool no_memory = false;
 
-	qsort(m->streams, m->n_streams, sizeof(*m->streams), id_cmp);
+	/* qsort() must not be given the NULL of an empty list. */
+	if (m->n_streams > 1)
+		qsort(m->streams, m->n_streams, sizeof(*m->streams), id_cmp);
 	for (size_t i = 1; i < m->n_streams && !no_memory; i++) {
 		const struct pm_stream_id *a = &m->streams[i - 1];
 		const struct pm_stream_id *b = &m->streams[i];

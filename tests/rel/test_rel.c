@@ -317,12 +317,15 @@ END_TEST
 START_TEST(files0_all_or_nothing)
 {
 	static const struct {
-		const char *list, *message;
+		const char *list;
+		size_t len; /* the list holds NULs: its length in bytes */
+		const char *message;
 		bool from_stdin;
 	} cases[] = {
-	    {"a\0\0c", "pmerge: lst:2: invalid zero-length file name\n", false},
-	    {"a\0\0c", "pmerge: -:2: invalid zero-length file name\n", true},
-	    {"a\0-\0c",
+	    {"a\0\0c", 4, "pmerge: lst:2: invalid zero-length file name\n",
+	     false},
+	    {"a\0\0c", 4, "pmerge: -:2: invalid zero-length file name\n", true},
+	    {"a\0-\0c", 5,
 	     "pmerge: when reading file names from standard input, no file "
 	     "name of '-' allowed\n",
 	     true},
@@ -335,7 +338,7 @@ START_TEST(files0_all_or_nothing)
 
 	hu_make("a", 1000, 1, true);
 	hu_make("c", 1000, 3, true);
-	tu_write_file("lst", cases[c].list, 6);
+	tu_write_file("lst", cases[c].list, cases[c].len);
 	if (exists)
 		tu_write_file("out", OLD, strlen(OLD));
 	hu_snap_take(&s, "out");
