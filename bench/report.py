@@ -77,6 +77,10 @@ def fmt_s(v):
     return f"{v * 1e6:.0f} µs"
 
 
+def ratio(v, base):
+    return f"{v / base:.3f}" if base > 0 else "–"
+
+
 def table(path, ref, cpu=False):
     res = load(path)["results"]
     by = {r["command"]: r for r in res}
@@ -100,12 +104,17 @@ def table(path, ref, cpu=False):
         rng = f"{fmt_s(r['min'])} … {fmt_s(r['max'])}"
         tail = "" if cpu else f" {fmt_s(r['user'] + r['system'])} |"
         print(f"| `{r['command']}` | {fmt_s(r['median'])} | {mid}{mean} | "
-              f"{rng} |{tail} {r['median'] / base:.3f} |")
+              f"{rng} |{tail} {ratio(r['median'], base)} |")
 
 
 def claim(path, cand, refs, limit):
     by = results(path)
     base = min(by[r]["median"] for r in refs.split(","))
+    if base <= 0:
+        # Faster than hyperfine can tell from starting a shell (a
+        # reflink copy on XFS or btrfs): no ratio to give.
+        print("– n/a")
+        return
     ratio = by[cand]["median"] / base
     print(f"{ratio:.3f} {'PASS' if ratio <= float(limit) else 'FAIL'}")
 

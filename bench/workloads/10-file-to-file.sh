@@ -8,7 +8,7 @@ bench_file_to_file() {
 	need_fs
 	"$pm" --help | grep -q -- '--fsync' && fsync=true
 	section "Large files into a regular file" \
-		"2 × $(bytes "$big_size") of random data, page cache warm, a sync before every run. *Fresh*: the output is removed (and synced) before each run. *Replace*: the output exists (the previous run's, of the same size) and is replaced. cat 9.x and pmerge use copy_file_range; \`sponge\` (moreutils) and \`sort -m -o\` also write their whole output before they touch FILE (sort -m merges the inputs as lines: the same bytes, another order)."
+		"2 × $(bytes "$big_size") of random data, page cache warm, a sync before every run. *Fresh*: the output is removed (and synced) before each run. *Replace*: the output exists (the previous run's, of the same size) and is replaced. cat 9.x and pmerge use copy_file_range; \`sponge\` (moreutils) and \`sort -m -o\` also write their whole output before they touch FILE (sort -m merges the inputs as lines: the same bytes, another order). On XFS and btrfs, copy_file_range within one file system shares the blocks (a reflink), so cat and pmerge copy no data there and may be too fast for hyperfine to time (–)."
 	for fs in "${fs_list[@]}"; do
 		d=$(fs_dir "$fs")
 		D=$(q "$d")
