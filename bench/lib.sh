@@ -147,7 +147,9 @@ fs_loop() {
 	command -v "$1" >/dev/null || return 1
 	[[ $(id -u) == 0 ]] || return 1
 	rm -f "$img"
-	truncate -s $((3 * big_size + 2 * big_size + (1 << 30))) "$img" || return 1
+	# Inputs, the old output and the new, a sponge or sort copy, and room
+	# for what btrfs frees only at its next commit.
+	truncate -s $((10 * big_size + (2 << 30))) "$img" || return 1
 	"$@" "$img" >"$work/mkfs-$fs.log" 2>&1 || return 1
 	mkdir -p "$mnt"
 	mount -o loop "$img" "$mnt" 2>>"$work/mkfs-$fs.log" || return 1
