@@ -250,6 +250,20 @@ void tu_sleep_s(double seconds)
 		;
 }
 
+char *tu_scratch;
+
+void tu_scratch_setup(void)
+{
+	tu_scratch = tu_mkdtemp();
+}
+
+void tu_scratch_teardown(void)
+{
+	tu_rmdir_rf(tu_scratch);
+	free(tu_scratch);
+	tu_scratch = NULL;
+}
+
 char *tu_enter_scratch(void)
 {
 	char *dir = tu_mkdtemp();

@@ -55,6 +55,14 @@ void tu_run_free(struct tu_run *r);
  */
 char *tu_mkdtemp(void);
 /*
+ * A checked fixture: tu_scratch_setup() makes a fresh scratch directory,
+ * tu_scratch, for each test (each runs in its own process) and
+ * tu_scratch_teardown() removes it.
+ */
+extern char *tu_scratch;
+void tu_scratch_setup(void);
+void tu_scratch_teardown(void);
+/*
  * A fresh scratch directory, entered: the test names its files relative to
  * it.  Readable by other users (the permission cases run pmerge as one).
  * tu_leave_scratch() leaves it, removes it and frees dir.

@@ -28,20 +28,6 @@
 #include <zlib.h>
 #include <zstd.h>
 
-static char *g_dir;
-
-static void setup(void)
-{
-	g_dir = tu_mkdtemp();
-}
-
-static void teardown(void)
-{
-	tu_rmdir_rf(g_dir);
-	free(g_dir);
-	g_dir = NULL;
-}
-
 /* ------------------------------------------------------ making the data */
 
 struct blob {
@@ -226,7 +212,7 @@ static void read_all(struct pm_source *src, size_t chunk, int wake_fd,
 static void decode_file(const void *p, size_t n, size_t chunk,
                         struct decoded *d)
 {
-	char *path = tu_path(g_dir, "in");
+	char *path = tu_path(tu_scratch, "in");
 	struct pm_source src;
 	int wake[2];
 
@@ -560,7 +546,7 @@ END_TEST
 /* A plain regular file is given back untouched: offset where it was. */
 START_TEST(test_plain_regular_gives_back)
 {
-	char *path = tu_path(g_dir, "plain");
+	char *path = tu_path(tu_scratch, "plain");
 	uint8_t *data = sample(300000, 4);
 	struct pm_source src;
 	struct pm_reader *r;
@@ -584,7 +570,7 @@ START_TEST(test_no_decode)
 {
 	uint8_t *data = sample(10000, 8);
 	struct blob z = gzip_encode(data, 10000);
-	char *path = tu_path(g_dir, "in.gz");
+	char *path = tu_path(tu_scratch, "in.gz");
 	struct pm_source src;
 	struct pm_reader *r;
 	uint8_t buf[4096];
@@ -725,7 +711,7 @@ static Suite *decode_suite(void)
 	Suite *s = suite_create("decode");
 	TCase *tc = tcase_create("codecs");
 
-	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_checked_fixture(tc, tu_scratch_setup, tu_scratch_teardown);
 	tcase_set_timeout(tc, 120);
 	tcase_add_loop_test(tc, test_roundtrip_file, 0, N_CODECS);
 	tcase_add_loop_test(tc, test_roundtrip_pipe, 0, N_CODECS);
@@ -739,7 +725,7 @@ static Suite *decode_suite(void)
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("reader");
-	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_checked_fixture(tc, tu_scratch_setup, tu_scratch_teardown);
 	tcase_add_test(tc, test_plain);
 	tcase_add_test(tc, test_plain_regular_gives_back);
 	tcase_add_test(tc, test_no_decode);

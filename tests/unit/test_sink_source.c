@@ -20,21 +20,6 @@
 #include <time.h>
 #include <unistd.h>
 
-/* A scratch directory per test; each test runs in its own process. */
-static char *g_dir;
-
-static void setup(void)
-{
-	g_dir = tu_mkdtemp();
-}
-
-static void teardown(void)
-{
-	tu_rmdir_rf(g_dir);
-	free(g_dir);
-	g_dir = NULL;
-}
-
 /* Open descriptors of this process, to catch leaks on error paths. */
 static size_t open_fds(void)
 {
@@ -49,7 +34,7 @@ static bool fd_is_open(int fd)
 static char *random_file(const char *name, size_t len, uint64_t seed,
                          char **data)
 {
-	char *path = tu_path(g_dir, name);
+	char *path = tu_path(tu_scratch, name);
 	char *d = malloc(len + 1);
 	ck_assert_ptr_nonnull(d);
 	tu_fill_random(d, len, seed);
@@ -124,7 +109,7 @@ END_TEST
 
 START_TEST(test_source_empty)
 {
-	char *path = tu_path(g_dir, "empty");
+	char *path = tu_path(tu_scratch, "empty");
 	struct pm_source src;
 	char b[16];
 	int wake[2];
@@ -142,10 +127,10 @@ END_TEST
 START_TEST(test_source_errors)
 {
 	struct pm_source src;
-	char *missing = tu_path(g_dir, "missing");
+	char *missing = tu_path(tu_scratch, "missing");
 	size_t before = open_fds();
 
-	ck_assert_int_eq(pm_source_open(&src, g_dir), -EISDIR);
+	ck_assert_int_eq(pm_source_open(&src, tu_scratch), -EISDIR);
 	ck_assert_int_eq(pm_source_open(&src, missing), -ENOENT);
 	/* A failed open leaves nothing open behind it. */
 	ck_assert_uint_eq(open_fds(), before);
@@ -164,7 +149,7 @@ static void *write_wake_later(void *arg)
 
 START_TEST(test_source_fifo_no_writer)
 {
-	char *path = tu_path(g_dir, "fifo");
+	char *path = tu_path(tu_scratch, "fifo");
 	struct pm_source src;
 	char b[64];
 	int wake[2];
@@ -218,7 +203,7 @@ static void *fifo_writer_main(void *arg)
 
 START_TEST(test_source_fifo_writer)
 {
-	char *path = tu_path(g_dir, "fifo");
+	char *path = tu_path(tu_scratch, "fifo");
 	char *data = malloc(200000);
 	struct pm_source src;
 	struct fifo_writer w;
@@ -297,7 +282,7 @@ END_TEST
 
 START_TEST(test_source_stdin_regular_offset)
 {
-	char *path = tu_path(g_dir, "in");
+	char *path = tu_path(tu_scratch, "in");
 	struct pm_source src;
 	size_t len;
 
@@ -370,7 +355,7 @@ static char *dir_of(const char *path)
 
 START_TEST(test_sink_replace_commit)
 {
-	char *out = tu_path(g_dir, "out.txt");
+	char *out = tu_path(tu_scratch, "out.txt");
 	struct pm_sink s;
 	const char *what = NULL;
 
@@ -393,7 +378,7 @@ START_TEST(test_sink_replace_commit)
 	 * rename cannot cross file systems. */
 	ck_assert(tu_exists(temp));
 	ck_assert_str_eq(tdir, odir);
-	ck_assert_uint_eq(tu_count_entries(g_dir), 2);
+	ck_assert_uint_eq(tu_count_entries(tu_scratch), 2);
 
 	sink_put(&s, "new ", 4);
 	sink_put(&s, "content\n", 8);
@@ -406,10 +391,10 @@ START_TEST(test_sink_replace_commit)
 	ck_assert_uint_ne(ino_of(out), old_ino);
 	ck_assert_uint_eq(mode_of(out), 0640);
 	ck_assert(!tu_exists(temp));
-	ck_assert_uint_eq(tu_count_entries(g_dir), 1);
+	ck_assert_uint_eq(tu_count_entries(tu_scratch), 1);
 	pm_sink_close(&s);
 	assert_file(out, "new content\n", 12);
-	ck_assert_uint_eq(tu_count_entries(g_dir), 1);
+	ck_assert_uint_eq(tu_count_entries(tu_scratch), 1);
 	free(temp);
 	free(tdir);
 	free(odir);
@@ -419,7 +404,7 @@ END_TEST
 
 START_TEST(test_sink_replace_abort)
 {
-	char *out = tu_path(g_dir, "out.txt");
+	char *out = tu_path(tu_scratch, "out.txt");
 	struct pm_sink s;
 	const char *what = NULL;
 
@@ -428,17 +413,17 @@ START_TEST(test_sink_replace_abort)
 	ck_assert_int_eq(pm_sink_open(&s, out, false, &what), 0);
 	char *temp = strdup(s.temp);
 	sink_put(&s, "half a merge", 12);
-	ck_assert_uint_eq(tu_count_entries(g_dir), 2);
+	ck_assert_uint_eq(tu_count_entries(tu_scratch), 2);
 
 	pm_sink_abort(&s);
 	ck_assert(!tu_exists(temp));
-	ck_assert_uint_eq(tu_count_entries(g_dir), 1);
+	ck_assert_uint_eq(tu_count_entries(tu_scratch), 1);
 	assert_file(out, "KEEP ME\n", 8);
 	ck_assert_uint_eq(mode_of(out), 0604);
 	/* Safe twice, and closing afterwards changes nothing. */
 	pm_sink_abort(&s);
 	pm_sink_close(&s);
-	ck_assert_uint_eq(tu_count_entries(g_dir), 1);
+	ck_assert_uint_eq(tu_count_entries(tu_scratch), 1);
 	assert_file(out, "KEEP ME\n", 8);
 	free(temp);
 	free(out);
@@ -448,7 +433,7 @@ END_TEST
 START_TEST(test_sink_replace_close_without_commit)
 {
 	/* Closing a sink that was never committed must not publish it. */
-	char *out = tu_path(g_dir, "out.txt");
+	char *out = tu_path(tu_scratch, "out.txt");
 	struct pm_sink s;
 	const char *what = NULL;
 
@@ -456,7 +441,7 @@ START_TEST(test_sink_replace_close_without_commit)
 	ck_assert_int_eq(pm_sink_open(&s, out, false, &what), 0);
 	sink_put(&s, "half a merge", 12);
 	pm_sink_close(&s);
-	ck_assert_uint_eq(tu_count_entries(g_dir), 1);
+	ck_assert_uint_eq(tu_count_entries(tu_scratch), 1);
 	assert_file(out, "KEEP ME\n", 8);
 	free(out);
 }
@@ -464,7 +449,7 @@ END_TEST
 
 START_TEST(test_sink_replace_new_file)
 {
-	char *out = tu_path(g_dir, "fresh.txt");
+	char *out = tu_path(tu_scratch, "fresh.txt");
 	struct pm_sink s;
 	const char *what = NULL;
 
@@ -481,16 +466,16 @@ START_TEST(test_sink_replace_new_file)
 	/* A new output gets the mode "cat > file" would give it, not the
 	 * 0600 of a temporary file. */
 	ck_assert_uint_eq(mode_of(out), 0644);
-	ck_assert_uint_eq(tu_count_entries(g_dir), 1);
+	ck_assert_uint_eq(tu_count_entries(tu_scratch), 1);
 	free(out);
 }
 END_TEST
 
 START_TEST(test_sink_replace_symlink)
 {
-	char *sub = tu_path(g_dir, "sub");
+	char *sub = tu_path(tu_scratch, "sub");
 	char *real = tu_path(sub, "real");
-	char *link = tu_path(g_dir, "link");
+	char *link = tu_path(tu_scratch, "link");
 	struct pm_sink s;
 	const char *what = NULL;
 	struct stat st;
@@ -506,7 +491,7 @@ START_TEST(test_sink_replace_symlink)
 	ck_assert_int_eq(s.kind, PM_SINK_REPLACE);
 	/* The temporary file sits beside the target, not beside the link. */
 	ck_assert_uint_eq(tu_count_entries(sub), 2);
-	ck_assert_uint_eq(tu_count_entries(g_dir), 2);
+	ck_assert_uint_eq(tu_count_entries(tu_scratch), 2);
 	sink_put(&s, "new target\n", 11);
 	assert_file(real, "old target\n", 11);
 	ck_assert_int_eq(pm_sink_commit(&s), 0);
@@ -529,9 +514,9 @@ END_TEST
 
 START_TEST(test_sink_replace_dangling_symlink)
 {
-	char *sub = tu_path(g_dir, "sub");
+	char *sub = tu_path(tu_scratch, "sub");
 	char *target = tu_path(sub, "later");
-	char *link = tu_path(g_dir, "link");
+	char *link = tu_path(tu_scratch, "link");
 	struct pm_sink s;
 	const char *what = NULL;
 	struct stat st;
@@ -554,7 +539,7 @@ END_TEST
 
 START_TEST(test_sink_open_errors)
 {
-	char *nodir = tu_path(g_dir, "no/such/dir/out");
+	char *nodir = tu_path(tu_scratch, "no/such/dir/out");
 	struct pm_sink s;
 	const char *what = NULL;
 	size_t before = open_fds();
@@ -566,12 +551,12 @@ START_TEST(test_sink_open_errors)
 	ck_assert_ptr_nonnull(what);
 
 	what = NULL;
-	ck_assert_int_eq(pm_sink_open(&s, g_dir, false, &what), -EISDIR);
+	ck_assert_int_eq(pm_sink_open(&s, tu_scratch, false, &what), -EISDIR);
 	ck_assert_ptr_nonnull(what);
-	ck_assert_int_eq(pm_sink_open(&s, g_dir, true, &what), -EISDIR);
+	ck_assert_int_eq(pm_sink_open(&s, tu_scratch, true, &what), -EISDIR);
 	/* Failed opens leave neither descriptors nor temporary files. */
 	ck_assert_uint_eq(open_fds(), before);
-	ck_assert_uint_eq(tu_count_entries(g_dir), 0);
+	ck_assert_uint_eq(tu_count_entries(tu_scratch), 0);
 	free(nodir);
 }
 END_TEST
@@ -580,8 +565,8 @@ END_TEST
 
 START_TEST(test_sink_append)
 {
-	char *out = tu_path(g_dir, "log");
-	char *fresh = tu_path(g_dir, "fresh");
+	char *out = tu_path(tu_scratch, "log");
+	char *fresh = tu_path(tu_scratch, "fresh");
 	struct pm_sink s;
 	const char *what = NULL;
 
@@ -604,7 +589,7 @@ START_TEST(test_sink_append)
 	ck_assert_int_eq(pm_sink_commit(&s), 0);
 	pm_sink_close(&s);
 	assert_file(out, "old\nmore\nother\nlast\n", 20);
-	ck_assert_uint_eq(tu_count_entries(g_dir), 1);
+	ck_assert_uint_eq(tu_count_entries(tu_scratch), 1);
 
 	/* Appending to a missing file creates it, as ">>" does. */
 	ck_assert_int_eq(pm_sink_open(&s, fresh, true, &what), 0);
@@ -642,7 +627,7 @@ END_TEST
 
 START_TEST(test_sink_stdout_regular)
 {
-	char *out = tu_path(g_dir, "stdout");
+	char *out = tu_path(tu_scratch, "stdout");
 	struct pm_sink s;
 	const char *what = NULL;
 	int saved = dup(STDOUT_FILENO);
@@ -739,7 +724,7 @@ static int cmp_piece(const void *a, const void *b)
 START_TEST(test_sink_reserve_threads)
 {
 	enum { T = 8, PER = 400 };
-	char *out = tu_path(g_dir, "out");
+	char *out = tu_path(tu_scratch, "out");
 	struct pm_sink s;
 	const char *what = NULL;
 	struct reserver r[T];
@@ -898,7 +883,7 @@ static void *drain_main(void *arg)
 /* Opens a FIFO sink with a reader draining it. */
 static char *fifo_sink(struct pm_sink *s, struct drain *d)
 {
-	char *path = tu_path(g_dir, "out.fifo");
+	char *path = tu_path(tu_scratch, "out.fifo");
 	const char *what = NULL;
 	ck_assert_int_eq(mkfifo(path, 0600), 0);
 	*d = (struct drain){.path = path};
@@ -968,9 +953,8 @@ START_TEST(test_sink_put_from_pipe)
 	ck_assert_int_ge(in, 0);
 	char *path = fifo_sink(&s, &d);
 	ck_assert(s.is_pipe);
-	ck_assert_int_eq(pm_sink_put_from(&s, data, n, in, 0,
-	                                  pm_sink_reserve(&s, n)),
-	                 0);
+	ck_assert_int_eq(
+	    pm_sink_put_from(&s, data, n, in, 0, pm_sink_reserve(&s, n)), 0);
 	ck_assert_int_eq(pm_sink_commit(&s), 0);
 	pm_sink_close(&s);
 	ck_assert_int_eq(pthread_join(d.th, NULL), 0);
@@ -1060,7 +1044,7 @@ static atomic_bool g_no_cancel;
 /* A replace sink on dir/name, opened and checked. */
 static char *file_sink(struct pm_sink *s, const char *name)
 {
-	char *path = tu_path(g_dir, name);
+	char *path = tu_path(tu_scratch, name);
 	const char *what = NULL;
 	ck_assert_int_eq(pm_sink_open(s, path, false, &what), 0);
 	ck_assert(s->regular);
@@ -1293,7 +1277,7 @@ START_TEST(test_copy_input_is_directory)
 	char buf[4096];
 	uint64_t in_off = 0, copied = 777;
 	bool in_failed = false;
-	int in = open(g_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	int in = open(tu_scratch, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 
 	ck_assert_int_ge(in, 0);
 	ck_assert(!atomic_load(&s.cfr_broken));
@@ -1345,7 +1329,7 @@ static Suite *sink_source_suite(void)
 {
 	Suite *s = suite_create("sink_source");
 	TCase *tc = tcase_create("source");
-	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_checked_fixture(tc, tu_scratch_setup, tu_scratch_teardown);
 	tcase_add_test(tc, test_source_regular);
 	tcase_add_test(tc, test_source_empty);
 	tcase_add_test(tc, test_source_errors);
@@ -1357,7 +1341,7 @@ static Suite *sink_source_suite(void)
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("sink");
-	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_checked_fixture(tc, tu_scratch_setup, tu_scratch_teardown);
 	tcase_add_test(tc, test_sink_replace_commit);
 	tcase_add_test(tc, test_sink_replace_abort);
 	tcase_add_test(tc, test_sink_replace_close_without_commit);
@@ -1376,7 +1360,7 @@ static Suite *sink_source_suite(void)
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("copy");
-	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_checked_fixture(tc, tu_scratch_setup, tu_scratch_teardown);
 	tcase_add_test(tc, test_copy_regular);
 	tcase_add_test(tc, test_copy_regular_fallback);
 	tcase_add_test(tc, test_copy_stops_at_eof);
