@@ -330,6 +330,55 @@ static bool parse_size(const char *s, size_t *out)
 #define LOCK_NAMES                                                             \
 	"mutex, rlock, sem:N with 1 <= N <= 1024, spin, ticket, mcs, adaptive"
 
+/*
+ * One --lock entry, its name abbreviated as argmatch allows ("mut" is
+ * mutex, "se:4" is sem:4); a parameter after ':' is passed on as it is.
+ * The names are the engine's own (pmerge_lock_format), so that a new
+ * strategy abbreviates without a change here.  0, or 2 after the usage
+ * error.
+ */
+static int parse_lock(const char *tok, struct pmerge_lock_spec *spec)
+{
+	const char *colon = strchr(tok, ':');
+	size_t len = colon ? (size_t)(colon - tok) : strlen(tok);
+	char names[PMERGE_LOCK_COUNT_][16], full[64], cand[128] = "";
+	int found = -1, n_cand = 0;
+
+	for (int k = 0; k < PMERGE_LOCK_COUNT_; k++) {
+		struct pmerge_lock_spec s = {(enum pmerge_lock_kind)k, 1};
+
+		pmerge_lock_format(&s, names[k], sizeof(names[k]));
+		names[k][strcspn(names[k], ":")] = '\0';
+		if (strlen(names[k]) == len &&
+		    strncmp(tok, names[k], len) == 0) {
+			found = k, n_cand = 1;
+			break;
+		}
+		if (len > 0 && strncmp(tok, names[k], len) == 0) {
+			found = n_cand++ ? -2 : k;
+			strncat(cand, *cand ? ", " : "",
+			        sizeof(cand) - strlen(cand) - 1);
+			strncat(cand, names[k],
+			        sizeof(cand) - strlen(cand) - 1);
+			if (k == PMERGE_LOCK_SEM)
+				strncat(cand, ":N",
+				        sizeof(cand) - strlen(cand) - 1);
+		}
+	}
+	if (found == -2) {
+		fprintf(stderr,
+		        "pmerge: ambiguous lock strategy '%s' (could be: %s)\n",
+		        tok, cand);
+		return 2;
+	}
+	snprintf(full, sizeof(full), "%s%s", found >= 0 ? names[found] : tok,
+	         found >= 0 && colon ? colon : "");
+	if (pmerge_lock_parse(full, spec) < 0)
+		return usage_error(
+		    "invalid lock strategy '%s' (valid: " LOCK_NAMES ")", tok);
+	return 0;
+}
+
 /* --lock=LIST: strategies, comma-separated, no empty entry, each once. */
 static int parse_locks(struct pm_cli *cli, const char *arg)
 {
@@ -352,11 +401,8 @@ static int parse_locks(struct pm_cli *cli, const char *arg)
 			                   arg);
 		memcpy(tok, p, len);
 		tok[len] = '\0';
-		if (pmerge_lock_parse(tok, spec) < 0)
-			return usage_error(
-			    "invalid lock strategy '%s' (valid: " LOCK_NAMES
-			    ")",
-			    tok);
+		if (parse_lock(tok, spec) != 0)
+			return 2;
 		pmerge_lock_format(spec, a, sizeof(a));
 		for (size_t i = 0; i < cli->n_locks; i++)
 			if (strcmp(pmerge_lock_format(&cli->locks[i], b,
