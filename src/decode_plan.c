@@ -5,8 +5,9 @@
  * In --order=input a worker that decodes an input before that input's turn
  * keeps the first buffer in memory; when the decoded input is longer, it
  * goes on decoding into a spill file instead of waiting, and the spill is
- * copied in at the input's turn (and then the rest is decoded straight to
- * the output).  So the workers decode different inputs at the same time in
+ * copied in at the input's turn by the kernel (copy_file_range into a file,
+ * splice into a pipe; read and write where neither works), and then the
+ * rest is decoded straight to the output.  So the workers decode different inputs at the same time in
  * every order mode, memory stays at one buffer per worker, and the disk
  * holds at most what the workers decoded ahead.  Inputs are still taken in
  * command-line order there: a worker holding an input whose predecessors

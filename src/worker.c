@@ -263,19 +263,52 @@ static void file_regular(struct pm_append *a, struct input *in)
 	pm_span_end(a);
 }
 
+/*
+ * Copies what is left of the spill into the open span a at its offset, by
+ * the kernel where it can (copy_file_range into a file, splice into a pipe:
+ * the decoded bytes are not read back through the worker's buffer), and
+ * closes the spill.  0 or -errno (an output failure: the spill is ours).
+ */
+static int spill_copy(struct pm_append *a, struct input *in)
+{
+	struct pm_worker *w = a->w;
+	struct pm_merge *m = a->m;
+	uint64_t left = in->spill_len - in->spill_pos;
+	uint64_t part;
+	bool in_failed;
+	int rc = 0;
+
+	while (rc == 0 && left > 0) {
+		uint64_t want =
+		    left < PM_PROGRESS_STEP ? left : PM_PROGRESS_STEP;
+
+		rc = pm_sink_copy(&m->sink, in->spill_fd, &in->spill_pos, want,
+		                  a->off, w->buf, w->bufsize, &part, &in_failed,
+		                  &m->cancelled);
+		pm_span_count(a, part);
+		left -= part;
+		if (rc == 0 && part < want)
+			rc = -EIO; /* the spill is shorter than what we wrote */
+	}
+	close(in->spill_fd);
+	in->spill_fd = -1;
+	return rc < 0 ? pm_output_failed(m, rc) : 0;
+}
+
 /* --unit=file: a stream; contiguous even when longer than the buffer. */
 static void file_stream(struct pm_append *a, struct input *in)
 {
 	struct pm_worker *w = a->w;
-	ssize_t late;
-	ssize_t n = read_full(in, w->buf, w->bufsize, &late);
+	bool spilled = in->spill_fd >= 0;
+	ssize_t late = 0;
+	ssize_t n = spilled ? 0 : read_full(in, w->buf, w->bufsize, &late);
 
 	if (n < 0) {
 		read_failed(a, in, n);
 		pm_append_whole(a, NULL, 0);
 		return;
 	}
-	if ((size_t)n < w->bufsize || late < 0) {
+	if (!spilled && ((size_t)n < w->bufsize || late < 0)) {
 		/* It ended within the buffer: a closed span. */
 		pm_append_whole(a, w->buf, (size_t)n);
 		if (late < 0)
@@ -284,6 +317,12 @@ static void file_stream(struct pm_append *a, struct input *in)
 	}
 	if (pm_span_begin(a, UINT64_MAX) < 0)
 		return;
+	if (spilled && spill_copy(a, in) == 0) {
+		/* Decoded ahead: the spill first, then the reader's rest. */
+		n = input_read(in, w->buf, w->bufsize);
+		if (n < 0)
+			read_failed(a, in, n);
+	}
 	while (n > 0 && pm_span_put(a, w->buf, (size_t)n) == 0) {
 		n = input_read(in, w->buf, w->bufsize);
 		if (n < 0)

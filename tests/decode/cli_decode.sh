@@ -256,30 +256,44 @@ check "window cap: message" grep -q \
 
 # ------------------------------------ decoding ahead, statistics, progress
 # Input 0 is a FIFO whose writer waits: the second worker decodes input 1
-# before its turn, into an unnamed spill file in the output's directory.
+# before its turn, into an unnamed spill file (in the output's directory,
+# or TMPDIR for a pipe), which is copied in at its turn (copy_file_range
+# into a file, splice into a pipe) before the rest is decoded.
 mkfifo slow
 big=(a.log b.log a.log b.log a.log b.log a.log b.log)
 cat "${big[@]}" "${big[@]}" | gzip -c >big.gz
-"$PMERGE" -d -j2 -o merged slow big.gz 2>err &
-pid=$!
-exec 7>slow
-spilled=no
-for _ in $(seq 1 100); do
-	if ls -l /proc/$pid/fd 2>/dev/null | grep -q "$PWD/#.*(deleted)"; then
-		spilled=yes
-		break
-	fi
-	sleep 0.1
-done
-printf 'first\n' >&7
-exec 7>&-
-wait $pid
-check "decoded ahead: exit 0" test $? -eq 0 -a ! -s err
-check "decoded ahead into a spill in the output's directory" \
-	test $spilled = yes
 { printf 'first\n'; gzip -dc big.gz; } >want
-check "decoded ahead: output" cmp -s merged want
-check "no spill left behind" test "$(ls -A | grep -c '^#')" -eq 0
+for into in file pipe; do
+	rm -f merged outp
+	if [ $into = file ]; then
+		"$PMERGE" -d -j2 -o merged slow big.gz 2>err &
+	else
+		mkfifo outp
+		cat outp >merged &
+		TMPDIR=$PWD "$PMERGE" -d -j2 slow big.gz 2>err >outp &
+	fi
+	pid=$!
+	exec 7>slow
+	spilled=no
+	for _ in $(seq 1 100); do
+		if ls -l /proc/$pid/fd 2>/dev/null | grep -q "$PWD/#.*(deleted)"; then
+			spilled=yes
+			break
+		fi
+		sleep 0.1
+	done
+	printf 'first\n' >&7
+	exec 7>&-
+	wait $pid
+	check "decoded ahead into a $into: exit 0" test $? -eq 0 -a ! -s err
+	wait
+	check "decoded ahead into a $into: spilled beside the output" \
+		test $spilled = yes
+	check "decoded ahead into a $into: output" cmp -s merged want
+	check "decoded ahead into a $into: no spill left behind" \
+		test "$(ls -A | grep -c '^#')" -eq 0
+done
+rm -f outp
 
 "$PMERGE" -d --stats=json --stats-file=stats.json -o /dev/null \
 	a.log.gz b.log.zst a.log missing 2>/dev/null
