@@ -268,14 +268,12 @@ static int check_files(const struct pmerge_config *cfg)
 	}
 	for (size_t i = 0; i < cfg->n_inputs && !bad_output; i++) {
 		const char *name = cfg->inputs[i];
-		char q[1024];
 		int err = 0;
 
 		if (strcmp(name, "-") == 0 ||
 		    (stat(name, &st) == 0 && !S_ISREG(st.st_mode) &&
 		     !S_ISDIR(st.st_mode))) {
-			ui_message("%s: not a regular file",
-			           ui_quote(name, q, sizeof(q)));
+			ui_name_message(name, "not a regular file");
 			not_regular = true;
 			rc = -EIO;
 			continue;
@@ -293,10 +291,9 @@ static int check_files(const struct pmerge_config *cfg)
 			rc = -EIO;
 	}
 	if (bad_output) {
-		ui_message(
-		    "%s: --bench needs -o to name a regular file that is "
-		    "not one of the inputs",
-		    cfg->output);
+		ui_name_message(cfg->output,
+		                "--bench needs -o to name a regular file that "
+		                "is not one of the inputs");
 		return -EIO;
 	}
 	if (not_regular)

@@ -1,5 +1,6 @@
 /* Command-line parsing: argv -> struct pm_cli, with GNU-style diagnostics. */
 #include "cli.h"
+#include "quote.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -234,6 +235,13 @@ static int usage_error(const char *fmt, const char *arg)
 	return 2;
 }
 
+/* Out of memory while parsing: not bad usage, so exit status 1. */
+static int no_memory(const char *what)
+{
+	fprintf(stderr, "pmerge: cannot hold %s: %s\n", what, strerror(ENOMEM));
+	return 1;
+}
+
 /*
  * Picks word among choices (NULL-terminated) as GNU argmatch does: the
  * choice itself, or the one choice it begins ("nev" for "never").  Returns
@@ -460,6 +468,16 @@ bad:
  * (empty, or "-" when the list itself is stdin) are reported and skipped,
  * as GNU du and wc do, and make the exit status 1.
  */
+/* "pmerge: " PRE PATH POST ": " the reason; the list's name quoted. */
+static void files0_error(const char *pre, const char *path, const char *post,
+                         int err)
+{
+	char *q = *pre ? pm_quote_always(path) : pm_quote(path);
+
+	fprintf(stderr, "pmerge: %s%s%s: %s\n", pre, q, post, strerror(err));
+	pm_quote_free(q);
+}
+
 static int read_files0(struct pm_cli *cli, const char *path)
 {
 	bool from_stdin = strcmp(path, "-") == 0;
@@ -468,8 +486,7 @@ static int read_files0(struct pm_cli *cli, const char *path)
 	char *data = NULL;
 
 	if (fd < 0) {
-		fprintf(stderr, "pmerge: cannot open '%s' for reading: %s\n",
-		        path, strerror(errno));
+		files0_error("cannot open ", path, " for reading", errno);
 		return 1;
 	}
 	for (;;) {
@@ -477,7 +494,8 @@ static int read_files0(struct pm_cli *cli, const char *path)
 			cap = cap ? cap * 2 : 131072;
 			char *d = realloc(data, cap);
 			if (!d) {
-				errno = ENOMEM;
+				files0_error("cannot hold the names of ", path,
+				             "", ENOMEM);
 				goto fail;
 			}
 			data = d;
@@ -485,8 +503,10 @@ static int read_files0(struct pm_cli *cli, const char *path)
 		ssize_t k = read(fd, data + len, cap - len - 1);
 		if (k < 0 && errno == EINTR)
 			continue;
-		if (k < 0)
+		if (k < 0) {
+			files0_error("", path, ": read error", errno);
 			goto fail;
+		}
 		if (k == 0)
 			break;
 		len += (size_t)k;
@@ -500,7 +520,7 @@ static int read_files0(struct pm_cli *cli, const char *path)
 	cli->names = calloc(n ? n : 1, sizeof(char *));
 	if (!cli->names) {
 		free(data);
-		fprintf(stderr, "pmerge: %s\n", strerror(ENOMEM));
+		files0_error("cannot hold the names of ", path, "", ENOMEM);
 		return 1;
 	}
 	cli->files0_data = data;
@@ -511,10 +531,12 @@ static int read_files0(struct pm_cli *cli, const char *path)
 		nth++;
 		start = i + 1;
 		if (*name == '\0') {
+			char *q = pm_quote(path);
 			fprintf(
 			    stderr,
 			    "pmerge: %s:%zu: invalid zero-length file name\n",
-			    path, nth);
+			    q, nth);
+			pm_quote_free(q);
 			cli->files0_bad++;
 		} else if (from_stdin && strcmp(name, "-") == 0) {
 			fprintf(stderr,
@@ -527,7 +549,6 @@ static int read_files0(struct pm_cli *cli, const char *path)
 	}
 	return 0;
 fail:
-	fprintf(stderr, "pmerge: %s: read error: %s\n", path, strerror(errno));
 	if (!from_stdin)
 		close(fd);
 	free(data);
@@ -554,7 +575,7 @@ static int parse_sorted_option(struct pm_cli *cli, int c, const char *arg)
 		}
 		keys = realloc(cli->keys, (cli->n_keys + 1) * sizeof(*keys));
 		if (!keys)
-			return usage_error("%s", strerror(ENOMEM));
+			return no_memory("the sort keys");
 		cli->keys = keys;
 		cli->keys[cli->n_keys++] = arg;
 		return 0;
@@ -652,7 +673,7 @@ static int parse_labels(struct pm_cli *cli, const char *arg)
 	cli->label_data = strdup(arg);
 	cli->labels = calloc(n, sizeof(char *));
 	if (!cli->label_data || !cli->labels)
-		return usage_error("%s", strerror(ENOMEM));
+		return no_memory("the labels");
 	char *p = cli->label_data;
 	for (size_t i = 0; i < n; i++) {
 		char *comma = strchr(p, ',');
@@ -940,7 +961,7 @@ int pm_cli_parse(struct pm_cli *cli, int argc, char **argv)
 	cli->locks[0] = cli->cfg.lock;
 	cli->n_locks = 1;
 	if (!args)
-		return usage_error("%s", strerror(ENOMEM));
+		return no_memory("the arguments");
 	/* getopt_long's own messages name argv[0]: make that "pmerge". */
 	memcpy(args, argv, (size_t)argc * sizeof(char *));
 	args[0] = (char *)"pmerge";
@@ -962,7 +983,7 @@ int pm_cli_parse(struct pm_cli *cli, int argc, char **argv)
 			size_t n = (size_t)(argc - optind);
 			cli->names = calloc(n ? n : 1, sizeof(char *));
 			if (!cli->names) {
-				rc = usage_error("%s", strerror(ENOMEM));
+				rc = no_memory("the input names");
 			} else {
 				for (int i = optind; i < argc; i++)
 					cli->names[cli->n_names++] = args[i];

@@ -10,6 +10,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <locale.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -78,11 +79,8 @@ static int output_failure(const struct pm_cli *cli, int err)
 {
 	if (err == EPIPE && !pipe_ignored)
 		die_by_signal(SIGPIPE); /* the reader went away: as cat */
-	char q[1024];
-
 	if (cli->cfg.output)
-		ui_message("%s: %s", ui_quote(cli->cfg.output, q, sizeof(q)),
-		           strerror(err));
+		ui_name_message(cli->cfg.output, strerror(err));
 	else
 		ui_message("write error: %s", strerror(err));
 	return 1;
@@ -148,7 +146,7 @@ static int run_bench(struct pm_cli *cli)
 		free(report);
 	}
 	if (export_failed) {
-		ui_message("%s: %s", export_failed, strerror(-rc));
+		ui_name_message(export_failed, strerror(-rc));
 		return 1;
 	}
 	if (rc == -EPIPE || rc == -ENOSPC || rc == -EBADF)
@@ -158,9 +156,8 @@ static int run_bench(struct pm_cli *cli)
 		    "--bench: a run's output did not verify (rows marked "
 		    "FAILED)");
 	else if (rc < 0 && rc != -EIO)
-		ui_message("%s: %s",
-		           cli->cfg.output ? cli->cfg.output : "--bench",
-		           strerror(-rc));
+		ui_name_message(cli->cfg.output ? cli->cfg.output : "--bench",
+		                strerror(-rc));
 	return rc == 0 ? 0 : 1;
 }
 
@@ -171,6 +168,9 @@ int main(int argc, char **argv)
 	int rc;
 
 	guard_std_fds();
+	/* Only the character classes: which bytes of a name are printable
+	 * characters (quote.h).  Messages stay in English, data in bytes. */
+	setlocale(LC_CTYPE, "");
 	pipe_ignored =
 	    sigaction(SIGPIPE, NULL, &sa) == 0 && sa.sa_handler == SIG_IGN;
 	rc = pm_cli_parse(&cli, argc, argv);

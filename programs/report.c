@@ -234,11 +234,11 @@ char *report_stats_text(const struct pmerge_result *r)
 	}
 	for (size_t i = 0; r->decoded && i < r->inputs; i++) {
 		const struct pmerge_input_result *d = &r->decoded[i];
-		char q[1024];
-		fprintf(f, "  input %s: %s, %s read",
-		        ui_quote(d->name, q, 1024),
+		char *q = pm_quote(d->name);
+		fprintf(f, "  input %s: %s, %s read", q,
 		        d->codec ? d->codec : "not read",
 		        format_bytes(d->bytes_in, b, sizeof(b)));
+		pm_quote_free(q);
 		fprintf(f, ", %s decoded\n",
 		        format_bytes(d->bytes_out, b, sizeof(b)));
 	}
@@ -268,13 +268,14 @@ int report_stats(const struct pmerge_result *r, bool json, const char *file)
 	int rc = 0;
 
 	if (!text) {
-		ui_message("%s", strerror(ENOMEM));
+		ui_message("cannot format the statistics: %s",
+		           strerror(ENOMEM));
 		return 1;
 	}
 	if (file) {
 		FILE *f = fopen(file, "w");
 		if (!f || fputs(text, f) == EOF || fclose(f) != 0) {
-			ui_message("%s: %s", file, strerror(errno));
+			ui_name_message(file, strerror(errno));
 			rc = 1;
 		}
 	} else if (ui_write(text, strlen(text)) < 0) {

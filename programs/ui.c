@@ -9,6 +9,7 @@
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <unistd.h>
@@ -81,72 +82,65 @@ int ui_write(const char *text, size_t len)
 
 void ui_message(const char *fmt, ...)
 {
-	char buf[4096];
+	static const char prefix[] = "pmerge: ";
+	char small[1024], *buf = small;
 	va_list ap;
-	int n = snprintf(buf, sizeof(buf), "pmerge: ");
+	int n;
 
 	va_start(ap, fmt);
-	n += vsnprintf(buf + n, sizeof(buf) - (size_t)n - 1, fmt, ap);
+	n = vsnprintf(NULL, 0, fmt, ap);
 	va_end(ap);
-	if (n > (int)sizeof(buf) - 2)
-		n = (int)sizeof(buf) - 2;
-	buf[n++] = '\n';
-	ui_write(buf, (size_t)n);
+	if (n < 0)
+		return;
+	/* A long name must not cut the reason off: size the line to fit. */
+	if ((size_t)n + sizeof(prefix) + 1 > sizeof(small))
+		buf = malloc((size_t)n + sizeof(prefix) + 1);
+	if (!buf) {
+		buf = small;
+		n = (int)(sizeof(small) - sizeof(prefix) - 1);
+	}
+	memcpy(buf, prefix, sizeof(prefix) - 1);
+	va_start(ap, fmt);
+	vsnprintf(buf + sizeof(prefix) - 1, (size_t)n + 1, fmt, ap);
+	va_end(ap);
+	buf[sizeof(prefix) - 1 + (size_t)n] = '\n';
+	ui_write(buf, sizeof(prefix) + (size_t)n);
+	if (buf != small)
+		free(buf);
 }
 
-const char *ui_quote(const char *name, char *buf, size_t size)
+void ui_name_message(const char *name, const char *what)
 {
-	size_t n = 0;
-	bool plain = *name != '\0';
+	char *q = pm_quote(name);
 
-	for (const unsigned char *p = (const unsigned char *)name; *p; p++)
-		if (*p <= ' ' || *p == 0x7f || *p == '\'' || *p == '"' ||
-		    *p == '\\')
-			plain = false;
-	if (plain || size < 8)
-		return name;
-	buf[n++] = '\'';
-	for (const char *p = name; *p && n + 6 < size; p++) {
-		if (*p == '\'') {
-			memcpy(buf + n, "'\\''", 4);
-			n += 4;
-		} else {
-			buf[n++] = *p;
-		}
-	}
-	buf[n++] = '\'';
-	buf[n] = '\0';
-	return buf;
+	ui_message("%s: %s", q, what);
+	pm_quote_free(q);
 }
 
 void ui_on_input_error(void *user, const char *name, int err)
 {
-	char q[1024];
-
 	(void)user;
-	name = ui_quote(name, q, sizeof(q));
-	if (err == PMERGE_ERR_INPUT_IS_OUTPUT)
-		ui_message("%s: input file is output file", name);
-	else
-		ui_message("%s: %s", name, strerror(err));
+	ui_name_message(name, err == PMERGE_ERR_INPUT_IS_OUTPUT
+	                          ? "input file is output file"
+	                          : strerror(err));
 }
 
 void ui_on_disorder(void *user, const char *name, uint64_t line, bool fatal)
 {
-	char q[1024];
+	char *q;
 
 	(void)user;
-	if (fatal || !ui.quiet)
-		ui_message("%s:%llu: disorder", ui_quote(name, q, sizeof(q)),
-		           (unsigned long long)line);
+	if (!fatal && ui.quiet)
+		return;
+	q = pm_quote(name);
+	ui_message("%s:%llu: disorder", q, (unsigned long long)line);
+	pm_quote_free(q);
 }
 
 void ui_on_input_decode_error(void *user, const char *name, const char *reason)
 {
-	char q[1024];
-
 	(void)user;
-	ui_message("%s: %s", ui_quote(name, q, sizeof(q)), reason);
+	ui_name_message(name, reason);
 }
 
 void ui_on_note(void *user, enum pmerge_note what, const char *detail)
@@ -162,11 +156,12 @@ void ui_on_follow(void *user, enum pmerge_follow_event ev, const char *name,
                   int err)
 {
 	const struct pmerge_config *cfg = user;
-	char q[1024];
+	char *q;
 
 	if (ui.quiet)
 		return;
-	name = ui_quote(name, q, sizeof(q));
+	q = pm_quote(name);
+	name = q;
 	switch (ev) {
 	case PMERGE_FOLLOW_MISSING:
 		ui_message("cannot open %s for reading: %s; waiting for it",
@@ -193,6 +188,7 @@ void ui_on_follow(void *user, enum pmerge_follow_event ev, const char *name,
 		        1000.0);
 		break;
 	}
+	pm_quote_free(q);
 }
 
 void ui_on_resize(void *user)

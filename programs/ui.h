@@ -7,6 +7,7 @@
 #define PMERGE_UI_H
 
 #include "pmerge.h"
+#include "quote.h"
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -19,18 +20,16 @@ struct ui_options {
 
 void ui_init(const struct ui_options *opt);
 
-/* One diagnostic line, "pmerge: " prefixed, after clearing the progress. */
+/* One diagnostic line, "pmerge: " prefixed, after clearing the progress;
+ * never cut short, whatever its length (names go through pm_quote()). */
 void ui_message(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* "pmerge: NAME: what", the name quoted as pm_quote() does. */
+void ui_name_message(const char *name, const char *what);
 
 /* Writes text as it is to standard error, after clearing the progress. */
 int ui_write(const char *text, size_t len);
 
-/*
- * A name as messages show it: as is when it reads unambiguously, else in
- * single quotes (an empty name, blanks, control characters), as GNU tools
- * do.  Returns name itself or buf.
- */
-const char *ui_quote(const char *name, char *buf, size_t size);
 
 /*
  * The engine's callbacks (user unused): input errors and notes as

@@ -1,7 +1,8 @@
 /*
  * Reliability at start-up: what pmerge must make of the values it is
  * given and of the process it finds itself in before the merge begins.
- * Lock names abbreviated as GNU argmatch allows.
+ * Lock names abbreviated as GNU argmatch allows; names in messages quoted
+ * as GNU tools quote them, whole however long.
  *
  * Each test runs in its own forked process and scratch directory.
  */
@@ -9,6 +10,7 @@
 #include "tutil.h"
 
 #include <check.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -85,6 +87,75 @@ START_TEST(lock_abbreviations)
 }
 END_TEST
 
+/* ------------------------------------------------------ names in messages */
+
+/* No byte of a name reaches the terminal raw: an input, the -o file, a
+ * --files0-from list and its entries are all shown shell-escaped. */
+START_TEST(control_characters_quoted)
+{
+	char *dir = tu_enter_scratch();
+	struct hu_result r;
+
+	tu_write_file("a", "x\n", 2);
+	hu_pm(&r, NULL, "x\033[31my", "a", NULL);
+	hu_expect_exit(&r, 1);
+	tu_expect_bytes("output", r.out, r.out_len, "x\n", 2);
+	tu_expect_text("stderr", r.err, r.err_len,
+	               "pmerge: 'x'$'\\033''[31my': No such file or "
+	               "directory\n");
+	hu_result_free(&r);
+	hu_pm(&r, NULL, "-o", "d\r/o", "a", NULL);
+	hu_expect_exit(&r, 1);
+	tu_expect_text("stderr", r.err, r.err_len,
+	               "pmerge: 'd'$'\\r''/o': No such file or directory\n");
+	hu_result_free(&r);
+	tu_write_file("l\033", "a\0\0b\nc\0", 7);
+	hu_pm(&r, NULL, "--files0-from=l\033", NULL);
+	hu_expect_exit(&r, 1);
+	tu_expect_text("stderr", r.err, r.err_len,
+	               "pmerge: 'l'$'\\033':2: invalid zero-length file name\n"
+	               "pmerge: 'b'$'\\n''c': No such file or directory\n");
+	hu_result_free(&r);
+	hu_pm(&r, NULL, "--files0-from=n\033", NULL);
+	hu_expect_exit(&r, 1);
+	tu_expect_text("stderr", r.err, r.err_len,
+	               "pmerge: cannot open 'n'$'\\033' for reading: No such "
+	               "file or directory\n");
+	hu_result_free(&r);
+	tu_leave_scratch(dir);
+}
+END_TEST
+
+/* A name of any length is shown whole, and the reason after it. */
+START_TEST(long_name_keeps_reason)
+{
+	static const size_t lens[] = {900, 5000, 70000};
+	char *dir = tu_enter_scratch();
+	struct hu_result r;
+	size_t len = lens[_i];
+	char *name = malloc(len + 1), *want;
+
+	/* Escape bytes among the letters: the quoted form is longer still. */
+	for (size_t i = 0; i < len; i++)
+		name[i] = i % 7 == 3 ? '\033' : 'n';
+	name[len] = '\0';
+	hu_pm(&r, NULL, name, NULL);
+	hu_expect_exit(&r, 1);
+	ck_assert_int_gt(asprintf(&want, ": %s\n", strerror(ENAMETOOLONG)), 0);
+	ck_assert_msg(r.err_len > len &&
+	                  strncmp(r.err, "pmerge: 'n", 10) == 0 &&
+	                  strcmp(r.err + r.err_len - strlen(want), want) == 0,
+	              "the reason is cut off: ...%s",
+	              r.err + (r.err_len > 80 ? r.err_len - 80 : 0));
+	ck_assert_msg(!memchr(r.err, '\033', r.err_len), "a raw escape");
+	ck_assert_msg(strchr(r.err, '\n') == r.err + r.err_len - 1, "one line");
+	free(want);
+	free(name);
+	hu_result_free(&r);
+	tu_leave_scratch(dir);
+}
+END_TEST
+
 /* --------------------------------------------------------------- suite */
 
 static Suite *start_suite(void)
@@ -93,6 +164,10 @@ static Suite *start_suite(void)
 	TCase *t = tcase_create("values");
 
 	tcase_add_test(t, lock_abbreviations);
+	suite_add_tcase(s, t);
+	t = tcase_create("names");
+	tcase_add_test(t, control_characters_quoted);
+	tcase_add_loop_test(t, long_name_keeps_reason, 0, 3);
 	suite_add_tcase(s, t);
 	return s;
 }
