@@ -364,6 +364,7 @@ int pm_compress_start(struct pm_merge *m, unsigned threads)
 	c->started = true;
 	/* From now on the merge writes a stream: the pipe. */
 	m->sink.fd = c->pipe_w;
+	m->sink.behind_regular = m->sink.regular;
 	m->sink.positioned = false;
 	m->sink.regular = false;
 	m->sink.is_pipe = true;

@@ -59,8 +59,8 @@ static bool is_output(struct pm_streams *s, const struct stat *sb)
 {
 	const struct pm_sink *k = &s->m->sink;
 
-	return k->regular && S_ISREG(sb->st_mode) && sb->st_dev == k->dev &&
-	       sb->st_ino == k->ino;
+	return (k->regular || k->behind_regular) && S_ISREG(sb->st_mode) &&
+	       sb->st_dev == k->dev && sb->st_ino == k->ino;
 }
 
 /* Starts reading fd, which the name now leads to. */

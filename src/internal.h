@@ -224,6 +224,9 @@ struct pm_sink {
 	bool positioned; /* pwrite at reserved offsets is safe */
 	bool regular;    /* the fd is a regular file */
 	bool is_pipe;    /* splice(2) can feed it */
+	/* -Z: fd is the compressor's pipe, and the real output behind it is a
+	 * regular file (dev, ino are still the real output's). */
+	bool behind_regular;
 	dev_t dev;
 	ino_t ino;
 	uint64_t start; /* offset the merge starts at */

@@ -520,7 +520,8 @@ bool pm_input_is_output(const struct pm_merge *m, const struct pm_source *src)
 {
 	const struct pm_sink *s = &m->sink;
 
-	return s->regular && s->kind != PM_SINK_REPLACE && src->regular &&
+	return (s->regular || s->behind_regular) &&
+	       s->kind != PM_SINK_REPLACE && src->regular &&
 	       src->dev == s->dev && src->ino == s->ino;
 }
 

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # -Z through the binary: round trips through gzip -dc, zstd -dc and
 # pmerge -d, levels, empty output, every unit and order, atomic -o, a pipe
-# that closes early, recompressing rotated logs with -d, and bad usage.
+# that closes early, an input that is the output, recompressing rotated
+# logs with -d, and bad usage.
 # Needs gzip, zstd and python3; exits 77 (skip) without.
 set -uo pipefail
 
@@ -64,6 +65,26 @@ for fmt in gzip zstd; do
 	"$PMERGE" -Z $fmt -a -o app.z b.log
 	"$fmt" -dc app.z | cmp -s - <(cat a.log b.log)
 	check "-Z $fmt -a" test $? -eq 0
+	# The output is an input: refused like cat, though the merge writes
+	# into the compressor's pipe (the rest is merged, exit 1).
+	for how in "-j1" "-j4" "-m"; do
+		cp b.log f
+		"$PMERGE" -Z $fmt $how a.log f >f 2>err
+		check "-Z $fmt $how a f > f: exit 1" test $? -eq 1
+		check "-Z $fmt $how a f > f: message" \
+			test "$(cat err)" = "pmerge: f: input file is output file"
+		"$fmt" -dc f | cmp -s - a.log
+		check "-Z $fmt $how a f > f: the rest merged" test $? -eq 0
+	done
+	cp b.log f
+	"$PMERGE" -Z $fmt -a -o f a.log f 2>err
+	check "-Z $fmt -a -o f a f: exit 1" test $? -eq 1
+	check "-Z $fmt -a -o f a f: message" \
+		test "$(cat err)" = "pmerge: f: input file is output file"
+	n=$(wc -c <b.log)
+	head -c "$n" f | cmp -s - b.log &&
+		tail -c +$((n + 1)) f | "$fmt" -dc | cmp -s - a.log
+	check "-Z $fmt -a -o f a f: the rest appended" test $? -eq 0
 done
 
 # Rotated .gz logs into one .zst in one pass.
