@@ -31,7 +31,9 @@ struct pm_reader {
 	bool eof;        /* the source said end of file */
 	bool between;    /* a stream ended: is another one following? */
 	bool done;
-	int err; /* sticky error, 0 if none */
+	bool live;     /* the caller brings the input (pm_reader_fill) */
+	bool detected; /* the format is known */
+	int err;       /* sticky error, 0 if none */
 	char why[192];
 	uint64_t bytes_in, bytes_out;
 };
@@ -79,11 +81,8 @@ static ssize_t fail(struct pm_reader *r, int err, const char *why)
 	return err;
 }
 
-/*
- * Reads more input after what is buffered, keeping a little history.
- * Returns the bytes read (0 at end of file) or a negative errno.
- */
-static ssize_t fill(struct pm_reader *r)
+/* Makes room after the buffered input, keeping a little history. */
+static void compact(struct pm_reader *r)
 {
 	size_t keep = r->pos < PM_READER_HISTORY ? r->pos : PM_READER_HISTORY;
 	size_t drop = r->pos - keep;
@@ -93,8 +92,21 @@ static ssize_t fill(struct pm_reader *r)
 		r->pos -= drop;
 		r->len -= drop;
 	}
+}
+
+/*
+ * Reads more input after what is buffered.  Returns the bytes read (0 at
+ * end of file) or a negative errno; a live reader cannot read, so it
+ * returns -EAGAIN (its caller brings the input), or -ENOBUFS when the
+ * buffer is full of input the codec could not use.
+ */
+static ssize_t fill(struct pm_reader *r)
+{
+	compact(r);
 	if (r->len == PM_READER_INBUF)
 		return -ENOBUFS;
+	if (r->live)
+		return -EAGAIN;
 	ssize_t n = pm_source_read(r->src, r->in + r->len,
 	                           PM_READER_INBUF - r->len, r->wake_fd);
 	if (n < 0)
@@ -106,11 +118,85 @@ static ssize_t fill(struct pm_reader *r)
 	return n;
 }
 
+/* What the first bytes said: only skippable frames, or more of them than
+ * the buffer holds, are zstd, whose decoder skips them as well as lz4's
+ * does. */
+static void settle_format(struct pm_reader *r)
+{
+	if (!r->ops && pm_skippable_match(r->in, r->len) > 0)
+		r->ops = &pm_codec_zstd_ops;
+	r->detected = true;
+}
+
+/* The codec's state; a failure is reported on the first read, with its
+ * reason. */
+static void create_codec(struct pm_reader *r)
+{
+	const char *why = NULL;
+	int rc = r->ops->create(&r->state, &why);
+
+	if (rc < 0) {
+		fail(r, rc, why);
+		r->state = NULL;
+	}
+}
+
+int pm_reader_open_live(struct pm_reader **out)
+{
+	struct pm_reader *r = calloc(1, sizeof(*r));
+
+	*out = NULL;
+	if (!r || !(r->in = malloc(PM_READER_INBUF))) {
+		free(r);
+		return -ENOMEM;
+	}
+	r->live = true;
+	r->wake_fd = -1;
+	*out = r;
+	return 0;
+}
+
+void *pm_reader_space(struct pm_reader *r, size_t *room)
+{
+	compact(r);
+	*room = r->eof ? 0 : PM_READER_INBUF - r->len;
+	return r->in + r->len;
+}
+
+void pm_reader_fill(struct pm_reader *r, size_t n)
+{
+	if (n == 0)
+		r->eof = true;
+	r->len += n;
+	r->bytes_in += (uint64_t)n;
+}
+
+bool pm_reader_detected(const struct pm_reader *r)
+{
+	return r->detected;
+}
+
+/*
+ * A live reader's format, once enough has come to tell: 0, or -EAGAIN
+ * while the first bytes could still start a compressed stream.
+ */
+static int detect_live(struct pm_reader *r)
+{
+	bool need;
+
+	r->ops = pm_codec_detect(r->in, r->len, &need);
+	if (!r->ops && need && !r->eof && r->len < PM_READER_INBUF)
+		return -EAGAIN;
+	settle_format(r);
+	if (r->ops)
+		create_codec(r);
+	return 0;
+}
+
 int pm_reader_open(struct pm_reader **out, struct pm_source *src, bool decode,
                    int wake_fd)
 {
 	struct pm_reader *r = calloc(1, sizeof(*r));
-	const char *why = NULL;
 	int rc = -ENOMEM;
 
 	*out = NULL;
@@ -140,10 +226,7 @@ int pm_reader_open(struct pm_reader **out, struct pm_source *src, bool decode,
 			goto out;
 		}
 	}
-	/* Only skippable frames, or more of them than the buffer holds:
-	 * zstd, whose decoder skips them as well as lz4's does. */
-	if (!r->ops && pm_skippable_match(r->in, r->len) > 0)
-		r->ops = &pm_codec_zstd_ops;
+	settle_format(r);
 	if (!r->ops) {
 		if (src->regular) {
 			/* Give the bytes back: a plain regular file keeps
@@ -155,12 +238,7 @@ int pm_reader_open(struct pm_reader **out, struct pm_source *src, bool decode,
 		}
 		goto done;
 	}
-	rc = r->ops->create(&r->state, &why);
-	if (rc < 0) {
-		/* Reported on the first read, with its reason. */
-		fail(r, rc, why);
-		r->state = NULL;
-	}
+	create_codec(r);
 done:
 	*out = r;
 	r = NULL;
@@ -185,6 +263,8 @@ static ssize_t read_plain(struct pm_reader *r, void *buf, size_t len)
 	}
 	if (r->eof)
 		return 0;
+	if (r->live)
+		return -EAGAIN;
 	n = pm_source_read(r->src, buf, len, r->wake_fd);
 	if (n < 0)
 		return fail(r, (int)n, NULL);
@@ -231,6 +311,11 @@ ssize_t pm_reader_read(struct pm_reader *r, void *buf, size_t len)
 		return r->err;
 	if (len == 0)
 		return 0;
+	if (r->live && !r->detected) {
+		int rc = detect_live(r);
+		if (rc < 0 || r->err)
+			return rc < 0 ? rc : r->err;
+	}
 	if (!r->ops)
 		return read_plain(r, buf, len);
 	while (!r->done) {
@@ -272,6 +357,8 @@ ssize_t pm_reader_read(struct pm_reader *r, void *buf, size_t len)
 		ssize_t n = fill(r);
 		if (n == -ENOBUFS)
 			return fail(r, -EBADMSG, "decoder made no progress");
+		if (n == -EAGAIN)
+			return n; /* live: the caller brings more */
 		if (n < 0)
 			return fail(r, (int)n, NULL);
 	}

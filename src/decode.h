@@ -160,6 +160,31 @@ int pm_reader_open(struct pm_reader **out, struct pm_source *src, bool decode,
  */
 ssize_t pm_reader_read(struct pm_reader *r, void *buf, size_t len);
 
+/*
+ * A live reader, for inputs read without blocking (the stream thread): the
+ * caller reads the input itself, into the reader's buffer, whenever the
+ * input has something, and takes out what that decodes to.  The format is
+ * detected from the first bytes given; the codec's state is kept between
+ * arrivals, so a frame may arrive a byte at a time.
+ *
+ *   pm_reader_space() says where the next input bytes go (*room bytes, 0
+ *   when the buffer holds only input the codec has not been able to use);
+ *   pm_reader_fill() says that n bytes were put there, or with n == 0 that
+ *   the input has ended;
+ *   pm_reader_read() then returns decoded bytes as above, or -EAGAIN when it
+ *   needs input it has not been given yet (not an error: nothing is lost,
+ *   and it is not sticky).  A bad stream is -EBADMSG as above; an input
+ *   that ends inside a frame is -EBADMSG ("unexpected end of file") once
+ *   its end is given.
+ *
+ * Returns 0 or -ENOMEM.  Same thread rules as any reader.
+ */
+int pm_reader_open_live(struct pm_reader **out);
+void *pm_reader_space(struct pm_reader *r, size_t *room);
+void pm_reader_fill(struct pm_reader *r, size_t n);
+/* Live reader: the format is known (enough of the input has come). */
+bool pm_reader_detected(const struct pm_reader *r);
+
 /* The detected format; PM_CODEC_PLAIN for a plain input. */
 enum pm_codec_id pm_reader_codec(const struct pm_reader *r);
 /* Its name for messages and statistics: "gzip", ..., or "plain". */
