@@ -48,7 +48,7 @@ static void drain(struct pm_streams *s, struct pm_stream *st)
 
 	if (rc >= 0 || atomic_load(&s->m->output_error) != 0)
 		return;
-	pm_input_failed(s->m, s->m->cfg->inputs[st->idx], (int)-rc);
+	pm_streams_failed(s, st, (int)rc);
 	pm_streams_flush(s, st);
 	pm_streams_close(s, st);
 	if (f && !st->orphan)
@@ -88,7 +88,11 @@ static void take_file(struct pm_streams *s, struct pm_follow *f, int fd,
 		off_t cur = lseek(fd, 0, SEEK_CUR);
 		st->offset = cur > 0 ? (uint64_t)cur : 0;
 	}
-	if (initial && cfg->tail && st->regular) {
+	if (initial && cfg->tail && st->regular &&
+	    (!st->rd ||
+	     pm_source_tail_decoded(fd, st->offset, (uint64_t)sb.st_size,
+	                            cfg->tail_lines, s->m->term, s->w.buf,
+	                            s->w.bufsize, &st->skip) == 0)) {
 		uint64_t off;
 		rc = pm_source_tail_offset(fd, (uint64_t)sb.st_size,
 		                           cfg->tail_lines, s->m->term,
@@ -185,9 +189,14 @@ void pm_follow_orphans(struct pm_streams *s)
 		ssize_t n = pm_streams_drain(s, st);
 		if (n > 0) {
 			st->quiet_since = now;
-		} else if (n < 0 || now - st->quiet_since >= s->linger_ns) {
+		} else if (n < 0) {
+			pm_streams_failed(s, st, (int)n);
 			if (atomic_load(&s->m->output_error) == 0)
 				pm_streams_flush(s, st);
+			pm_streams_close(s, st);
+		} else if (now - st->quiet_since >= s->linger_ns) {
+			/* Its writer has moved on: this is its end. */
+			pm_streams_end(s, st);
 			pm_streams_close(s, st);
 		}
 	}

@@ -195,6 +195,11 @@ void pm_lock_reexit(struct pm_lock *l, unsigned *depth);
 size_t pm_lines_complete(const char *buf, size_t len, char term);
 /* Number of terminators in buf[0, len). */
 size_t pm_lines_count(const char *buf, size_t len, char term);
+/*
+ * Drops from buf[0, len) the rest of the first *skip records (moving what
+ * follows to the front) and counts them off *skip.  Returns what is left.
+ */
+size_t pm_lines_skip(char *buf, size_t len, char term, uint64_t *skip);
 
 /*
  * Builds an iovec list for writing the records in buf[0, len), each preceded
@@ -305,6 +310,20 @@ void pm_source_close(struct pm_source *src);
  */
 int pm_source_tail_offset(int fd, uint64_t size, uint64_t n, char term,
                           char *buf, size_t bufsize, uint64_t *off);
+/*
+ * --tail with -d: a compressed stream cannot be entered in the middle, so
+ * when the regular file fd holds one at off, its bytes [off, size) are
+ * decoded once through buf to count their records, and *skip is set to how
+ * many of them come before the last n (the caller reads from off and drops
+ * those: pm_lines_skip).  Only what decodes is counted: the part may end
+ * inside a frame (its writer is still writing), and a decoding error is
+ * left for the real read to report.  Returns 1 when fd is compressed at off
+ * (*skip set), 0 when it is not (then pm_source_tail_offset applies), or
+ * -ENOMEM.  Memory: one decoder; the cost is decoding that part twice.
+ */
+int pm_source_tail_decoded(int fd, uint64_t off, uint64_t size, uint64_t n,
+                           char term, char *buf, size_t bufsize,
+                           uint64_t *skip);
 
 /*
  * The tag of input idx: its --label (cfg->labels) or its name, escaped as

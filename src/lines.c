@@ -14,6 +14,24 @@ size_t pm_lines_complete(const char *buf, size_t len, char term)
 	return p ? (size_t)(p - buf) + 1 : 0;
 }
 
+size_t pm_lines_skip(char *buf, size_t len, char term, uint64_t *skip)
+{
+	size_t cut = 0;
+
+	while (*skip > 0 && cut < len) {
+		const char *t = memchr(buf + cut, term, len - cut);
+
+		if (!t) {
+			cut = len;
+			break;
+		}
+		cut = (size_t)(t - buf) + 1;
+		(*skip)--;
+	}
+	memmove(buf, buf + cut, len - cut);
+	return len - cut;
+}
+
 size_t pm_lines_count(const char *buf, size_t len, char term)
 {
 	const unsigned char *p = (const unsigned char *)buf;

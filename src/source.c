@@ -2,6 +2,7 @@
  * Inputs: open without ever blocking on a FIFO, read with poll() on the
  * input and the wake fd so that cancellation is prompt.
  */
+#include "decode.h"
 #include "internal.h"
 
 #include <errno.h>
@@ -167,4 +168,48 @@ int pm_source_tail_offset(int fd, uint64_t size, uint64_t n, char term,
 	}
 	*off = 0;
 	return 0;
+}
+
+int pm_source_tail_decoded(int fd, uint64_t off, uint64_t size, uint64_t n,
+                           char term, char *buf, size_t bufsize, uint64_t *skip)
+{
+	struct pm_reader *rd = NULL;
+	uint8_t head[64];
+	uint64_t records = 0;
+	bool open_record = false, need;
+	ssize_t k;
+
+	*skip = 0;
+	do
+		k = pread(fd, head, sizeof(head), (off_t)off);
+	while (k < 0 && errno == EINTR);
+	if (k <= 0 || !pm_codec_detect(head, (size_t)k, &need))
+		return 0;
+	if (pm_reader_open_live(&rd) < 0)
+		return -ENOMEM;
+	for (;;) {
+		ssize_t got = pm_reader_read(rd, buf, bufsize);
+		size_t room;
+
+		if (got > 0) {
+			records += pm_lines_count(buf, (size_t)got, term);
+			open_record = buf[got - 1] != term;
+			continue;
+		}
+		if (got != -EAGAIN || off >= size)
+			break;
+		char *p = pm_reader_space(rd, &room);
+		uint64_t want = size - off < room ? size - off : room;
+		do
+			got = pread(fd, p, (size_t)want, (off_t)off);
+		while (got < 0 && errno == EINTR);
+		if (got <= 0)
+			break; /* it shrank meanwhile: the real read sees it */
+		off += (uint64_t)got;
+		pm_reader_fill(rd, (size_t)got);
+	}
+	pm_reader_close(rd);
+	records += open_record;
+	*skip = records > n ? records - n : 0;
+	return 1;
 }

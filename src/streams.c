@@ -3,6 +3,7 @@
  * (see src/streams.h for who calls what, and on which thread).
  */
 #include "streams.h"
+#include "decode.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -140,23 +141,58 @@ struct pm_stream *pm_streams_new(struct pm_streams *s, size_t idx, int fd,
 	st->regular = S_ISREG(sb->st_mode);
 	st->dev = sb->st_dev;
 	st->ino = sb->st_ino;
-	if (s->m->cfg->tag) {
-		st->tag = pm_tag_for(s->m->cfg, idx, &st->tag_len);
-		if (!st->tag) {
-			free(st);
-			return NULL;
-		}
-	}
+	if (s->m->cfg->tag &&
+	    !(st->tag = pm_tag_for(s->m->cfg, idx, &st->tag_len)))
+		goto fail;
+	if (s->m->cfg->decompress && pm_reader_open_live(&st->rd) < 0)
+		goto fail;
 	return st;
+fail:
+	free(st->tag);
+	free(st);
+	return NULL;
 }
 
 static void stream_free(struct pm_stream *st)
 {
 	if (st->own_fd && st->fd >= 0)
 		close(st->fd);
+	pm_reader_close(st->rd);
 	free(st->part);
 	free(st->tag);
 	free(st);
+}
+
+/* -d: what st's decoder read and wrote goes into the merge's figures
+ * (the progress line's, and the result's per input). */
+static void count_decoded(struct pm_streams *s, struct pm_stream *st,
+                          bool closing)
+{
+	struct pm_merge *m = s->m;
+	uint64_t bi, bo;
+
+	if (!st->rd)
+		return;
+	bi = pm_reader_bytes_in(st->rd);
+	bo = pm_reader_bytes_out(st->rd);
+	if (pm_reader_codec(st->rd) != PM_CODEC_PLAIN) {
+		atomic_fetch_add_explicit(&m->decoded_in, bi - st->counted_in,
+		                          memory_order_relaxed);
+		atomic_fetch_add_explicit(&m->decoded_out, bo - st->counted_out,
+		                          memory_order_relaxed);
+		st->counted_in = bi;
+		st->counted_out = bo;
+	}
+	if (closing && m->decoded) {
+		/* A followed name may lead to several files: the sums, and
+		 * the format of the last one that said what it is. */
+		struct pmerge_input_result *d = &m->decoded[st->idx];
+
+		if (pm_reader_detected(st->rd) || !d->codec)
+			d->codec = pm_reader_codec_name(st->rd);
+		d->bytes_in += bi;
+		d->bytes_out += bo;
+	}
 }
 
 int pm_streams_adopt(struct pm_streams *s, struct pm_source *src, size_t idx)
@@ -218,7 +254,85 @@ void pm_streams_close(struct pm_streams *s, struct pm_stream *st)
 		epoll_ctl(s->ep, EPOLL_CTL_DEL, st->fd, NULL);
 	if (st->follow && st->follow->cur == st)
 		st->follow->cur = NULL;
+	count_decoded(s, st, true);
 	stream_free(st);
+}
+
+void pm_streams_failed(struct pm_streams *s, struct pm_stream *st, int rc)
+{
+	struct pm_merge *m = s->m;
+	const struct pmerge_callbacks *cb = &m->cfg->cb;
+	const char *name = m->cfg->inputs[st->idx];
+	const char *why = st->rd ? pm_reader_error(st->rd) : "";
+
+	if (rc == -ECANCELED)
+		return;
+	if (!why[0] || !cb->input_decode_error) {
+		pm_input_failed(m, name, -rc);
+		return;
+	}
+	atomic_fetch_add(&m->failed_inputs, 1);
+	cb->input_decode_error(cb->user, name, why);
+}
+
+/*
+ * One read of st's input itself into buf: bytes, 0 at the end of a
+ * stream, -EAGAIN when nothing is there now (a regular file is at its
+ * current end, which is not its end), or -errno.
+ */
+static ssize_t raw_read(struct pm_stream *st, void *buf, size_t len)
+{
+	ssize_t n;
+
+	if (st->regular) {
+		do
+			n = pread(st->fd, buf, len, (off_t)st->offset);
+		while (n < 0 && errno == EINTR);
+		if (n > 0)
+			st->offset += (uint64_t)n;
+		return n < 0 ? -errno : n > 0 ? n : -EAGAIN;
+	}
+	n = read(st->fd, buf, len);
+	if (n < 0 && (errno == EAGAIN || errno == EINTR))
+		return -EAGAIN;
+	return n < 0 ? -errno : n;
+}
+
+/*
+ * One read of st into buf: its bytes, decoded with -d.  Returns as
+ * raw_read does.  The input itself is read only while *may_read, which is
+ * then cleared: one event of a busy stream costs one read of it, however
+ * many decoded bytes that read turns into (the caller takes them with
+ * later calls), so that no stream keeps the thread from the others.
+ */
+static ssize_t stream_read(struct pm_streams *s, struct pm_stream *st,
+                           char *buf, size_t len, bool *may_read)
+{
+	if (!st->rd) {
+		if (!*may_read)
+			return -EAGAIN;
+		*may_read = false;
+		return raw_read(st, buf, len);
+	}
+	for (;;) {
+		ssize_t n = pm_reader_read(st->rd, buf, len);
+		size_t room;
+
+		if (n != -EAGAIN) {
+			count_decoded(s, st, false);
+			return n;
+		}
+		if (!*may_read)
+			return -EAGAIN;
+		*may_read = false;
+		char *p = pm_reader_space(st->rd, &room);
+		if (room == 0)
+			return -EAGAIN; /* its end was given already */
+		ssize_t k = raw_read(st, p, room);
+		if (k < 0)
+			return k;
+		pm_reader_fill(st->rd, (size_t)k); /* 0: the stream ended */
+	}
 }
 
 /* The append state for a batch of st's records. */
@@ -283,34 +397,21 @@ static ssize_t read_more(void *arg, char *buf, size_t len)
 	for (;;) {
 		struct pollfd pf[2] = {{.fd = m->wake[0], .events = POLLIN},
 		                       {.fd = st->fd, .events = POLLIN}};
-		ssize_t n;
+		ssize_t n = stream_read(c->s, st, buf, len, &(bool){true});
 
+		if (n != -EAGAIN)
+			return n;
 		if (st->regular) {
-			n = pread(st->fd, buf, len, (off_t)st->offset);
-			if (n > 0) {
-				st->offset += (uint64_t)n;
-				return n;
-			}
-			if (n < 0 && errno != EINTR)
-				return -errno;
 			if (pm_now_ns() - quiet > c->s->linger_ns)
 				return 0;
 			if (poll(pf, 1, 50) > 0)
 				return -ECANCELED;
 			continue;
 		}
-		if (poll(pf, 2, -1) < 0) {
-			if (errno == EINTR)
-				continue;
+		if (poll(pf, 2, -1) < 0 && errno != EINTR)
 			return -errno;
-		}
 		if (pf[0].revents)
 			return -ECANCELED;
-		n = read(st->fd, buf, len);
-		if (n >= 0)
-			return n;
-		if (errno != EINTR && errno != EAGAIN)
-			return -errno;
 	}
 }
 
@@ -323,6 +424,9 @@ static int frame(struct pm_streams *s, struct pm_stream *st, size_t n)
 	int rc = 0;
 
 	append_of(s, st, &a);
+	/* --tail of a compressed file: its first records go. */
+	if (st->skip > 0)
+		n = pm_lines_skip(w->buf, n, term, &st->skip);
 	while (rc == 0 && n > 0) {
 		size_t done = pm_lines_complete(w->buf, n, term);
 
@@ -353,7 +457,7 @@ ssize_t pm_streams_drain(struct pm_streams *s, struct pm_stream *st)
 {
 	struct pm_worker *w = &s->w;
 	struct stat sb;
-	ssize_t total = 0;
+	uint64_t start;
 
 	if (fstat(st->fd, &sb) < 0)
 		return -errno;
@@ -363,22 +467,29 @@ ssize_t pm_streams_drain(struct pm_streams *s, struct pm_stream *st)
 		if (rc < 0)
 			return rc;
 		st->offset = 0;
+		st->skip = 0;
+		if (st->rd) {
+			/* Its new start is a new input: it says again what
+			 * it is. */
+			count_decoded(s, st, true);
+			pm_reader_close(st->rd);
+			st->counted_in = st->counted_out = 0;
+			if ((rc = pm_reader_open_live(&st->rd)) < 0)
+				return rc;
+		}
 		if (st->follow && st->follow->cur == st && s->m->cfg->cb.follow)
 			s->m->cfg->cb.follow(s->m->cfg->cb.user,
 			                     PMERGE_FOLLOW_TRUNCATED,
 			                     st->follow->name, 0);
 	}
+	start = st->offset;
 	for (;;) {
 		ssize_t n =
-		    pread(st->fd, w->buf, w->bufsize, (off_t)st->offset);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return -errno;
-		if (n == 0)
+		    stream_read(s, st, w->buf, w->bufsize, &(bool){true});
+		if (n == -EAGAIN || n == 0)
 			break;
-		st->offset += (uint64_t)n;
-		total += n;
+		if (n < 0)
+			return n;
 		int rc = frame(s, st, (size_t)n);
 		if (rc < 0)
 			return rc;
@@ -386,27 +497,61 @@ ssize_t pm_streams_drain(struct pm_streams *s, struct pm_stream *st)
 		                         memory_order_relaxed))
 			break;
 	}
-	return total;
+	/* What the file grew by, whatever it decoded to (a part of a frame
+	 * may decode to nothing yet). */
+	return (ssize_t)(st->offset - start);
+}
+
+/* Decodes and frames what st's reader still holds, now that the input's
+ * end was given to it.  0 or -errno. */
+static int decode_rest(struct pm_streams *s, struct pm_stream *st)
+{
+	for (;;) {
+		ssize_t n =
+		    stream_read(s, st, s->w.buf, s->w.bufsize, &(bool){false});
+		if (n == 0 || n == -EAGAIN)
+			return 0;
+		if (n < 0)
+			return (int)n;
+		int rc = frame(s, st, (size_t)n);
+		if (rc < 0)
+			return rc;
+	}
+}
+
+int pm_streams_end(struct pm_streams *s, struct pm_stream *st)
+{
+	int rc = 0;
+
+	if (st->rd) {
+		pm_reader_fill(st->rd, 0);
+		rc = decode_rest(s, st);
+		if (rc < 0)
+			pm_streams_failed(s, st, rc);
+	}
+	if (atomic_load(&s->m->output_error) == 0)
+		pm_streams_flush(s, st);
+	return rc;
 }
 
 /* A stream has data (or its end). */
 static void stream_ready(struct pm_streams *s, struct pm_stream *st)
 {
 	struct pm_merge *m = s->m;
-	ssize_t n = read(st->fd, s->w.buf, s->w.bufsize);
-	int rc = 0;
+	bool may_read = true;
+	ssize_t n;
 
-	if (n < 0 && (errno == EAGAIN || errno == EINTR))
+	/* One read of the input; with -d, all it decodes to. */
+	while ((n = stream_read(s, st, s->w.buf, s->w.bufsize, &may_read)) > 0)
+		if (frame(s, st, (size_t)n) < 0)
+			return; /* the output failed: the merge is stopping */
+	if (n == -EAGAIN)
 		return;
-	if (n > 0) {
-		frame(s, st, (size_t)n);
-		return;
-	}
 	if (n < 0)
-		pm_input_failed(m, m->cfg->inputs[st->idx], errno);
+		pm_streams_failed(s, st, (int)n);
 	/* Its end: the held record goes out with a terminator added. */
-	rc = pm_streams_flush(s, st);
-	(void)rc;
+	if (atomic_load(&m->output_error) == 0)
+		pm_streams_flush(s, st);
 	if (st->follow)
 		st->follow->done = true;
 	else

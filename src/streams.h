@@ -28,6 +28,7 @@
 #include <uv.h>
 
 struct pm_follow;
+struct pm_reader;
 
 /* One open input that the stream thread reads.  Stream thread only. */
 struct pm_stream {
@@ -38,6 +39,13 @@ struct pm_stream {
 	dev_t dev;
 	ino_t ino;
 	uint64_t offset; /* regular: where the next read starts */
+	/* -d: what is read goes through a live decoding reader (decode.h),
+	 * which keeps the codec's state between arrivals; NULL when the
+	 * input turned out plain. */
+	struct pm_reader *rd;
+	uint64_t counted_in, counted_out; /* rd's bytes already counted */
+	/* --tail of a compressed file: records to drop before the rest. */
+	uint64_t skip;
 	/* The start of a record whose terminator has not come yet; grows on
 	 * demand up to the buffer size (beyond, pm_lines_long writes it). */
 	char *part;
@@ -112,6 +120,15 @@ void pm_streams_destroy(struct pm_streams *s);
 /* Stream thread: reads what is new in regular stream st (follows a
  * truncation); returns the bytes read, or -errno. */
 ssize_t pm_streams_drain(struct pm_streams *s, struct pm_stream *st);
+/*
+ * Stream thread: the regular file of st has ended (a rotated-away file
+ * that stayed quiet): with -d, what its decoder still holds is decoded and
+ * framed, and a stream cut short is an error.  0 or -errno.
+ */
+int pm_streams_end(struct pm_streams *s, struct pm_stream *st);
+/* Stream thread: reports st's failure rc (a decoding error with the
+ * codec's reason). */
+void pm_streams_failed(struct pm_streams *s, struct pm_stream *st, int rc);
 /* Stream thread: a new open input for s; NULL when out of memory. */
 struct pm_stream *pm_streams_new(struct pm_streams *s, size_t idx, int fd,
                                  bool own_fd, const struct stat *sb);

@@ -32,6 +32,7 @@ struct input {
 	int spill_fd;
 	uint64_t spill_len, spill_pos;
 	uint64_t counted_in, counted_out; /* already in m->decoded_in/out */
+	uint64_t skip; /* --tail of a compressed input: records to drop */
 };
 
 void pm_input_failed(struct pm_merge *m, const char *name, int err)
@@ -45,6 +46,13 @@ void pm_input_failed(struct pm_merge *m, const char *name, int err)
 static ssize_t reader_read(struct input *in, void *buf, size_t len)
 {
 	ssize_t n = pm_reader_read(in->rd, buf, len);
+
+	/* --tail of a compressed input: the records before the last ones
+	 * are decoded and dropped. */
+	while (n > 0 && in->skip > 0 &&
+	       (n = (ssize_t)pm_lines_skip(buf, (size_t)n, in->m->term,
+	                                   &in->skip)) == 0)
+		n = pm_reader_read(in->rd, buf, len);
 
 	if (in->decoded) {
 		uint64_t bi = pm_reader_bytes_in(in->rd);
@@ -534,13 +542,23 @@ static void seen(struct pm_worker *w, const struct pm_source *src, int rc)
 		w->sizes_seen += src->size;
 }
 
-/* --tail: start src that many records before its end. */
-static int seek_tail(struct pm_worker *w, struct pm_source *src)
+/* --tail: start src that many records before its end (with -d, a
+ * compressed input from its start, dropping the records before those). */
+static int seek_tail(struct pm_worker *w, struct input *in)
 {
+	struct pm_source *src = &in->src;
+	const struct pmerge_config *cfg = w->m->cfg;
 	uint64_t off;
-	int rc =
-	    pm_source_tail_offset(src->fd, src->size, w->m->cfg->tail_lines,
-	                          w->m->term, w->buf, w->bufsize, &off);
+	int rc = cfg->decompress
+	             ? pm_source_tail_decoded(src->fd, src->offset, src->size,
+	                                      cfg->tail_lines, w->m->term,
+	                                      w->buf, w->bufsize, &in->skip)
+	             : 0;
+
+	if (rc != 0)
+		return rc < 0 ? rc : 0;
+	rc = pm_source_tail_offset(src->fd, src->size, cfg->tail_lines,
+	                           w->m->term, w->buf, w->bufsize, &off);
 
 	if (rc == 0 && off > src->offset)
 		src->offset = off;
@@ -572,19 +590,20 @@ static void merge_opened(struct pm_append *a, struct input *in, int rc)
 		pm_append_whole(a, NULL, 0);
 		goto out_close;
 	}
-	if (m->cfg->tail && src->regular && (rc = seek_tail(w, src)) < 0) {
+	if (m->cfg->tail && src->regular && (rc = seek_tail(w, in)) < 0) {
 		pm_input_failed(m, name, -rc);
 		pm_append_whole(a, NULL, 0);
 		goto out_close;
 	}
 	w->st.inputs++;
 	if (m->unit == PMERGE_UNIT_LINE && !src->regular &&
-	    !m->cfg->decompress && !pm_input_chained(m, a->idx) &&
+	    !pm_input_chained(m, a->idx) &&
 	    pm_streams_adopt(m->live, src, a->idx) == 0) {
 		/* Every stream is read at once, whatever -j: the worker
-		 * goes on with the next input. */
+		 * goes on with the next input.  With -d the stream reader
+		 * decodes it, and records what it was. */
 		w->handed++;
-		goto out_close;
+		return;
 	}
 	if (m->cfg->decompress) {
 		rc = pm_reader_open(&in->rd, src, true, in->wake_fd);

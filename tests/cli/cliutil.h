@@ -141,6 +141,7 @@ TCase *cli_tcase_stats_json(void);
 TCase *cli_tcase_perm(void);
 TCase *cli_tcase_bash(void);
 TCase *cli_tcase_checkers(void);
+TCase *cli_tcase_live_decode(void);
 
 /* For the stats group: the checker script and the expected version. */
 extern const char *cu_stats_script;

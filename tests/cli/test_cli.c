@@ -75,6 +75,12 @@ int main(int argc, char **argv)
 			return 1;
 		}
 		suite_add_tcase(s, cli_tcase_stats_json());
+	} else if (!strcmp(group, "live-decode")) {
+		const char *tools[] = {"gzip", "zstd", "xz", "bzip2", "lz4"};
+		for (size_t i = 0; i < sizeof(tools) / sizeof(tools[0]); i++)
+			if (!cu_have_program(tools[i]))
+				return skip("a compression tool is missing");
+		suite_add_tcase(s, cli_tcase_live_decode());
 	} else if (!strcmp(group, "bash")) {
 		if (!cu_have_program("bash"))
 			return skip("bash is not available");

@@ -563,6 +563,351 @@ START_TEST(labels_and_colors)
 }
 END_TEST
 
+/* ------------------------------------------------------------- -d live */
+
+/* The formats -d knows, each made by its own tool; "cat" is plain. */
+static const char *const packers[] = {"gzip",  "zstd", "xz",
+                                      "bzip2", "lz4",  "cat"};
+#define N_PACKERS (sizeof(packers) / sizeof(packers[0]))
+
+/* dir/name: text packed by packers[k] (-c: to stdout). */
+static void pack(const char *name, size_t k, const char *text)
+{
+	char cmd[1024];
+	struct tu_run r;
+
+	snprintf(cmd, sizeof(cmd), "cd '%s' && printf '%%s' '%s' | %s%s > '%s'",
+	         dir, text, packers[k], k + 1 < N_PACKERS ? " -q -c" : "",
+	         name);
+	tu_run_sh(&r, cmd, WAIT_S);
+	ck_assert_msg(r.status == 0, "%s: %s", packers[k], r.err);
+	tu_run_free(&r);
+}
+
+static char *slurp_at(const char *name, size_t *len)
+{
+	char *p = at(name), *data = tu_read_file(p, len);
+	free(p);
+	return data;
+}
+
+/* Writes all of data to fd, one byte per write when dribble. */
+static bool put(int fd, const char *data, size_t len, bool dribble)
+{
+	for (size_t off = 0; off < len;) {
+		ssize_t k = write(fd, data + off, dribble ? 1 : len - off);
+		if (k <= 0)
+			return false;
+		off += (size_t)k;
+	}
+	return true;
+}
+
+/* The two lines of FIFO k's stream n: "S<k>-<n>a ...\nS<k>-<n>b ...\n". */
+static void stream_text(char *buf, size_t size, size_t k, int n)
+{
+	snprintf(buf, size, "S%zu-%da %s\nS%zu-%db second line\n", k, n,
+	         packers[k], k, n);
+}
+
+/*
+ * Every format through a FIFO, with -j 1: a writer sends each FIFO a first
+ * stream one byte at a time, turn about, and keeps every FIFO open; all
+ * their lines must come out while they are all still open (the stream
+ * thread decodes what has arrived and never waits on one input's partial
+ * frame).  Then a second stream each, concatenated, and the end: every
+ * line exactly once, whole, in its input's order, and exit 0.
+ */
+START_TEST(decode_fifos_live)
+{
+	char *argv[N_PACKERS + 8];
+	int a = 0, go[2];
+
+	argv[a++] = (char *)tu_pmerge();
+	argv[a++] = "-d";
+	argv[a++] = "-u";
+	argv[a++] = "line";
+	argv[a++] = "-j";
+	argv[a++] = "1";
+	argv[a++] = "--tag";
+	for (size_t k = 0; k < N_PACKERS; k++) {
+		char name[16], text[128];
+		for (int n = 1; n <= 2; n++) {
+			snprintf(name, sizeof(name), "s%zu.%d", k, n);
+			stream_text(text, sizeof(text), k, n);
+			pack(name, k, text);
+		}
+		snprintf(name, sizeof(name), "fifo%zu", k);
+		argv[a] = at(name);
+		ck_assert_int_eq(mkfifo(argv[a], 0600), 0);
+		a++;
+	}
+	argv[a] = NULL;
+	ck_assert_int_eq(pipe(go), 0);
+	pid_t w = fork();
+	ck_assert_int_ge(w, 0);
+	if (w == 0) {
+		int fds[N_PACKERS];
+		char *data[2][N_PACKERS];
+		size_t len[2][N_PACKERS], most = 0;
+		close(go[1]);
+		for (size_t k = 0; k < N_PACKERS; k++) {
+			char name[16];
+			for (int n = 0; n < 2; n++) {
+				snprintf(name, sizeof(name), "s%zu.%d", k,
+				         n + 1);
+				data[n][k] = slurp_at(name, &len[n][k]);
+			}
+			if (len[0][k] > most)
+				most = len[0][k];
+			if ((fds[k] = open(argv[7 + k], O_WRONLY)) < 0)
+				_exit(1);
+		}
+		/* Byte i of every first stream, then byte i + 1. */
+		for (size_t i = 0; i < most; i++) {
+			for (size_t k = 0; k < N_PACKERS; k++)
+				if (i < len[0][k] &&
+				    !put(fds[k], data[0][k] + i, 1, false))
+					_exit(2);
+			if (i % 16 == 0)
+				usleep(1000);
+		}
+		char c;
+		if (read(go[0], &c, 1) != 1)
+			_exit(3);
+		for (size_t k = 0; k < N_PACKERS; k++)
+			if (!put(fds[k], data[1][k], len[1][k], false) ||
+			    close(fds[k]) < 0)
+				_exit(4);
+		_exit(0);
+	}
+	close(go[0]);
+	struct lv p;
+	lv_start(&p, dir, argv, NULL, 0);
+	ck_assert_msg(lv_wait_for(&p, "\n", 2 * N_PACKERS, WAIT_S),
+	              "while every FIFO was open, only:\n%s",
+	              p.buf ? p.buf : "");
+	ck_assert_int_eq(write(go[1], "x", 1), 1);
+	close(go[1]);
+	int wst;
+	waitpid(w, &wst, 0);
+	ck_assert_msg(WIFEXITED(wst) && WEXITSTATUS(wst) == 0, "writer: 0x%x",
+	              wst);
+	int st = lv_stop(&p, 0);
+	char *err = lv_stderr(&p);
+	ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0,
+	              "pmerge: 0x%x, stderr: %s", st, err);
+	ck_assert_str_eq(err, "");
+	free(err);
+	ck_assert_uint_eq(lv_count(&p, "\n"), 4 * N_PACKERS);
+	for (size_t k = 0; k < N_PACKERS; k++) {
+		const char *prev = p.buf;
+		for (int n = 1; n <= 2; n++) {
+			char text[128], want[160];
+			stream_text(text, sizeof(text), k, n);
+			for (char *line = strtok(text, "\n"); line;
+			     line = strtok(NULL, "\n")) {
+				snprintf(want, sizeof(want), "%s\t%s\n",
+				         argv[7 + k], line);
+				assert_once(&p, want);
+				const char *at_ = strstr(p.buf, want);
+				ck_assert_msg(at_ >= prev, "%s out of order",
+				              line);
+				prev = at_;
+			}
+		}
+	}
+	lv_free(&p);
+	for (size_t k = 0; k < N_PACKERS; k++)
+		free(argv[7 + k]);
+}
+END_TEST
+
+/* Appends the bytes of dir/from to dir/to: [off, off + len) of them. */
+static void append_part(const char *to, const char *from, size_t off,
+                        size_t len)
+{
+	size_t n;
+	char *data = slurp_at(from, &n), *p = at(to);
+	int fd = open(p, O_WRONLY | O_APPEND | O_CREAT, 0644);
+
+	ck_assert_int_ge(fd, 0);
+	ck_assert(off + len <= n);
+	ck_assert(put(fd, data + off, len, false));
+	close(fd);
+	free(data);
+	free(p);
+}
+
+static size_t size_at(const char *name)
+{
+	struct stat sb;
+	char *p = at(name);
+	ck_assert_int_eq(stat(p, &sb), 0);
+	free(p);
+	return (size_t)sb.st_size;
+}
+
+/*
+ * -F -d on growing compressed files, one per format: each grows by half a
+ * stream (nothing torn may show, nothing is an error), then by its rest,
+ * then by a second stream; every line once, and no message.
+ */
+START_TEST(decode_follow_growing)
+{
+	const char *names[N_PACKERS + 1];
+	char text[128];
+	struct lv p;
+
+	for (size_t k = 0; k < N_PACKERS; k++) {
+		char name[16];
+		snprintf(name, sizeof(name), "log%zu", k);
+		names[k] = strdup(name);
+		append_at(name, "");
+		for (int n = 1; n <= 2; n++) {
+			snprintf(name, sizeof(name), "g%zu.%d", k, n);
+			stream_text(text, sizeof(text), k, n);
+			pack(name, k, text);
+		}
+	}
+	names[N_PACKERS] = NULL;
+	follow(&p, (const char *[]){"-d", NULL}, names, N_PACKERS);
+	for (size_t k = 0; k < N_PACKERS; k++) {
+		char first[16], second[16];
+		snprintf(first, sizeof(first), "g%zu.1", k);
+		snprintf(second, sizeof(second), "g%zu.2", k);
+		size_t len = size_at(first);
+		append_part(names[k], first, 0, len / 2);
+		lv_pump(&p, 0.2);
+		ck_assert_msg(p.len == 0 || p.buf[p.len - 1] == '\n',
+		              "a torn line: %s", p.buf);
+		append_part(names[k], first, len / 2, len - len / 2);
+		snprintf(text, sizeof(text), "S%zu-1b second line\n", k);
+		ck_assert_msg(lv_wait_for(&p, text, 1, WAIT_S), "%s: got %s",
+		              packers[k], p.buf ? p.buf : "");
+		append_part(names[k], second, 0, size_at(second));
+		snprintf(text, sizeof(text), "S%zu-2b second line\n", k);
+		ck_assert_msg(lv_wait_for(&p, text, 1, WAIT_S), "%s: got %s",
+		              packers[k], p.buf);
+	}
+	assert_signalled(lv_stop(&p, SIGTERM), SIGTERM);
+	char *err = lv_stderr(&p);
+	ck_assert_str_eq(err, "");
+	free(err);
+	ck_assert_uint_eq(lv_count(&p, "\n"), 4 * N_PACKERS);
+	for (size_t k = 0; k < N_PACKERS; k++) {
+		for (int n = 1; n <= 2; n++) {
+			char want[64];
+			snprintf(want, sizeof(want), "S%zu-%da %s\n", k, n,
+			         packers[k]);
+			assert_once(&p, want);
+		}
+		free((char *)names[k]);
+	}
+	lv_free(&p);
+}
+END_TEST
+
+/*
+ * tail -F semantics on the names given: app.log rotates (create) and
+ * logrotate then compresses app.log.1 into app.log.1.gz; that new name is
+ * not followed, so nothing is read twice.  A followed zstd file replaced
+ * by a new one is decoded from the new file's start.
+ */
+START_TEST(decode_follow_rotation)
+{
+	struct lv p;
+	char *log = at("app.log"), *old = at("app.log.1");
+
+	lv_append(log, "r1\nr2\n");
+	pack("z.zst", 1, "z1\n");
+	follow(&p, (const char *[]){"-d", "--tag", NULL},
+	       (const char *[]){"app.log", "z.zst", NULL}, 2);
+	ck_assert(lv_wait_for(&p, "app.log\tr2\n", 1, WAIT_S));
+	ck_assert(lv_wait_for(&p, "z.zst\tz1\n", 1, WAIT_S));
+	ck_assert_int_eq(rename(log, old), 0);
+	lv_append(log, "r3\n");
+	ck_assert(lv_wait_for(&p, "app.log\tr3\n", 1, WAIT_S));
+	struct tu_run r;
+	char cmd[512];
+	snprintf(cmd, sizeof(cmd), "cd '%s' && gzip app.log.1", dir);
+	tu_run_sh(&r, cmd, WAIT_S);
+	ck_assert_int_eq(r.status, 0);
+	tu_run_free(&r);
+	/* The replaced zstd file: a new stream from its start. */
+	pack("z.new", 1, "z2\nz3\n");
+	char *z = at("z.zst"), *znew = at("z.new");
+	ck_assert_int_eq(rename(znew, z), 0);
+	ck_assert(lv_wait_for(&p, "z.zst\tz3\n", 1, WAIT_S));
+	lv_append(log, "r4\n");
+	ck_assert(lv_wait_for(&p, "app.log\tr4\n", 1, WAIT_S));
+	/* Long enough for a poll to have seen app.log.1.gz, were it
+	 * followed. */
+	lv_pump(&p, 1.5);
+	assert_signalled(lv_stop(&p, SIGTERM), SIGTERM);
+	const char *want[] = {"app.log\tr1\n", "app.log\tr2\n", "app.log\tr3\n",
+	                      "app.log\tr4\n", "z.zst\tz1\n",   "z.zst\tz2\n",
+	                      "z.zst\tz3\n"};
+	for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++)
+		assert_once(&p, want[i]);
+	ck_assert_uint_eq(lv_count(&p, "\n"), 7);
+	lv_free(&p);
+	free(log);
+	free(old);
+	free(z);
+	free(znew);
+}
+END_TEST
+
+/*
+ * Bad data in a followed file: the message names it and gives the codec's
+ * reason; the other names are still followed.  A truncated compressed file
+ * (copytruncate) is a new stream; --tail counts decoded lines.
+ */
+START_TEST(decode_follow_corrupt_truncate_tail)
+{
+	struct lv p;
+
+	pack("bad.gz", 0, "b1\n");
+	pack("t.gz", 0, "1\n2\n3\n4\n5\n");
+	append_at("good.log", "");
+	follow(&p, (const char *[]){"-d", "--tail=2", NULL},
+	       (const char *[]){"bad.gz", "good.log", "t.gz", NULL}, 3);
+	ck_assert(lv_wait_for(&p, "b1\n", 1, WAIT_S));
+	ck_assert(lv_wait_for(&p, "5\n", 1, WAIT_S));
+	append_at("bad.gz", "this is not gzip\n");
+	char *err = NULL;
+	double end = tu_now_s() + WAIT_S;
+	do {
+		free(err);
+		lv_pump(&p, 0.05);
+		err = lv_stderr(&p);
+	} while (!strstr(err, "pmerge: bad.gz: gzip: ") && tu_now_s() < end);
+	ck_assert_msg(strstr(err, "pmerge: bad.gz: gzip: trailing garbage "
+	                          "after compressed data\n"),
+	              "stderr: %s", err);
+	free(err);
+	append_at("good.log", "g1\n");
+	ck_assert(lv_wait_for(&p, "g1\n", 1, WAIT_S));
+	char *t = at("t.gz");
+	ck_assert_int_eq(truncate(t, 0), 0);
+	free(t);
+	pack("t2.gz", 0, "6\n");
+	append_part("t.gz", "t2.gz", 0, size_at("t2.gz"));
+	ck_assert(lv_wait_for(&p, "6\n", 1, WAIT_S));
+	assert_signalled(lv_stop(&p, SIGTERM), SIGTERM);
+	ck_assert_str_eq(p.buf + strlen(p.buf) - 2, "6\n");
+	ck_assert_uint_eq(lv_count(&p, "\n"), 5);
+	ck_assert_int_eq(lv_count(&p, "not gzip"), 0);
+	ck_assert_int_eq(lv_count(&p, "3\n"), 0);
+	err = lv_stderr(&p);
+	ck_assert_msg(strstr(err, "pmerge: t.gz: file truncated\n"),
+	              "stderr: %s", err);
+	free(err);
+	lv_free(&p);
+}
+END_TEST
+
 /* --------------------------------------------------------- fault shim */
 
 /* pmerge -F under the fault shim with rule, polling every 0.2 s. */
@@ -703,6 +1048,16 @@ static Suite *follow_suite(const char *which)
 		tcase_add_test(t, labels_and_colors);
 		suite_add_tcase(s, t);
 	}
+	if (!strcmp(which, "decode") || !strcmp(which, "all")) {
+		t = tcase_create("decode");
+		tcase_add_checked_fixture(t, setup, teardown);
+		tcase_set_timeout(t, 120);
+		tcase_add_test(t, decode_fifos_live);
+		tcase_add_test(t, decode_follow_growing);
+		tcase_add_test(t, decode_follow_rotation);
+		tcase_add_test(t, decode_follow_corrupt_truncate_tail);
+		suite_add_tcase(s, t);
+	}
 	if (!strcmp(which, "fault") || !strcmp(which, "all")) {
 		t = tcase_create("fault");
 		tcase_add_checked_fixture(t, setup, teardown);
@@ -729,6 +1084,16 @@ static int missing(const char *which)
 		                "below 4096\n");
 		return 77;
 	}
+	if (all || !strcmp(which, "decode"))
+		for (size_t k = 0; k < N_PACKERS; k++) {
+			char cmd[64];
+			snprintf(cmd, sizeof(cmd), "command -v %s >/dev/null",
+			         packers[k]);
+			if (system(cmd) != 0) {
+				fprintf(stderr, "skipped: no %s\n", packers[k]);
+				return 77;
+			}
+		}
 	if ((all || !strcmp(which, "fault")) &&
 	    (!lib || access(lib, R_OK) != 0)) {
 		fprintf(stderr, "skipped: no fault shim ($PMFAULT_SO)\n");
