@@ -43,7 +43,7 @@ static void tell(struct pm_streams *s, enum pmerge_follow_event ev,
 /* Reads what is new in st; a read error ends this name (reported once). */
 static void drain(struct pm_streams *s, struct pm_stream *st)
 {
-	struct pm_follow *f = st->follow;
+	struct pm_follow *f = st->orphan ? NULL : st->follow;
 	ssize_t rc = pm_streams_drain(s, st);
 
 	if (rc >= 0 || atomic_load(&s->m->output_error) != 0)
@@ -51,7 +51,7 @@ static void drain(struct pm_streams *s, struct pm_stream *st)
 	pm_streams_failed(s, st, (int)rc);
 	pm_streams_flush(s, st);
 	pm_streams_close(s, st);
-	if (f && !st->orphan)
+	if (f)
 		f->done = true;
 }
 

@@ -900,9 +900,14 @@ START_TEST(decode_follow_corrupt_truncate_tail)
 	ck_assert_uint_eq(lv_count(&p, "\n"), 5);
 	ck_assert_int_eq(lv_count(&p, "not gzip"), 0);
 	ck_assert_int_eq(lv_count(&p, "3\n"), 0);
+	/* The bad file's name is done with: never read again. */
+	assert_once(&p, "b1\n");
 	err = lv_stderr(&p);
 	ck_assert_msg(strstr(err, "pmerge: t.gz: file truncated\n"),
 	              "stderr: %s", err);
+	const char *bad = strstr(err, "pmerge: bad.gz: ");
+	ck_assert_msg(bad && !strstr(bad + 1, "pmerge: bad.gz: "), "stderr: %s",
+	              err);
 	free(err);
 	lv_free(&p);
 }
