@@ -61,10 +61,14 @@ static bool note_stream(struct pm_merge *m, const struct stat *st, size_t idx)
 
 /*
  * Looks at input idx: one stat, no open (an open of every input would cost
- * as much as the merge of many small ones).  Returns 0, a positive errno
- * that fails the input now (only when the output is replaced: otherwise the
- * input is reported when its turn comes, as cat would), or -ENOMEM.  What
- * only an open can tell (EACCES) is found when the input's turn comes.
+ * as much as the merge of many small ones, and opening a FIFO or a device
+ * is not free of effects).  Returns 0, a positive errno that fails the
+ * input now (only when the output is replaced: otherwise the input is
+ * reported when its turn comes, as cat would), or -ENOMEM.  With a
+ * replaced output, an input that exists but may not be read (EACCES) is
+ * found here too, by the kernel's own permission check (faccessat with
+ * the effective ids: modes, ACLs, security modules), so that it fails the
+ * merge before anything is copied.
  */
 static int check_input(struct pm_merge *m, size_t idx)
 {
@@ -77,6 +81,9 @@ static int check_input(struct pm_merge *m, size_t idx)
 		return strict ? errno : 0;
 	if (S_ISDIR(st.st_mode))
 		return strict ? EISDIR : 0;
+	if (strict && !is_stdin &&
+	    faccessat(AT_FDCWD, name, R_OK, AT_EACCESS) < 0 && errno != ENOSYS)
+		return errno;
 	/* "-" shares its offset with whoever gave it to us, even regular. */
 	if ((is_stdin || !S_ISREG(st.st_mode)) && !note_stream(m, &st, idx))
 		return -ENOMEM;

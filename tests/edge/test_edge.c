@@ -1043,46 +1043,6 @@ START_TEST(output_readonly_directory)
 }
 END_TEST
 
-/*
- * Can this process run pmerge as NOBODY, in a scratch directory of its
- * own, or is it unprivileged already?  Says why not on stderr.
- */
-static bool can_drop_privileges(void)
-{
-	const char *tmp = getenv("TMPDIR");
-	pid_t pid;
-	int st;
-
-	if (geteuid() != 0)
-		return true;
-	pid = fork();
-	if (pid < 0)
-		return false;
-	if (pid == 0) {
-		if (setgroups(0, NULL) < 0 ||
-		    setresgid(NOBODY, NOBODY, NOBODY) < 0 ||
-		    setresuid(NOBODY, NOBODY, NOBODY) < 0)
-			_exit(1);
-		/* A build tree in a private home is out of its reach. */
-		if (access(hu_pmerge(), X_OK) < 0)
-			_exit(2);
-		_exit(access(tmp && *tmp ? tmp : "/tmp", X_OK) < 0 ? 3 : 0);
-	}
-	if (waitpid(pid, &st, 0) != pid || !WIFEXITED(st))
-		return false;
-	if (WEXITSTATUS(st) == 1)
-		fprintf(stderr, "test_edge: cannot switch to uid %d\n", NOBODY);
-	else if (WEXITSTATUS(st) == 2)
-		fprintf(stderr, "test_edge: uid %d cannot run %s\n", NOBODY,
-		        hu_pmerge());
-	else if (WEXITSTATUS(st) == 3)
-		fprintf(stderr,
-		        "test_edge: uid %d cannot reach the scratch "
-		        "directory\n",
-		        NOBODY);
-	return WEXITSTATUS(st) == 0;
-}
-
 static Suite *edge_suite(const char *group)
 {
 	Suite *s = suite_create("edge");
@@ -1138,7 +1098,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "test_edge: unknown group '%s'\n", group);
 		return 2;
 	}
-	if (strcmp(group, "perm") == 0 && !can_drop_privileges()) {
+	if (strcmp(group, "perm") == 0 && !hu_can_run_as(NOBODY, "test_edge")) {
 		fprintf(stderr,
 		        "test_edge: perm: no unprivileged user to run as: "
 		        "skipped\n");

@@ -485,3 +485,38 @@ void hu_pm(struct hu_result *r, const struct hu_opts *o, ...)
 	hu_run_pmerge(r, o, NULL, ap);
 	va_end(ap);
 }
+
+bool hu_can_run_as(uid_t uid, const char *who)
+{
+	const char *tmp = getenv("TMPDIR");
+	pid_t pid;
+	int st;
+
+	if (geteuid() != 0)
+		return true;
+	pid = fork();
+	if (pid < 0)
+		return false;
+	if (pid == 0) {
+		if (setgroups(0, NULL) < 0 ||
+		    setresgid((gid_t)uid, (gid_t)uid, (gid_t)uid) < 0 ||
+		    setresuid(uid, uid, uid) < 0)
+			_exit(1);
+		/* A build tree in a private home is out of its reach. */
+		if (access(hu_pmerge(), X_OK) < 0)
+			_exit(2);
+		_exit(access(tmp && *tmp ? tmp : "/tmp", X_OK) < 0 ? 3 : 0);
+	}
+	if (waitpid(pid, &st, 0) != pid || !WIFEXITED(st))
+		return false;
+	if (WEXITSTATUS(st) == 1)
+		fprintf(stderr, "%s: cannot switch to uid %d\n", who, (int)uid);
+	else if (WEXITSTATUS(st) == 2)
+		fprintf(stderr, "%s: uid %d cannot run %s\n", who, (int)uid,
+		        hu_pmerge());
+	else if (WEXITSTATUS(st) == 3)
+		fprintf(stderr,
+		        "%s: uid %d cannot reach the scratch directory\n", who,
+		        (int)uid);
+	return WEXITSTATUS(st) == 0;
+}

@@ -114,6 +114,13 @@ void hu_expect_no_temp(const char *dir);
 
 void hu_expect_exit(const struct hu_result *r, int status);
 
+/*
+ * Can this process run pmerge as uid (with hu_opts.uid), in a scratch
+ * directory of its own, or is it unprivileged already?  Says why not on
+ * stderr, with who as the prefix.
+ */
+bool hu_can_run_as(uid_t uid, const char *who);
+
 /* A file of len deterministic bytes; text lines when text is set. */
 void hu_make(const char *path, size_t len, uint64_t seed, bool text);
 

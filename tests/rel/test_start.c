@@ -2,7 +2,8 @@
  * Reliability at start-up: what pmerge must make of the values it is
  * given and of the process it finds itself in before the merge begins.
  * Lock names abbreviated as GNU argmatch allows; names in messages quoted
- * as GNU tools quote them, whole however long.
+ * as GNU tools quote them, whole however long; with -o, an input that
+ * exists but may not be read is found before anything is copied.
  *
  * Each test runs in its own forked process and scratch directory.
  */
@@ -14,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 /* ------------------------------------------------------ option values */
@@ -156,7 +158,68 @@ START_TEST(long_name_keeps_reason)
 }
 END_TEST
 
+/* ------------------------------------------------------ inputs, as a user */
+
+#define NOBODY 65534
+#define OLD    "old contents\n"
+
+/*
+ * With -o (all or nothing), an input that exists but may not be read is
+ * found before copying, as a missing one is: the FIFO first in the list
+ * has no writer, so a merge that began copying would wait on it.  As root
+ * the merge runs as nobody, for whom mode 000 means something.
+ */
+START_TEST(unreadable_found_before_copying)
+{
+	char *dir = tu_enter_scratch();
+	struct hu_opts o = {.uid = geteuid() == 0 ? NOBODY : 0, .timeout = 10};
+	struct hu_result r;
+	struct hu_snap s;
+
+	ck_assert_int_eq(chmod(".", 0777), 0);
+	ck_assert_int_eq(mkfifo("p", 0666), 0);
+	hu_make("a", 1000, 1, true);
+	if (_i == 0) {
+		tu_write_file("bad", "secret\n", 7);
+		ck_assert_int_eq(chmod("bad", 0), 0);
+	} else {
+		ck_assert_int_eq(mkfifo("bad", 0200), 0);
+	}
+	tu_write_file("out", OLD, strlen(OLD));
+	if (o.uid)
+		ck_assert_int_eq(chown("out", o.uid, o.uid), 0);
+	hu_snap_take(&s, "out");
+	hu_pm(&r, &o, "-o", "out", "p", "a", "bad", NULL);
+	ck_assert_msg(!r.timed_out, "pmerge waited on the FIFO");
+	hu_expect_exit(&r, 1);
+	tu_expect_err(&r, "pmerge: bad: Permission denied\n");
+	hu_snap_expect(&s, "out");
+	hu_expect_no_temp(".");
+	hu_result_free(&r);
+	/* To standard output, as cat: the others are merged, then exit 1. */
+	if (_i == 0) {
+		hu_pm(&r, &o, "a", "bad", "a", NULL);
+		hu_expect_exit(&r, 1);
+		ck_assert_uint_eq(r.out_len, 2000);
+		tu_expect_err(&r, "pmerge: bad: Permission denied\n");
+		hu_result_free(&r);
+	}
+	tu_leave_scratch(dir);
+}
+END_TEST
+
 /* --------------------------------------------------------------- suite */
+
+/* Needs a user for whom permissions count: nobody, or ourselves. */
+static Suite *perm_suite(void)
+{
+	Suite *s = suite_create("rel-start-perm");
+	TCase *t = tcase_create("perm");
+
+	tcase_add_loop_test(t, unreadable_found_before_copying, 0, 2);
+	suite_add_tcase(s, t);
+	return s;
+}
 
 static Suite *start_suite(void)
 {
@@ -172,13 +235,19 @@ static Suite *start_suite(void)
 	return s;
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
+	bool perm = argc > 1 && strcmp(argv[1], "perm") == 0;
 	SRunner *sr;
 	int failed;
 
 	hu_init();
-	sr = srunner_create(start_suite());
+	if (perm && !hu_can_run_as(NOBODY, "test_start")) {
+		fprintf(stderr, "test_start: perm: no unprivileged user to run "
+		                "as: skipped\n");
+		return 77;
+	}
+	sr = srunner_create(perm ? perm_suite() : start_suite());
 	srunner_run_all(sr, CK_NORMAL);
 	failed = srunner_ntests_failed(sr);
 	srunner_free(sr);
