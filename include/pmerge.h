@@ -205,6 +205,9 @@ struct pmerge_config {
 	size_t n_inputs;
 	const char *output; /* NULL: standard output */
 	bool append;        /* with output: O_APPEND instead of replace */
+	/* Flush a regular output's data to stable storage before success,
+	 * and for a replaced output then its directory (after the rename). */
+	bool fsync;
 	enum pmerge_unit unit;
 	enum pmerge_order order;
 	bool zero_terminated; /* line unit: records end with NUL */
@@ -214,7 +217,7 @@ struct pmerge_config {
 	 * is the format's default (gzip 6, zstd 3). */
 	enum pmerge_compress compress;
 	int compress_level;
-	unsigned jobs;        /* 1..PMERGE_JOBS_MAX; 0 picks the default */
+	unsigned jobs; /* 1..PMERGE_JOBS_MAX; 0 picks the default */
 	struct pmerge_lock_spec lock;
 	size_t buffer_size;  /* 0: PMERGE_BUFFER_DEFAULT_FILE or _PIPE */
 	bool detailed_stats; /* hold times and histograms */
@@ -287,8 +290,8 @@ struct pmerge_placement {
 
 /* With -d: what one input was found to be, and its bytes in and out. */
 struct pmerge_input_result {
-	const char *name;    /* as in cfg.inputs */
-	const char *codec;   /* "plain", "gzip", ...; NULL: never read */
+	const char *name;   /* as in cfg.inputs */
+	const char *codec;  /* "plain", "gzip", ...; NULL: never read */
 	uint64_t bytes_in;  /* read from the input (compressed) */
 	uint64_t bytes_out; /* decoded (for plain: the same) */
 };

@@ -31,6 +31,11 @@ const char pm_cli_usage[] =
     "      --files0-from=F     read input names from F, each ended by NUL;\n"
     "                            F of - reads the names from standard input\n"
     "  -a, --append            with -o: append to FILE instead (not atomic)\n"
+    "      --fsync             flush the output's data to stable storage, and\n"
+    "                            with -o the directory entry after the "
+    "rename,\n"
+    "                            before reporting success (crash-safe "
+    "replace)\n"
     "  -u, --unit=UNIT         what stays whole: 'file' (default; each "
     "input's\n"
     "                            bytes contiguous and unchanged) or 'line'\n"
@@ -182,12 +187,14 @@ enum {
 	OPT_TAIL,
 	OPT_LABEL,
 	OPT_COLOR,
+	OPT_FSYNC,
 };
 
 static const struct option long_options[] = {
     {"output", required_argument, NULL, 'o'},
     {"files0-from", required_argument, NULL, OPT_FILES0},
     {"append", no_argument, NULL, 'a'},
+    {"fsync", no_argument, NULL, OPT_FSYNC},
     {"unit", required_argument, NULL, 'u'},
     {"zero-terminated", no_argument, NULL, 'z'},
     {"tag", no_argument, NULL, OPT_TAG},
@@ -706,6 +713,9 @@ static int parse_option(struct pm_cli *cli, int c, const char *arg)
 		return 0;
 	case 'a':
 		cfg->append = true;
+		return 0;
+	case OPT_FSYNC:
+		cfg->fsync = true;
 		return 0;
 	case 'u':
 		if ((k = pick(arg, units)) < 0)

@@ -79,18 +79,6 @@ out:
 	return rc;
 }
 
-/* The directory of path ("." when it has none), malloc'ed. */
-static char *dir_of(const char *path)
-{
-	const char *slash = strrchr(path, '/');
-
-	if (!slash)
-		return strdup(".");
-	if (slash == path)
-		return strdup("/");
-	return strndup(path, (size_t)(slash - path));
-}
-
 int pm_spill_open(const struct pm_sink *s)
 {
 	const char *tmp = getenv("TMPDIR");
@@ -99,9 +87,9 @@ int pm_spill_open(const struct pm_sink *s)
 
 	/* Beside the output, whose file system has room for the output. */
 	if (s->kind == PM_SINK_REPLACE && s->target)
-		dir = dir_of(s->target);
+		dir = pm_dir_of(s->target);
 	else if (s->kind == PM_SINK_APPEND && s->name)
-		dir = dir_of(s->name);
+		dir = pm_dir_of(s->name);
 	else
 		dir = strdup(tmp && *tmp ? tmp : "/tmp");
 	if (!dir)

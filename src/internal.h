@@ -238,9 +238,13 @@ struct pm_sink {
 	_Alignas(PM_CACHELINE) _Atomic uint64_t end; /* next free offset */
 	atomic_bool cfr_broken; /* copy_file_range fell back once */
 	atomic_bool splice_broken;
-	char *target;     /* REPLACE: the final path */
-	char *temp;       /* REPLACE: the temporary path */
-	const char *name; /* for messages: the -o argument */
+	char *target; /* REPLACE: the final path */
+	char *temp;   /* REPLACE: the temporary file's name, when it has one */
+	bool unnamed; /* REPLACE: the temporary file is O_TMPFILE, no name */
+	bool durable; /* --fsync: set by the caller before the commit */
+	mode_t create_mode; /* REPLACE: the temporary file's mode at creation */
+	int link_fd;        /* REPLACE, during the commit: the unnamed file */
+	const char *name;   /* for messages: the -o argument */
 };
 
 /*
@@ -272,11 +276,19 @@ int pm_sink_put_from(struct pm_sink *s, const char *buf, size_t len, int in,
 int pm_sink_copy(struct pm_sink *s, int in, uint64_t *in_off, uint64_t len,
                  uint64_t off, char *buf, size_t bufsize, uint64_t *copied,
                  bool *in_failed, const atomic_bool *cancel);
-/* Success: make the output final (rename, seek).  0 or -errno. */
+/*
+ * Success: make the output final (link or rename, seek), with --fsync
+ * (s->durable) the data and then the directory flushed first.  The commit
+ * point is the one call that puts the new file under FILE's name; on
+ * failure FILE is as it was.  0 or -errno.
+ */
 int pm_sink_commit(struct pm_sink *s);
 /* Failure: remove the temporary file.  Safe to call twice. */
 void pm_sink_abort(struct pm_sink *s);
 void pm_sink_close(struct pm_sink *s);
+/* The directory of path ("." when it has none), malloc'ed; NULL when out of
+ * memory.  Any thread. */
+char *pm_dir_of(const char *path);
 
 /* ----------------------------------------------------------------- source */
 

@@ -56,6 +56,8 @@ static int open_output(struct run *r)
 	const char *what;
 	int rc = pm_sink_open(&m->sink, cfg->output, cfg->append, &what);
 
+	m->sink.durable = cfg->fsync;
+
 	if (rc == 0 && cfg->compress != PMERGE_COMPRESS_NONE) {
 		long cpus = sysconf(_SC_NPROCESSORS_ONLN);
 		unsigned t = r->plan.jobs;

@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <sys/xattr.h>
 #include <unistd.h>
@@ -171,6 +172,127 @@ static void copy_xattrs(const char *from, int to)
 	free(names);
 }
 
+/*
+ * Fills the n X's at x with letters and digits from getrandom(), or, where
+ * it has nothing to give, from the clock and a counter: only uniqueness
+ * matters, since every name is created with O_EXCL.
+ */
+static void random_name(char *x, size_t n)
+{
+	static const char abc[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+	                          "abcdefghijklmnopqrstuvwxyz0123456789";
+	static _Atomic unsigned counter;
+	unsigned char r[16];
+
+	if (n > sizeof(r))
+		n = sizeof(r);
+	if (getrandom(r, n, GRND_NONBLOCK) != (ssize_t)n) {
+		uint64_t v = pm_now_ns() ^ ((uint64_t)getpid() << 32) ^
+		             atomic_fetch_add(&counter, 1);
+		for (size_t i = 0; i < n; i++, v = v * 6364136223846793005u + 1)
+			r[i] = (unsigned char)(v >> 33);
+	}
+	for (size_t i = 0; i < n; i++)
+		x[i] = abc[r[i] % (sizeof(abc) - 1)];
+}
+
+/*
+ * A fresh name ".BASE.pmerge-XXXXXX" beside the target in s->temp, made
+ * by make(s, name) -- a create or a link that fails with EEXIST when the
+ * name is taken -- tried again with another name while it is.  0 or
+ * -errno; on failure s->temp is NULL.
+ */
+static int make_temp_name(struct pm_sink *s, int (*make)(struct pm_sink *s))
+{
+	const char *slash = strrchr(s->target, '/');
+	const char *base = slash ? slash + 1 : s->target;
+	int rc = -EEXIST;
+
+	if (asprintf(&s->temp, "%.*s.%s.pmerge-XXXXXX",
+	             slash ? (int)(slash - s->target + 1) : 0, s->target,
+	             base) < 0) {
+		s->temp = NULL;
+		return -ENOMEM;
+	}
+	for (int tries = 0; tries < 100 && rc == -EEXIST; tries++) {
+		random_name(s->temp + strlen(s->temp) - 6, 6);
+		rc = make(s);
+	}
+	if (rc < 0) {
+		free(s->temp);
+		s->temp = NULL;
+	}
+	return rc;
+}
+
+/* The named temporary file, where the file system has no O_TMPFILE. */
+static int create_named(struct pm_sink *s)
+{
+	s->fd = open(s->temp, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOCTTY,
+	             s->create_mode);
+	return s->fd < 0 ? -errno : 0;
+}
+
+/*
+ * Gives the unnamed temporary file (s->link_fd) the name s->temp, or
+ * s->target when s->temp is NULL.  Through /proc/self/fd, which needs no
+ * privilege; where /proc is not mounted, AT_EMPTY_PATH (which needs
+ * CAP_DAC_READ_SEARCH).  0 or -errno (EEXIST: the name is taken).
+ */
+static int link_unnamed_to(const struct pm_sink *s, const char *name)
+{
+	char proc[64];
+
+	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", s->link_fd);
+	if (linkat(AT_FDCWD, proc, AT_FDCWD, name, AT_SYMLINK_FOLLOW) == 0)
+		return 0;
+	if (errno == ENOENT && access("/proc/self/fd", F_OK) < 0 &&
+	    linkat(s->link_fd, "", AT_FDCWD, name, AT_EMPTY_PATH) == 0)
+		return 0;
+	return -errno;
+}
+
+static int link_temp_name(struct pm_sink *s)
+{
+	return link_unnamed_to(s, s->temp);
+}
+
+char *pm_dir_of(const char *path)
+{
+	const char *slash = strrchr(path, '/');
+
+	if (!slash)
+		return strdup(".");
+	if (slash == path)
+		return strdup("/");
+	return strndup(path, (size_t)(slash - path));
+}
+
+/*
+ * The temporary output: unnamed (O_TMPFILE) in the target's directory, so
+ * that nothing is left behind whatever ends the process, even SIGKILL; it
+ * gets a name only at the commit.  Where the file system has no O_TMPFILE
+ * (EOPNOTSUPP, or EISDIR/EINVAL from kernels or file systems that do not
+ * know the flag), a named temporary file beside the target, removed on
+ * every path pmerge itself takes.  0 or -errno.
+ */
+static int create_temp(struct pm_sink *s)
+{
+	char *dir = pm_dir_of(s->target);
+
+	if (!dir)
+		return -ENOMEM;
+	s->fd = open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, s->create_mode);
+	free(dir);
+	if (s->fd >= 0) {
+		s->unnamed = true;
+		return 0;
+	}
+	if (errno != EOPNOTSUPP && errno != EISDIR && errno != EINVAL)
+		return -errno;
+	return make_temp_name(s, create_named);
+}
+
 static int open_replace(struct pm_sink *s, const char *path)
 {
 	if (*path == '\0')
@@ -178,6 +300,7 @@ static int open_replace(struct pm_sink *s, const char *path)
 	struct stat st;
 	bool exists;
 	char *target = final_path(path);
+	int rc;
 
 	if (!target)
 		return -errno;
@@ -204,20 +327,16 @@ static int open_replace(struct pm_sink *s, const char *path)
 		s->own_fd = true;
 		return 0;
 	}
-	const char *slash = strrchr(target, '/');
-	const char *base = slash ? slash + 1 : target;
-	if (asprintf(&s->temp, "%.*s.%s.pmerge-XXXXXX",
-	             slash ? (int)(slash - target + 1) : 0, target, base) < 0) {
-		s->temp = NULL;
-		return -ENOMEM;
-	}
-	s->fd = mkostemp(s->temp, O_CLOEXEC);
-	if (s->fd < 0) {
-		int err = -errno;
-		free(s->temp);
-		s->temp = NULL;
-		return err;
-	}
+	/*
+	 * A new FILE is created with 0666, as cat > FILE creates it: the
+	 * kernel then applies the directory's default ACL, or else the
+	 * umask.  A replaced one starts private and is given the old file's
+	 * mode, owner and ACL below, before any data is in it.
+	 */
+	s->create_mode = exists ? 0600 : 0666;
+	rc = create_temp(s);
+	if (rc < 0)
+		return rc;
 	s->own_fd = true;
 	if (exists) {
 		/* Keep the owner where permitted, then the mode (in that order:
@@ -228,11 +347,6 @@ static int open_replace(struct pm_sink *s, const char *path)
 			return -errno;
 		/* After the mode: the access ACL is one of these. */
 		copy_xattrs(target, s->fd);
-	} else {
-		mode_t mask = umask(0);
-		umask(mask);
-		if (fchmod(s->fd, 0666 & ~mask) < 0)
-			return -errno;
 	}
 	return 0;
 }
@@ -244,6 +358,7 @@ int pm_sink_open(struct pm_sink *s, const char *path, bool append,
 
 	memset(s, 0, sizeof(*s));
 	s->fd = -1;
+	s->link_fd = -1;
 	s->name = path;
 	*what = path;
 	if (!path || (!append && (alias = pmerge_output_fd(path)) >= 0)) {
@@ -441,9 +556,43 @@ int pm_sink_copy(struct pm_sink *s, int in, uint64_t *in_off, uint64_t len,
 	return 0;
 }
 
+/* Flushes the directory that holds the target (--fsync).  0 or -errno. */
+static int sync_dir(const struct pm_sink *s)
+{
+	char *dir = pm_dir_of(s->target);
+	int fd, rc = 0;
+
+	if (!dir)
+		return -ENOMEM;
+	fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	free(dir);
+	if (fd < 0)
+		return -errno;
+	if (fsync(fd) < 0)
+		rc = -errno;
+	close(fd);
+	return rc;
+}
+
 /*
- * Puts the finished temporary file in FILE's place, atomically: FILE is the
- * old file or the new one, never anything else, whatever happens.
+ * With --fsync, after the name went in: flushes the directory, and where
+ * that fails takes the new FILE out again (the caller puts the old one
+ * back) so that a failure leaves FILE as it was.  0 or -errno.
+ */
+static int sync_new_name(const struct pm_sink *s, bool undo_by_unlink)
+{
+	int rc = s->durable ? sync_dir(s) : 0;
+
+	if (rc < 0 && undo_by_unlink)
+		(void)unlink(s->target);
+	return rc;
+}
+
+/*
+ * Puts the finished temporary file s->temp in FILE's place, atomically:
+ * FILE is the old file or the new one, never anything else, whatever
+ * happens.  old is an O_PATH descriptor on the old FILE, or -1 when there
+ * is none.
  *
  * rename() over an existing file would do, but ext4 (auto_da_alloc) then
  * writes the new file's delayed-allocation blocks out and waits for them:
@@ -459,28 +608,65 @@ int pm_sink_copy(struct pm_sink *s, int in, uint64_t *in_off, uint64_t len,
  *
  * Where the exchange cannot be made -- no FILE yet (ENOENT), a file system
  * or kernel without it (EINVAL, ENOSYS, EOPNOTSUPP) -- a plain rename().
- * Returns 0 or a negative errno; on failure FILE is untouched.
+ * The exchange or the rename is the commit point.  Returns 0 or a negative
+ * errno; on failure FILE is untouched (except after a rename over an old
+ * FILE whose directory then cannot be flushed, which nothing can undo).
  */
-static int replace_target(struct pm_sink *s)
+static int swap_in(struct pm_sink *s, int old)
 {
-	int old = open(s->target, O_PATH | O_NOFOLLOW | O_CLOEXEC);
 	int rc = 0;
 
 	if (old >= 0 && renameat2(AT_FDCWD, s->temp, AT_FDCWD, s->target,
 	                          RENAME_EXCHANGE) == 0) {
 		/* The temporary name is the old file's now. */
-		if (unlink(s->temp) < 0)
+		rc = sync_new_name(s, false);
+		if (rc < 0 && renameat2(AT_FDCWD, s->temp, AT_FDCWD, s->target,
+		                        RENAME_EXCHANGE) == 0)
+			return rc; /* as it was; the abort removes the new one
+			            */
+		if (unlink(s->temp) < 0 && rc == 0)
 			rc = -errno;
-		goto out;
+		free(s->temp);
+		s->temp = NULL;
+		return rc;
 	}
 	if (old >= 0 && errno != ENOENT && errno != EINVAL && errno != ENOSYS &&
-	    errno != EOPNOTSUPP) {
-		rc = -errno;
-		goto out;
-	}
+	    errno != EOPNOTSUPP)
+		return -errno;
 	if (rename(s->temp, s->target) < 0)
-		rc = -errno;
+		return -errno;
+	free(s->temp);
+	s->temp = NULL;
+	return sync_new_name(s, old < 0);
+}
+
+/*
+ * Names the unnamed temporary file (reached through keep, a descriptor on
+ * it): with no FILE yet, the link into FILE's place is itself the commit,
+ * and nothing can be left behind.  Over an old FILE it first gets a
+ * temporary name beside it, for swap_in() -- a name that exists only for
+ * the microseconds between that link and the exchange.  0 or -errno.
+ */
+static int put_in_place(struct pm_sink *s, int keep)
+{
+	int old = open(s->target, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+	int rc;
+
+	s->link_fd = keep;
+	if (keep >= 0 && old < 0) {
+		rc = link_unnamed_to(s, s->target);
+		if (rc == 0)
+			rc = sync_new_name(s, true);
+		if (rc != -EEXIST)
+			goto out;
+		/* FILE appeared meanwhile: it is replaced like any other. */
+		old = open(s->target, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+	}
+	if (keep >= 0 && (rc = make_temp_name(s, link_temp_name)) < 0)
+		goto out;
+	rc = swap_in(s, old);
 out:
+	s->link_fd = -1;
 	if (old >= 0)
 		close(old);
 	return rc;
@@ -489,27 +675,37 @@ out:
 int pm_sink_commit(struct pm_sink *s)
 {
 	uint64_t end = atomic_load(&s->end);
+	int keep = -1, rc = 0;
 
 	if (s->kind == PM_SINK_STDOUT && s->positioned) {
 		/* Leave the shared offset after our bytes, as cat would. */
 		if (lseek(s->fd, (off_t)end, SEEK_SET) < 0)
 			return -errno;
 	}
-	if (s->kind == PM_SINK_REPLACE && s->temp) {
-		/* close() reports late write errors (NFS, quotas): they
-		 * must stop the rename. */
-		if (close(s->fd) < 0) {
-			s->fd = -1;
+	/* --fsync on any other regular output: its data (a pipe or a
+	 * device has nothing to flush). */
+	if (s->durable && s->regular && s->kind != PM_SINK_REPLACE &&
+	    fsync(s->fd) < 0)
+		return -errno;
+	if (s->kind == PM_SINK_REPLACE && s->fd >= 0) {
+		/* --fsync: the data first, before any name points at it. */
+		if (s->durable && fsync(s->fd) < 0)
 			return -errno;
-		}
+		/* An unnamed file is linked from a second descriptor, so that
+		 * close() below still comes before any name. */
+		if (s->unnamed && (keep = fcntl(s->fd, F_DUPFD_CLOEXEC, 0)) < 0)
+			return -errno;
+		/* close() reports late write errors (NFS, quotas): they
+		 * must stop the commit. */
+		rc = close(s->fd) < 0 ? -errno : 0;
 		s->fd = -1;
-		int rc = replace_target(s);
-		if (rc < 0)
-			return rc;
-		free(s->temp);
-		s->temp = NULL;
+		if (rc == 0)
+			rc = put_in_place(s, keep);
+		if (keep >= 0)
+			close(keep);
+		s->unnamed = false;
 	}
-	return 0;
+	return rc;
 }
 
 void pm_sink_abort(struct pm_sink *s)

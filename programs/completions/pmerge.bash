@@ -91,6 +91,7 @@ _pmerge()
 			-o --output=
 			--files0-from=
 			-a --append
+			--fsync
 			-u --unit=
 			-z --zero-terminated
 			--tag

@@ -17,6 +17,7 @@ end
 complete -c pmerge -s o -l output -r -F -d 'Write to FILE instead of standard output'
 complete -c pmerge -l files0-from -r -F -d 'Read the input names, each ended by NUL, from F'
 complete -c pmerge -s a -l append -d 'With -o, append to FILE instead of replacing it'
+complete -c pmerge -l fsync -d 'Flush the data, then the directory entry, to stable storage before success'
 complete -c pmerge -s u -l unit -x -a 'file line' -d 'What stays whole'
 complete -c pmerge -s z -l zero-terminated -d 'With --unit=line, records end with NUL'
 complete -c pmerge -l tag -d 'With --unit=line, prefix each record with its input name'

@@ -570,7 +570,8 @@ START_TEST(disk_full)
 	        real ? "a 1 MiB tmpfs" : "no tmpfs here: ENOSPC from the shim");
 	if (!real) {
 		ck_assert_msg(hu_shim() != NULL, "no tmpfs and no shim");
-		o.env = hu_fault_env("io:ENOSPC:path=.pmerge-:after=1", NULL);
+		o.env = hu_fault_env("io:ENOSPC:path=O_TMPFILE:small:after=1",
+		                     NULL);
 		if (!tu_exists("small"))
 			ck_assert_int_eq(mkdir("small", 0755), 0);
 	}

@@ -11,16 +11,20 @@
  *
  * CALLS   a ','-separated list of read, pread, write, writev, pwrite,
  *         pwritev, copy_file_range, splice, poll, open, mkostemp, rename,
- *         close, inotify_init1, inotify_add_watch, or of the groups reads
+ *         link, fsync, fdatasync, close, inotify_init1, inotify_add_watch,
+ *         or of the groups reads
  * (read, pread), writes (write, writev, pwrite, pwritev) and io (reads, writes,
  * copy_file_range, splice). ERROR   an errno name (EIO, ENOSPC, EINTR, ...) or
  * number: the call fails with it and does nothing (close still closes, as Linux
  *         does); or "short": the call goes through but moves at most max=
  *         bytes.
  * OPTION  path=S    only calls on a path containing S: the path argument of
- *                   open, mkostemp, rename (either name) and
+ *                   open, mkostemp, rename and link (either name) and
  *                   inotify_add_watch, else a file
- *                   descriptor that open or mkostemp returned for such a path
+ *                   descriptor that open or mkostemp returned for such a path.
+ *                   An open with O_TMPFILE is seen as one on the path
+ *                   "O_TMPFILE:DIR", so that path=O_TMPFILE: picks out the
+ *                   unnamed files (and their descriptors)
  *         fd=N      only calls on descriptor N (either end of
  *                   copy_file_range and splice, any entry of poll)
  *         after=N   let the first N matching calls through (default 0)
@@ -86,6 +90,9 @@ enum call {
 	C_OPEN,
 	C_MKOSTEMP,
 	C_RENAME,
+	C_LINK,
+	C_FSYNC,
+	C_FDATASYNC,
 	C_CLOSE,
 	C_INOTIFY_INIT,
 	C_INOTIFY_WATCH,
@@ -105,6 +112,9 @@ static const char *const call_names[C_COUNT_] = {
     "open",
     "mkostemp",
     "rename",
+    "link",
+    "fsync",
+    "fdatasync",
     "close",
     "inotify_init1",
     "inotify_add_watch",
@@ -190,6 +200,9 @@ typedef int (*rename_fn)(const char *, const char *);
 typedef int (*renameat_fn)(int, const char *, int, const char *);
 typedef int (*renameat2_fn)(int, const char *, int, const char *, unsigned);
 typedef int (*close_fn)(int);
+typedef int (*link_fn)(const char *, const char *);
+typedef int (*linkat_fn)(int, const char *, int, const char *, int);
+typedef int (*sync_fn)(int);
 
 /* ------------------------------------------------------------- the rules */
 
@@ -800,28 +813,42 @@ static bool takes_mode(int flags)
 	return (flags & O_CREAT) || (flags & O_TMPFILE) == O_TMPFILE;
 }
 
+/* The path rules see for an open: "O_TMPFILE:DIR" for an unnamed file. */
+static const char *open_path(const char *path, int flags, char *buf,
+                             size_t size)
+{
+	if ((flags & O_TMPFILE) != O_TMPFILE)
+		return path;
+	snprintf(buf, size, "O_TMPFILE:%s", path);
+	return buf;
+}
+
 static int do_open(open_fn real, const char *path, int flags, mode_t mode)
 {
-	const struct rule *r = decide(C_OPEN, NULL, 0, path, NULL);
+	char buf[4200];
+	const char *seen = open_path(path, flags, buf, sizeof(buf));
+	const struct rule *r = decide(C_OPEN, NULL, 0, seen, NULL);
 	int fd;
 
 	if (r && r->err)
 		return (int)fail(r);
 	fd = real(path, flags, mode);
-	mark(fd, path);
+	mark(fd, seen);
 	return fd;
 }
 
 static int do_openat(openat_fn real, int dir, const char *path, int flags,
                      mode_t mode)
 {
-	const struct rule *r = decide(C_OPEN, NULL, 0, path, NULL);
+	char buf[4200];
+	const char *seen = open_path(path, flags, buf, sizeof(buf));
+	const struct rule *r = decide(C_OPEN, NULL, 0, seen, NULL);
 	int fd;
 
 	if (r && r->err)
 		return (int)fail(r);
 	fd = real(dir, path, flags, mode);
-	mark(fd, path);
+	mark(fd, seen);
 	return fd;
 }
 
@@ -953,6 +980,47 @@ PF_EXPORT int renameat2(int fromdir, const char *from, int todir,
 	if (r && r->err)
 		return (int)fail(r);
 	return REAL(renameat2_fn, "renameat2")(fromdir, from, todir, to, flags);
+}
+
+/* ---------------------------------------------------------------- links */
+
+PF_EXPORT int link(const char *from, const char *to)
+{
+	const struct rule *r = decide(C_LINK, NULL, 0, from, to);
+
+	if (r && r->err)
+		return (int)fail(r);
+	return REAL(link_fn, "link")(from, to);
+}
+
+PF_EXPORT int linkat(int fromdir, const char *from, int todir, const char *to,
+                     int flags)
+{
+	const struct rule *r = decide(C_LINK, NULL, 0, from, to);
+
+	if (r && r->err)
+		return (int)fail(r);
+	return REAL(linkat_fn, "linkat")(fromdir, from, todir, to, flags);
+}
+
+/* ------------------------------------------------------------ durability */
+
+PF_EXPORT int fsync(int fd)
+{
+	const struct rule *r = decide_fd(C_FSYNC, fd);
+
+	if (r && r->err)
+		return (int)fail(r);
+	return REAL(sync_fn, "fsync")(fd);
+}
+
+PF_EXPORT int fdatasync(int fd)
+{
+	const struct rule *r = decide_fd(C_FDATASYNC, fd);
+
+	if (r && r->err)
+		return (int)fail(r);
+	return REAL(sync_fn, "fdatasync")(fd);
 }
 
 /* -------------------------------------------------------------- inotify */

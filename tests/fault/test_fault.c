@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #define LOG "fault.log"
@@ -260,38 +261,69 @@ END_TEST
 
 /* --------------------------------------------------------- a bad output */
 
-/* Faults of the -o file: its temporary file is ".out.pmerge-XXXXXX". */
+/*
+ * Faults of the -o file, whose temporary file is unnamed (O_TMPFILE, which
+ * the shim calls "O_TMPFILE:DIR"), or ".out.pmerge-XXXXXX" where the file
+ * system has no O_TMPFILE: each spec's '@' is replaced by the one the run
+ * uses.
+ */
 static const struct {
 	const char *spec;
 	const char *message;
 	const char *logged; /* what the shim's log must show */
 } out_faults[] = {
-    {"writes:ENOSPC:path=.pmerge-", "No space left on device",
+    {"writes:ENOSPC:path=@", "No space left on device",
      "No space left on device"},
     /* Fails the third write, after big went out by copy_file_range. */
-    {"io:ENOSPC:path=.pmerge-:after=2", "No space left on device",
+    {"io:ENOSPC:path=@:after=2", "No space left on device",
      "No space left on device"},
-    {"io:EIO:path=.pmerge-", "Input/output error", "Input/output error"},
-    {"io:EDQUOT:path=.pmerge-:after=1", "Disk quota exceeded",
-     "Disk quota exceeded"},
-    {"io:EFBIG:path=.pmerge-:after=1", "File too large", "File too large"},
+    {"io:EIO:path=@", "Input/output error", "Input/output error"},
+    {"io:EDQUOT:path=@:after=1", "Disk quota exceeded", "Disk quota exceeded"},
+    {"io:EFBIG:path=@:after=1", "File too large", "File too large"},
     /* A late write error (NFS, quotas) is only seen by close(). */
-    {"close:EIO:path=.pmerge-", "Input/output error", "close"},
-    {"mkostemp:EMFILE", "Too many open files", "mkostemp"},
-    {"mkostemp:EACCES", "Permission denied", "mkostemp"},
-    {"mkostemp:ENOSPC", "No space left on device", "mkostemp"},
-    {"rename:EXDEV", "Invalid cross-device link", "rename"},
-    {"rename:EACCES", "Permission denied", "rename"},
+    {"close:EIO:path=@", "Input/output error", "close"},
+    {"open:EMFILE:path=@", "Too many open files", "open"},
+    {"open:EACCES:path=@", "Permission denied", "open"},
+    {"open:ENOSPC:path=@", "No space left on device", "open"},
+    /* The commit: a link (the unnamed file's name) or a rename. */
+    {"rename,link:EXDEV", "Invalid cross-device link",
+     "Invalid cross-device link"},
+    {"rename,link:EACCES", "Permission denied", "Permission denied"},
+    {"rename,link:ENOSPC", "No space left on device",
+     "No space left on device"},
 };
 #define N_OUT_FAULTS (int)(sizeof(out_faults) / sizeof(out_faults[0]))
 
-/* Each fault with and without an existing file, with -j 1 and -j 4. */
+/* The rules for a run with an unnamed (0) or a named (1) temporary file. */
+static char *temp_spec(const char *spec, bool named)
+{
+	const char *temp = named ? ".pmerge-" : "O_TMPFILE:";
+	char *out = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&out, &len);
+
+	ck_assert_ptr_nonnull(f);
+	if (named) /* as on a file system without O_TMPFILE */
+		fputs("open:EOPNOTSUPP:path=O_TMPFILE:count=1;", f);
+	for (const char *p = spec; *p; p++)
+		if (*p == '@')
+			fputs(temp, f);
+		else
+			fputc(*p, f);
+	ck_assert_int_eq(fclose(f), 0);
+	return out;
+}
+
+/* Each fault with and without an existing file, with -j 1 and -j 4, with
+ * an unnamed and a named temporary file. */
 START_TEST(output_fault)
 {
 	int f = _i % N_OUT_FAULTS;
 	bool exists = (_i / N_OUT_FAULTS) % 2;
-	const char *j = jobs[_i / (2 * N_OUT_FAULTS)];
+	const char *j = jobs[(_i / (2 * N_OUT_FAULTS)) % 2];
+	bool named = _i / (4 * N_OUT_FAULTS);
 	char *dir = tu_enter_scratch();
+	char *spec = temp_spec(out_faults[f].spec, named);
 	struct hu_result r;
 	struct hu_snap s;
 	char *want;
@@ -300,8 +332,7 @@ START_TEST(output_fault)
 	if (exists)
 		tu_write_file("out", OLD, strlen(OLD));
 	hu_snap_take(&s, "out");
-	pm_fault(&r, NULL, out_faults[f].spec, "-j", j, "-o", "out", "a", "big",
-	         "c", NULL);
+	pm_fault(&r, NULL, spec, "-j", j, "-o", "out", "a", "big", "c", NULL);
 	hu_expect_exit(&r, 1);
 	ck_assert_int_gt(
 	    asprintf(&want, "pmerge: out: %s\n", out_faults[f].message), 0);
@@ -309,6 +340,44 @@ START_TEST(output_fault)
 	hu_snap_expect(&s, "out");
 	hu_expect_no_temp(".");
 	expect_injected(out_faults[f].logged);
+	ck_assert_uint_eq(hu_log_count(LOG, "Operation not supported"),
+	                  named ? 1 : 0);
+	free(want);
+	free(spec);
+	hu_result_free(&r);
+	tu_leave_scratch(dir);
+}
+END_TEST
+
+/*
+ * Without O_TMPFILE (the shim says EOPNOTSUPP, as a file system without
+ * it does) the merge goes through a named temporary file and is just as
+ * good: the output, its mode, nothing left behind.
+ */
+START_TEST(output_without_tmpfile)
+{
+	bool exists = _i;
+	char *dir = tu_enter_scratch();
+	struct hu_result r;
+	struct stat st;
+	size_t len;
+	char *want;
+
+	make_inputs();
+	if (exists) {
+		tu_write_file("out", OLD, strlen(OLD));
+		ck_assert_int_eq(chmod("out", 0640), 0);
+	}
+	umask(022);
+	pm_fault(&r, NULL, "open:EOPNOTSUPP:path=O_TMPFILE:", "-o", "out", "a",
+	         "big", "c", NULL);
+	hu_expect_exit(&r, 0);
+	expect_injected("open Operation not supported path=O_TMPFILE:");
+	want = tu_cat(&len, "a", "big", "c", NULL);
+	tu_expect_file("out", want, len);
+	ck_assert_int_eq(stat("out", &st), 0);
+	ck_assert_uint_eq(st.st_mode & 07777, exists ? 0640 : 0644);
+	hu_expect_no_temp(".");
 	free(want);
 	hu_result_free(&r);
 	tu_leave_scratch(dir);
@@ -538,7 +607,7 @@ START_TEST(short_writes)
 
 	make_inputs();
 	survive(s,
-	        s->to_out ? "io:short:max=4093:path=.pmerge-"
+	        s->to_out ? "io:short:max=4093:path=O_TMPFILE:"
 	                  : "writes,splice:short:max=1000:fd=1",
 	        "short");
 	tu_leave_scratch(dir);
@@ -570,7 +639,8 @@ static Suite *fault_suite(void)
 	tcase_add_loop_test(in, pread_eio_lines, 0, 2);
 	tcase_add_loop_test(in, open_emfile_input, 0, 2);
 	tcase_add_loop_test(in, files0_list_fault, 0, 2);
-	tcase_add_loop_test(out, output_fault, 0, 4 * N_OUT_FAULTS);
+	tcase_add_loop_test(out, output_fault, 0, 8 * N_OUT_FAULTS);
+	tcase_add_loop_test(out, output_without_tmpfile, 0, 2);
 	tcase_add_loop_test(out, stdout_fault, 0, 4);
 	tcase_add_loop_test(live, cfr_fallback, 0, 20);
 	tcase_add_loop_test(live, cfr_short_then_refused, 0, 2);

@@ -627,6 +627,200 @@ START_TEST(any_stop_signal)
 }
 END_TEST
 
+/*
+ * kill -9 in the middle of a merge: nothing can clean up, so the
+ * temporary output must have no name to leave.  The directory holds
+ * exactly what it held before, and FILE is as it was.
+ */
+/*
+ * A process that holds the FIFO at path open for writing, so that reading
+ * it never ends, and holds nothing else: a descriptor of the test's own
+ * would be in pmerge's process too until its exec.
+ */
+static pid_t hold_fifo(const char *path)
+{
+	int ready[2];
+	char c;
+	pid_t pid;
+
+	ck_assert_int_eq(pipe2(ready, O_CLOEXEC), 0);
+	pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		int fd = open(path, O_RDWR);
+		if (fd < 0 || write(ready[1], "", 1) != 1)
+			_exit(1);
+		for (;;)
+			pause();
+	}
+	close(ready[1]);
+	ck_assert_int_eq(read(ready[0], &c, 1), 1);
+	close(ready[0]);
+	return pid;
+}
+
+START_TEST(sigkill_leaves_nothing)
+{
+	char *dir = tu_enter_scratch();
+	struct hu_result r;
+	struct hu_snap s;
+	pid_t holder;
+
+	ck_assert_int_eq(mkfifo("p", 0600), 0);
+	holder = hold_fifo("p");
+	hu_make("a", 300000, 1, true);
+	if (_i)
+		tu_write_file("out", OLD, strlen(OLD));
+	hu_snap_take(&s, "out");
+	size_t before = tu_count_entries(".");
+	/* The output is made before any input is opened: once the FIFO is
+	 * open, the temporary output exists and a.bin has gone into it. */
+	char *argv[] = {(char *)hu_pmerge(), "-o", "out", "a", "p", NULL};
+	struct hu_opts o = {.argv = argv, .sig = SIGKILL, .sig_when_open = "p"};
+	hu_run(&r, &o);
+	kill(holder, SIGKILL);
+	waitpid(holder, NULL, 0);
+	ck_assert(!r.timed_out);
+	ck_assert(r.signalled);
+	ck_assert_int_eq(r.sig, SIGKILL);
+	hu_snap_expect(&s, "out");
+	ck_assert_msg(tu_count_entries(".") == before,
+	              "%zu entries after kill -9, want %zu: a file was left",
+	              tu_count_entries("."), before);
+	hu_result_free(&r);
+	tu_leave_scratch(dir);
+}
+END_TEST
+
+/*
+ * A new -o FILE gets what cat > FILE gives it: the directory's default
+ * ACL (and, without one, the umask).  Compared with a file cat made in
+ * the same directory.
+ */
+START_TEST(new_output_default_acl)
+{
+	char *dir = tu_enter_scratch();
+	struct hu_result r;
+
+	tu_write_file("a", "new\n", 4);
+	ck_assert_int_eq(mkdir("d", 0755), 0);
+	sh(&r, "setfacl -d -m u:65534:rw,g::rx,o::- d");
+	hu_expect_exit(&r, 0);
+	hu_result_free(&r);
+	hu_pm(&r, NULL, "-o", "d/merged", "a", NULL);
+	hu_expect_exit(&r, 0);
+	hu_result_free(&r);
+	sh(&r, "umask 077; cat a > d/by_cat && cd d && "
+	       "getfacl -cpn merged > m.acl && getfacl -cpn by_cat > c.acl "
+	       "&& cat m.acl && cmp m.acl c.acl");
+	hu_expect_exit(&r, 0);
+	ck_assert_msg(strstr(r.out, "user:65534:rw-"),
+	              "the default ACL was not applied: %s", r.out);
+	hu_result_free(&r);
+	tu_leave_scratch(dir);
+}
+END_TEST
+
+/* ---------------------------------------------------------- durability */
+
+/*
+ * --fsync under the fault shim: the data's fsync or the directory's
+ * failing is an output error (exit 1), and FILE is as it was with nothing
+ * beside it -- also when the directory fails after the new file went in,
+ * which the exchange back (or the removal of a new FILE) undoes.  Then
+ * standard output on a regular file, whose fsync is flushed too.
+ */
+START_TEST(fsync_failure)
+{
+	static const struct {
+		const char *spec;
+		bool exists, named;
+	} t[] = {
+	    /* The data's flush, on the unnamed and on a named file. */
+	    {"fsync:EIO:path=O_TMPFILE:", false, false},
+	    {"fsync:EIO:path=O_TMPFILE:", true, false},
+	    {"fsync:EIO:path=.pmerge-", false, true},
+	    {"fsync:EIO:path=.pmerge-", true, true},
+	    /* The directory's, the second flush, after the new name. */
+	    {"fsync:EIO:after=1", false, false},
+	    {"fsync:EIO:after=1", true, false},
+	    {"fsync:EIO:after=1", false, true},
+	    {"fsync:EIO:after=1", true, true},
+	};
+	const char *log = "fault.log";
+	char *dir = tu_enter_scratch();
+	char *spec;
+	struct hu_result r;
+	struct hu_snap s;
+
+	hu_make("a", 300000, 1, true);
+	if (t[_i].exists)
+		tu_write_file("out", OLD, strlen(OLD));
+	hu_snap_take(&s, "out");
+	ck_assert_int_gt(
+	    asprintf(&spec, "%s%s",
+	             t[_i].named ? "open:EOPNOTSUPP:path=O_TMPFILE:;" : "",
+	             t[_i].spec),
+	    0);
+	struct hu_opts o = {0};
+	o.env = hu_fault_env(spec, log);
+	hu_pm(&r, &o, "--fsync", "-o", "out", "a", NULL);
+	hu_expect_exit(&r, 1);
+	tu_expect_err(&r, "pmerge: out: Input/output error\n");
+	hu_snap_expect(&s, "out");
+	hu_expect_no_temp(".");
+	ck_assert_uint_eq(hu_log_count(log, "fsync Input/output error"), 1);
+	ck_assert_uint_eq(tu_count_entries("."), t[_i].exists ? 3 : 2);
+	hu_result_free(&r);
+
+	/* Without --fsync nothing is flushed: the same rules never fire. */
+	unlink(log);
+	hu_pm(&r, &o, "-o", "out", "a", NULL);
+	hu_expect_exit(&r, 0);
+	size_t len;
+	char *want = tu_cat(&len, "a", NULL);
+	tu_expect_file("out", want, len);
+	free(want);
+	ck_assert_uint_eq(hu_log_count(log, "fsync"), 0);
+	hu_result_free(&r);
+	/* And with --fsync where nothing fails, the merge is made. */
+	hu_pm(&r, NULL, "--fsync", "-o", "out", "a", NULL);
+	hu_expect_exit(&r, 0);
+	want = tu_cat(&len, "a", NULL);
+	tu_expect_file("out", want, len);
+	free(want);
+	hu_expect_no_temp(".");
+	hu_result_free(&r);
+	free(spec);
+	tu_leave_scratch(dir);
+}
+END_TEST
+
+/* --fsync with standard output on a regular file flushes that file. */
+START_TEST(fsync_stdout)
+{
+	const char *log = "fault.log";
+	char *dir = tu_enter_scratch();
+	struct hu_result r;
+	size_t len;
+	char *got;
+
+	hu_make("a", 300000, 1, true);
+	struct hu_opts o = {.stdout_path = "log"};
+	o.env = hu_fault_env("fsync:EIO:fd=1", log);
+	hu_pm(&r, &o, "--fsync", "a", NULL);
+	hu_expect_exit(&r, 1);
+	tu_expect_err(&r, "pmerge: write error: Input/output error\n");
+	ck_assert_uint_eq(hu_log_count(log, "fsync Input/output error"), 1);
+	hu_result_free(&r);
+	/* The data went out all the same, as cat's would. */
+	got = tu_read_file("log", &len);
+	ck_assert_uint_eq(len, 300000);
+	free(got);
+	tu_leave_scratch(dir);
+}
+END_TEST
+
 /* --------------------------------------------------------------- suite */
 
 static Suite *rel_suite(void)
@@ -651,8 +845,43 @@ static Suite *rel_suite(void)
 	suite_add_tcase(s, t);
 	t = tcase_create("leftovers");
 	tcase_add_loop_test(t, any_stop_signal, 0, 6);
+	tcase_add_loop_test(t, sigkill_leaves_nothing, 0, 2);
+	suite_add_tcase(s, t);
+	t = tcase_create("durability");
+	tcase_add_loop_test(t, fsync_failure, 0, 8);
+	tcase_add_test(t, fsync_stdout);
 	suite_add_tcase(s, t);
 	return s;
+}
+
+/* Needs setfacl and a file system with POSIX ACLs. */
+static Suite *acl_suite(void)
+{
+	Suite *s = suite_create("rel-acl");
+	TCase *t = tcase_create("acl");
+
+	tcase_add_test(t, new_output_default_acl);
+	suite_add_tcase(s, t);
+	return s;
+}
+
+/* Whether setfacl can give a directory here a default ACL. */
+static bool acl_possible(void)
+{
+	char dir[] = "rel-probe.XXXXXX", *cmd;
+	bool ok;
+
+	if (!mkdtemp(dir))
+		return false;
+	if (asprintf(&cmd, "setfacl -d -m u:65534:rw %s 2>/dev/null", dir) < 0)
+		return false;
+	ok = system(cmd) == 0;
+	free(cmd);
+	if (asprintf(&cmd, "rm -rf %s", dir) >= 0) {
+		(void)!system(cmd);
+		free(cmd);
+	}
+	return ok;
 }
 
 /* Needs root (to become another user) and a file system with xattrs. */
@@ -693,6 +922,7 @@ static bool perm_possible(void)
 int main(int argc, char **argv)
 {
 	bool perm = argc > 1 && strcmp(argv[1], "perm") == 0;
+	bool acl = argc > 1 && strcmp(argv[1], "acl") == 0;
 	SRunner *sr;
 	int failed;
 
@@ -702,7 +932,14 @@ int main(int argc, char **argv)
 		                "xattrs here: skipped\n");
 		return 77;
 	}
-	sr = srunner_create(perm ? perm_suite() : rel_suite());
+	if (acl && !acl_possible()) {
+		fprintf(stderr, "test_rel: acl: needs setfacl and ACLs here: "
+		                "skipped\n");
+		return 77;
+	}
+	sr = srunner_create(perm  ? perm_suite()
+	                    : acl ? acl_suite()
+	                          : rel_suite());
 	srunner_run_all(sr, CK_NORMAL);
 	failed = srunner_ntests_failed(sr);
 	srunner_free(sr);

@@ -91,8 +91,8 @@ static pid_t start_endless(enum feed feed, int sig, const char *dir,
 	else
 		ck_assert_msg(sg_wait_open(pid, "in.fifo", true, READY_WITHIN),
 		              "pmerge never opened the FIFO");
-	/* Name-blind: whatever it is called, one more entry appears. */
-	ck_assert_msg(sg_wait_entries(dir, entries + 1, READY_WITHIN),
+	/* Name-blind: an unnamed file open, or one more entry. */
+	ck_assert_msg(sg_wait_temp(pid, dir, entries + 1, READY_WITHIN),
 	              "no temporary output appeared (%zu entries, want %zu)",
 	              tu_count_entries(dir), entries + 1);
 	return pid;

@@ -216,14 +216,19 @@ bool sg_wait_caught(pid_t pid, int sig, double timeout)
 	return true;
 }
 
-bool sg_has_open(pid_t pid, const char *path)
+/*
+ * Whether one of pid's descriptors is on want, or (unnamed) on a file
+ * without a name in the directory want -- an O_TMPFILE file, which /proc
+ * shows as "DIR/#INODE (deleted)".
+ */
+static bool has_fd_on(pid_t pid, const char *want, bool unnamed)
 {
-	char dir[64], want[PATH_MAX], link[PATH_MAX + 1];
+	char dir[64], link[PATH_MAX + 1];
+	size_t wlen = strlen(want);
 	struct dirent *e;
 	bool found = false;
 	DIR *d;
 
-	ck_assert_ptr_nonnull(realpath(path, want));
 	snprintf(dir, sizeof(dir), "/proc/%d/fd", (int)pid);
 	d = opendir(dir);
 	if (!d)
@@ -240,10 +245,37 @@ bool sg_has_open(pid_t pid, const char *path)
 		if (n < 0)
 			continue;
 		link[n] = '\0';
-		found = strcmp(link, want) == 0;
+		if (!unnamed)
+			found = strcmp(link, want) == 0;
+		else
+			found = strncmp(link, want, wlen) == 0 &&
+			        strncmp(link + wlen, "/#", 2) == 0 &&
+			        strstr(link + wlen, " (deleted)");
 	}
 	closedir(d);
 	return found;
+}
+
+bool sg_has_open(pid_t pid, const char *path)
+{
+	char want[PATH_MAX];
+
+	ck_assert_ptr_nonnull(realpath(path, want));
+	return has_fd_on(pid, want, false);
+}
+
+bool sg_wait_temp(pid_t pid, const char *dir, size_t n, double timeout)
+{
+	double end = tu_now_s() + timeout;
+	char want[PATH_MAX];
+
+	ck_assert_ptr_nonnull(realpath(dir, want));
+	while (tu_count_entries(dir) != n && !has_fd_on(pid, want, true)) {
+		if (tu_now_s() > end)
+			return false;
+		tu_sleep_s(0.002);
+	}
+	return true;
 }
 
 bool sg_wait_open(pid_t pid, const char *path, bool open, double timeout)
@@ -272,18 +304,6 @@ bool sg_wait_drained(int fd, double timeout)
 			return false;
 		tu_sleep_s(0.002);
 	}
-}
-
-bool sg_wait_entries(const char *dir, size_t n, double timeout)
-{
-	double end = tu_now_s() + timeout;
-
-	while (tu_count_entries(dir) != n) {
-		if (tu_now_s() > end)
-			return false;
-		tu_sleep_s(0.002);
-	}
-	return true;
 }
 
 void sg_mkfifo(const char *path)

@@ -27,8 +27,6 @@
  */
 bool sg_init(void);
 
-
-
 /* How a child's standard streams and signals are set up. */
 struct sg_spawn {
 	int in_fd;        /* -1: /dev/null */
@@ -68,8 +66,11 @@ bool sg_has_open(pid_t pid, const char *path);
 bool sg_wait_open(pid_t pid, const char *path, bool open, double timeout);
 /* A pipe or FIFO end: wait until nothing written to it is left unread. */
 bool sg_wait_drained(int fd, double timeout);
-/* Wait until dir has exactly n entries. */
-bool sg_wait_entries(const char *dir, size_t n, double timeout);
+/*
+ * Wait until pid has its temporary output in dir: an unnamed (O_TMPFILE)
+ * file there open, or, where it is named, dir's entries grown to n.
+ */
+bool sg_wait_temp(pid_t pid, const char *dir, size_t n, double timeout);
 
 void sg_mkfifo(const char *path);
 void sg_write_all(int fd, const void *buf, size_t len);
