@@ -221,6 +221,12 @@ struct pmerge_config {
 	struct pmerge_lock_spec lock;
 	size_t buffer_size;  /* 0: PMERGE_BUFFER_DEFAULT_FILE or _PIPE */
 	bool detailed_stats; /* hold times and histograms */
+	/*
+	 * --unit=line: count the records (pmerge_result.records).  True from
+	 * pmerge_config_init(); false lets plain regular inputs go to the
+	 * output without their bytes being read (README, on --stats).
+	 */
+	bool count_records;
 	bool handle_signals; /* INT/TERM/HUP/USR1/WINCH via the loop */
 	unsigned progress_interval_ms; /* 0: no progress callbacks */
 	bool record_placement; /* --unit=file: fill pmerge_result.placement */
@@ -331,7 +337,8 @@ double pmerge_fairness(const struct pmerge_worker_result *w, size_t n);
  */
 struct pmerge_result {
 	uint64_t bytes;   /* bytes appended to the output */
-	uint64_t records; /* records (lines) with --unit=line; 0 with file */
+	uint64_t records; /* records (lines) with --unit=line and
+	                     cfg.count_records; else 0 */
 	size_t inputs;
 	size_t failed_inputs;
 	double wall_s;

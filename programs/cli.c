@@ -954,6 +954,8 @@ static void derive_config(struct pm_cli *cli)
 	}
 	cfg->handle_signals = true;
 	cfg->detailed_stats = cli->stats != PM_STATS_NONE || cli->bench_runs;
+	/* Only --stats shows the count, which costs reading every byte. */
+	cfg->count_records = cli->stats != PM_STATS_NONE;
 	/* --color=auto: when the merged lines go to a terminal. */
 	cfg->color = cfg->tag && (cli->color == PM_PROGRESS_ALWAYS ||
 	                          (cli->color == PM_PROGRESS_AUTO &&

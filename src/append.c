@@ -410,6 +410,32 @@ int pm_span_put_from(struct pm_append *a, const char *buf, size_t len, int in,
 	return 0;
 }
 
+int pm_span_move(struct pm_append *a, int in, uint64_t in_off, size_t len,
+                 uint64_t *moved, bool *in_failed)
+{
+	struct pm_merge *m = a->m;
+	struct pm_worker *w = a->w;
+	uint64_t more = 0;
+	size_t n = 0;
+	int rc;
+
+	assert(held.holds > 0);
+	assert(len <= a->span_len - (a->off - a->span_start)); /* I3 */
+	*in_failed = false;
+	pm_lock_reenter(&m->lock, &w->st, &a->depth);
+	rc = pm_sink_move(&m->sink, in, in_off, len, a->off, &n);
+	if (rc < 0) {
+		in_off += n;
+		rc = pm_sink_copy(&m->sink, in, &in_off, len - n, a->off + n,
+		                  w->buf, w->bufsize, &more, in_failed,
+		                  &m->cancelled);
+	}
+	pm_lock_reexit(&m->lock, &a->depth);
+	*moved = n + more;
+	pm_span_count(a, *moved);
+	return rc;
+}
+
 int pm_span_put(struct pm_append *a, const void *buf, size_t len)
 {
 	struct iovec iov = {.iov_base = (void *)buf, .iov_len = len};

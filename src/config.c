@@ -17,6 +17,7 @@ void pmerge_config_init(struct pmerge_config *cfg)
 	cfg->lock.kind = PMERGE_LOCK_MUTEX;
 	cfg->lock.n = 1;
 	cfg->sorted.field_sep = -1;
+	cfg->count_records = true;
 }
 
 unsigned pmerge_default_jobs(void)

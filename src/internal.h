@@ -277,6 +277,22 @@ int pm_sink_copy(struct pm_sink *s, int in, uint64_t *in_off, uint64_t len,
                  uint64_t off, char *buf, size_t bufsize, uint64_t *copied,
                  bool *in_failed, const atomic_bool *cancel);
 /*
+ * True when pm_sink_move() can work here: a pipe that splice has not
+ * failed on, or a positioned regular file.  Any thread.
+ */
+bool pm_sink_takes_from(const struct pm_sink *s);
+/*
+ * Moves len bytes of the regular file in, from in_off, to off without
+ * reading them into a buffer: spliced into a pipe (the pages move), or
+ * written into a regular file from a mapping of them (the kernel's copy
+ * into the output's pages is the only one; cheaper than copy_file_range
+ * where that copies through a pipe of its own, as on ext4 and tmpfs).
+ * *moved says how much went out: less than len where the input ended.
+ * 0 or -errno, with no fallback: pm_sink_copy() tells whose fault it was.
+ */
+int pm_sink_move(struct pm_sink *s, int in, uint64_t in_off, size_t len,
+                 uint64_t off, size_t *moved);
+/*
  * Success: make the output final (link or rename, seek), with --fsync
  * (s->durable) the data and then the directory flushed first.  The commit
  * point is the one call that puts the new file under FILE's name; on
@@ -474,6 +490,15 @@ int pm_span_put_iov(struct pm_append *a, struct iovec *iov, int cnt,
  * in_off (see pm_sink_put_from). */
 int pm_span_put_from(struct pm_append *a, const char *buf, size_t len, int in,
                      uint64_t in_off);
+/*
+ * Moves len bytes of the regular file in from in_off into the open span at
+ * a->off with pm_sink_move (nested for rlock); where that fails, the rest
+ * goes through pm_sink_copy, which falls back to read/write and tells the
+ * input's failure from the output's.  *moved counts what went out (less
+ * than len where the input ended).  0 or -errno; *in_failed: the input's.
+ */
+int pm_span_move(struct pm_append *a, int in, uint64_t in_off, size_t len,
+                 uint64_t *moved, bool *in_failed);
 /* n bytes went out at a->off by other means (pm_sink_copy). */
 void pm_span_count(struct pm_append *a, uint64_t n);
 /*

@@ -267,7 +267,9 @@ static void fold_stats(struct run *r, const struct pm_worker_stats *st,
 {
 	struct pmerge_result *res = r->res;
 
-	res->records += st->records;
+	/* Without count_records some paths counted and others did not. */
+	if (r->m.cfg->count_records)
+		res->records += st->records;
 	res->lock.acquisitions += st->acquisitions;
 	res->lock.contended += st->contended;
 	if (st->max_depth > res->lock.max_depth)
@@ -294,7 +296,7 @@ static void gather(struct run *r)
 			res->workers[i] = (struct pmerge_worker_result){
 			    .inputs = st->inputs,
 			    .bytes = st->bytes,
-			    .records = st->records,
+			    .records = m->cfg->count_records ? st->records : 0,
 			    .acquisitions = st->acquisitions,
 			    .contended = st->contended,
 			    .wait_ns = atomic_load(&st->wait_ns),

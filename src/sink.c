@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/random.h>
 #include <sys/stat.h>
 #include <sys/xattr.h>
@@ -470,6 +471,86 @@ int pm_sink_put_from(struct pm_sink *s, const char *buf, size_t len, int in,
 		sent += (size_t)n;
 	}
 	return pm_sink_write(s, buf + sent, len - sent, off + sent);
+}
+
+bool pm_sink_takes_from(const struct pm_sink *s)
+{
+	if (s->is_pipe)
+		return !atomic_load_explicit(&s->splice_broken,
+		                             memory_order_relaxed);
+	return s->regular && s->positioned;
+}
+
+/* Splices len bytes of in from in_off into the pipe.  0 or -errno. */
+static int splice_all(struct pm_sink *s, int in, uint64_t in_off, size_t len,
+                      size_t *moved)
+{
+	while (*moved < len) {
+		loff_t ioff = (loff_t)(in_off + *moved);
+		ssize_t n =
+		    splice(in, &ioff, s->fd, NULL, len - *moved, SPLICE_F_MORE);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -errno;
+		if (n == 0)
+			break; /* the input ended */
+		*moved += (size_t)n;
+	}
+	return 0;
+}
+
+/*
+ * Writes len bytes of in from in_off at off, from a read-only mapping of
+ * them.  A fault on the mapping (the input shrank since) happens inside
+ * pwrite, which then stops short or fails with EFAULT: never a SIGBUS,
+ * which only an access from user space raises.  0 or -errno; *moved never
+ * counts bytes past where the input ends after the write.
+ */
+static int write_mapped(struct pm_sink *s, int in, uint64_t in_off, size_t len,
+                        uint64_t off, size_t *moved)
+{
+	size_t lead = (size_t)(in_off % (uint64_t)sysconf(_SC_PAGESIZE));
+	char *map;
+	int rc = 0;
+
+	map = mmap(NULL, lead + len, PROT_READ, MAP_SHARED | MAP_POPULATE, in,
+	           (off_t)(in_off - lead));
+	if (map == MAP_FAILED)
+		return -errno;
+	while (*moved < len) {
+		ssize_t n = pwrite(s->fd, map + lead + *moved, len - *moved,
+		                   (off_t)(off + *moved));
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			rc = -errno;
+			break;
+		}
+		if (n == 0)
+			break;
+		*moved += (size_t)n;
+	}
+	munmap(map, lead + len);
+	/*
+	 * The last page of the mapping reads as zeros past the input's end:
+	 * if the input shrank meanwhile, count only what it still holds.
+	 */
+	struct stat st;
+	if (fstat(in, &st) == 0 && (uint64_t)st.st_size < in_off + *moved)
+		*moved = (uint64_t)st.st_size > in_off
+		             ? (size_t)((uint64_t)st.st_size - in_off)
+		             : 0;
+	return rc;
+}
+
+int pm_sink_move(struct pm_sink *s, int in, uint64_t in_off, size_t len,
+                 uint64_t off, size_t *moved)
+{
+	*moved = 0;
+	if (s->is_pipe)
+		return splice_all(s, in, in_off, len, moved);
+	return write_mapped(s, in, in_off, len, off, moved);
 }
 
 /*

@@ -18,6 +18,10 @@
 /* A large copy is split so that the progress counters move meanwhile. */
 #define PM_PROGRESS_STEP (32ull << 20)
 
+/* How much of a batch's end is read first to find its last record: a
+ * page holds the end of several records of a typical log. */
+#define PM_TAIL_PROBE 4096
+
 /* An open input: with -d, its bytes come through the decoding reader. */
 struct input {
 	struct pm_merge *m;
@@ -483,15 +487,106 @@ static int long_record(struct pm_append *a, struct input *in, size_t *fill,
 	return rc;
 }
 
+/*
+ * Where the last record of input bytes [pos, end) ends: reads them
+ * backwards into buf, PM_TAIL_PROBE bytes first and twice as many each
+ * time after, until a terminator shows up.  Returns the length of the
+ * whole records from pos, 0 when there is no terminator (or the input
+ * shrank: the general path then reads what is there), or -errno.
+ */
+static ssize_t last_break(int fd, char term, char *buf, uint64_t pos,
+                          uint64_t end)
+{
+	size_t probe = PM_TAIL_PROBE;
+
+	for (uint64_t hi = end; hi > pos; hi -= probe, probe *= 2) {
+		if (probe > hi - pos)
+			probe = (size_t)(hi - pos);
+		ssize_t n;
+		do
+			n = pread(fd, buf, probe, (off_t)(hi - probe));
+		while (n < 0 && errno == EINTR);
+		if (n < 0)
+			return -errno;
+		if ((size_t)n < probe)
+			return 0;
+		const char *t = memrchr(buf, term, probe);
+		if (t)
+			return (ssize_t)(hi - probe - pos) + (t - buf) + 1;
+	}
+	return 0;
+}
+
+/*
+ * --unit=line, a plain regular input, an output that takes a file's bytes
+ * without a buffer (pm_sink_move): the next batch of whole records (up to a
+ * buffer's worth from the input's offset) goes from the file to the output
+ * unread; the worker reads only the batch's end, to find its last
+ * terminator.  Returns 1 when a batch went out; 0 when none
+ * could (no terminator within reach, or the end of the size fstat saw),
+ * for the general path to read the next buffer; -1 when the input is
+ * done with (its error reported) or the merge stops.
+ */
+static int direct_records(struct pm_append *a, struct input *in)
+{
+	struct pm_worker *w = a->w;
+	struct pm_merge *m = a->m;
+	struct pm_source *src = &in->src;
+	uint64_t pos = src->offset, copied = 0;
+	bool in_failed = false;
+	ssize_t len;
+	int rc;
+
+	if (pos >= src->size)
+		return 0;
+	len = last_break(src->fd, m->term, w->buf, pos,
+	                 src->size - pos < w->bufsize ? src->size
+	                                              : pos + w->bufsize);
+	if (len <= 0) {
+		if (len < 0)
+			read_failed(a, in, len);
+		return len < 0 ? -1 : 0;
+	}
+	if (pm_span_begin(a, (uint64_t)len) < 0)
+		return -1;
+	rc = pm_span_move(a, src->fd, pos, (size_t)len, &copied, &in_failed);
+	src->offset = pos + copied;
+	/*
+	 * Short: the input failed or shrank since its end was read.  A
+	 * terminator after what went out (within the reservation) keeps the
+	 * next record from fusing with the cut one.
+	 */
+	if (copied < (uint64_t)len && (rc == 0 || in_failed))
+		pm_span_put(a, &m->term, 1);
+	pm_span_end(a);
+	if (rc < 0 && in_failed)
+		pm_input_failed(m, src->name, -rc);
+	else if (rc < 0)
+		pm_output_failed(m, rc);
+	else if (copied < (uint64_t)len)
+		pm_input_failed(m, src->name, EIO);
+	return rc == 0 && copied == (uint64_t)len ? 1 : -1;
+}
+
 /* --unit=line: whole records from any input, appended as they complete. */
 static void merge_lines(struct pm_append *a, struct input *in)
 {
 	struct pm_worker *w = a->w;
 	struct pm_merge *m = a->m;
+	/* Counting records needs every byte: then they are read. */
+	bool direct = !a->tag_len && !in->rd && in->src.regular &&
+	              !m->cfg->count_records && pm_sink_takes_from(&m->sink);
 	size_t fill = 0;
 	bool eof = false;
 
 	while (!eof) {
+		if (direct && fill == 0) {
+			int d = direct_records(a, in);
+			if (d > 0)
+				continue;
+			if (d < 0)
+				return;
+		}
 		ssize_t n = input_read(in, w->buf + fill, w->bufsize - fill);
 		if (n < 0) {
 			read_failed(a, in, n);
@@ -512,6 +607,14 @@ static void merge_lines(struct pm_append *a, struct input *in)
 		} else if (fill == w->bufsize) {
 			if (long_record(a, in, &fill, &eof) < 0)
 				return;
+		} else {
+			continue; /* an unterminated end: read on to EOF */
+		}
+		if (direct && !eof) {
+			/* What is left is still in the file at the offset
+			 * before it: the direct path takes it from there. */
+			in->src.offset -= fill;
+			fill = 0;
 		}
 	}
 	if (fill > 0)

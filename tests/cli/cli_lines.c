@@ -185,6 +185,100 @@ START_TEST(line_longer_than_buffer)
 }
 END_TEST
 
+/*
+ * Records of regular inputs into a file or a pipe go from the file to the
+ * output unread; only each batch's end is read to find its last record,
+ * a page first and twice as much each time after.  Records from nothing
+ * to several times that page (and one far longer than the buffer), an
+ * empty input, an unterminated end, with "\n" and with "-z": in input
+ * order the output is each input's records, whole, one input after the
+ * other.
+ */
+static char *direct_gen(char term, size_t *len)
+{
+	size_t cap = 2u << 20, n = 0;
+	char *d = malloc(cap);
+	unsigned char rnd[2];
+
+	ck_assert_ptr_nonnull(d);
+	for (size_t seq = 0; n < 900 * 1024; seq++) {
+		tu_fill_random(rnd, 2, seq * 7919 + (size_t)term);
+		size_t pay = ((size_t)rnd[0] << 8 | rnd[1]) % 20000;
+		if (seq % 7 == 0)
+			pay %= 40; /* many short ones too */
+		if (seq == 30)
+			pay = 150 * 1024; /* longer than -B 65536 */
+		n += (size_t)sprintf(d + n, "V%zu:", seq);
+		for (size_t i = 0; i < pay; i++)
+			d[n++] = (char)(i % 61 == 60 && term == '\0'
+			                    ? '\n'
+			                    : 'a' + (seq + i) % 26);
+		d[n++] = term;
+	}
+	*len = n - 1; /* the last record unterminated */
+	return d;
+}
+
+START_TEST(line_direct_batches)
+{
+	char *dir = tu_enter_scratch();
+	char term = _i / 2 ? '\0' : '\n';
+	bool to_file = _i % 2;
+	size_t v_len, w_len = 0, ref_len, got_len;
+	char *v = direct_gen(term, &v_len);
+	char w[8192];
+	struct cu_io io = CU_IO_INIT;
+	struct tu_run r;
+
+	for (int i = 0; w_len + 64 < sizeof(w); i++) {
+		w_len += (size_t)snprintf(
+		    w + w_len, sizeof(w) - w_len, "W%d:%.*s", i, i % 50,
+		    "wwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwww");
+		w[w_len++] = term;
+	}
+	tu_write_file("v", v, v_len);
+	tu_write_file("w", w, w_len);
+	tu_write_file("e", "", 0);
+	tu_write_file("x", "xyz", 3);
+	const struct cu_input in[] = {
+	    {"v", v, v_len}, {"w", w, w_len}, {"e", "", 0}, {"x", "xyz", 3}};
+	char *ref = cu_records_concat(in, 4, term, &ref_len);
+	char *args[16];
+	size_t n = 0;
+	args[n++] = "-u";
+	args[n++] = "line";
+	args[n++] = "--order=input";
+	args[n++] = "-B";
+	args[n++] = "65536";
+	args[n++] = "-j";
+	args[n++] = "3";
+	if (term == '\0')
+		args[n++] = "-z";
+	if (to_file) {
+		args[n++] = "-o";
+		args[n++] = "out";
+	}
+	args[n++] = "v";
+	args[n++] = "w";
+	args[n++] = "e";
+	args[n++] = "x";
+	cu_pm_argv(&r, &io, args, n);
+	cu_expect_exit(&r, 0);
+	tu_expect_err(&r, "");
+	char *got = to_file ? cu_slurp("out", &got_len) : r.out;
+	if (!to_file)
+		got_len = r.out_len;
+	tu_expect_bytes(to_file ? "-o out" : "| pipe", got, got_len, ref,
+	                ref_len);
+	if (to_file)
+		free(got);
+	tu_run_free(&r);
+	free(ref);
+	free(v);
+	tu_leave_scratch(dir);
+}
+END_TEST
+
 TCase *cli_tcase_lines(void)
 {
 	TCase *tc = tcase_create("lines");
@@ -193,6 +287,7 @@ TCase *cli_tcase_lines(void)
 	tcase_add_test(tc, line_zero_terminated);
 	tcase_add_test(tc, line_tag);
 	tcase_add_test(tc, line_longer_than_buffer);
+	tcase_add_loop_test(tc, line_direct_batches, 0, 4);
 	return tc;
 }
 

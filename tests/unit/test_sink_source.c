@@ -1067,6 +1067,87 @@ static char *file_sink(struct pm_sink *s, const char *name)
 	return path;
 }
 
+/*
+ * A file's bytes written from a mapping of them, from an offset that is
+ * not a page's: exactly the slice asked for lands at the reserved offset.
+ * Past the input's end (it shrank after its size was taken) the move stops
+ * short where the file ends, inside the write: no SIGBUS kills the caller.
+ */
+START_TEST(test_sink_move_file)
+{
+	enum { SIZE = 300001, FROM = 5001, LEN = 200000 };
+	char *data;
+	char *in_path = random_file("in", SIZE, 5, &data);
+	struct pm_sink s;
+	char *out = file_sink(&s, "out");
+	size_t moved = 7;
+	int in = open(in_path, O_RDONLY | O_CLOEXEC);
+
+	ck_assert_int_ge(in, 0);
+	ck_assert(pm_sink_takes_from(&s));
+	sink_put(&s, "HDR", 3);
+	ck_assert_int_eq(
+	    pm_sink_move(&s, in, FROM, LEN, pm_sink_reserve(&s, LEN), &moved),
+	    0);
+	ck_assert_uint_eq(moved, LEN);
+	/* Asked for 100,000 bytes, of which the file holds 95,000 more. */
+	ck_assert_int_eq(truncate(in_path, FROM + LEN + 95000), 0);
+	uint64_t off = pm_sink_reserve(&s, 100000);
+	int rc = pm_sink_move(&s, in, FROM + LEN, 100000, off, &moved);
+	ck_assert_msg(rc == 0 || rc == -EFAULT, "rc %d", rc);
+	ck_assert_uint_eq(moved, 95000);
+	sink_put(&s, "END", 3);
+	ck_assert_int_eq(pm_sink_commit(&s), 0);
+	pm_sink_close(&s);
+
+	char *want = malloc(3 + LEN + 100000 + 3);
+	ck_assert_ptr_nonnull(want);
+	memcpy(want, "HDR", 3);
+	memcpy(want + 3, data + FROM, LEN + 95000);
+	/* The rest of the reservation holds no byte of the input. */
+	memset(want + 3 + LEN + 95000, 0, 5000);
+	memcpy(want + 3 + LEN + 100000, "END", 3);
+	assert_file(out, want, 3 + LEN + 100000 + 3);
+	close(in);
+	free(want);
+	free(data);
+	free(out);
+	free(in_path);
+}
+END_TEST
+
+/* Into a pipe the pages are spliced; the reader gets the slice. */
+START_TEST(test_sink_move_pipe)
+{
+	struct pm_sink s;
+	struct drain d;
+	size_t n = (1 << 20) + 5, moved = 0;
+	char *data = malloc(n);
+
+	ck_assert_ptr_nonnull(data);
+	tu_fill_random(data, n, 13);
+	tu_write_file("from", data, n);
+	int in = open("from", O_RDONLY);
+	ck_assert_int_ge(in, 0);
+	char *path = fifo_sink(&s, &d);
+	ck_assert(pm_sink_takes_from(&s));
+	ck_assert_int_eq(
+	    pm_sink_move(&s, in, 3, n - 3, pm_sink_reserve(&s, n - 3), &moved),
+	    0);
+	ck_assert_uint_eq(moved, n - 3);
+	ck_assert_int_eq(pm_sink_commit(&s), 0);
+	pm_sink_close(&s);
+	ck_assert_int_eq(pthread_join(d.th, NULL), 0);
+	ck_assert_uint_eq(d.len, n - 3);
+	ck_assert_mem_eq(d.buf, data + 3, n - 3);
+	close(in);
+	unlink("from");
+	free(d.buf);
+	free(data);
+	free(path);
+}
+END_TEST
+
 static void check_copy_between_files(bool force_fallback, size_t bufsize)
 {
 	enum { SIZE = 300001 };
@@ -1372,6 +1453,8 @@ static Suite *sink_source_suite(void)
 	tcase_add_test(tc, test_sink_reserve_tiles);
 	tcase_add_test(tc, test_sink_writev_pipe);
 	tcase_add_test(tc, test_sink_put_from_pipe);
+	tcase_add_test(tc, test_sink_move_file);
+	tcase_add_test(tc, test_sink_move_pipe);
 	tcase_add_test(tc, test_sink_writev_interrupted);
 	suite_add_tcase(s, tc);
 
