@@ -77,12 +77,15 @@ ratio_claim() {
 }
 
 # cpu_claim ID WHAT NAME CAND REF MAX: the same on the medians of user +
-# system time of a cpu measurement.
+# system time of a cpu measurement, with the ratio's 95 % confidence
+# interval (report.py ci) beside it.
 cpu_claim() {
-	local id=$1 what=$2 name=$3 cand=$4 ref=$5 max=$6 r v
+	local id=$1 what=$2 name=$3 cand=$4 ref=$5 max=$6 r v lo hi
 	read -r r v < <(python3 "$here/report.py" claim --cpu \
 		"$work/$name.json" "$cand" "$ref" "$max")
-	claim "$id" "$what" "$r × $ref (CPU)" "≤ $max ×" "$v"
+	read -r lo hi < <(python3 "$here/report.py" ci "$work/$name.json" \
+		"$cand" "$ref")
+	claim "$id" "$what" "$r × $ref (CPU; 95 % CI $lo–$hi)" "≤ $max ×" "$v"
 }
 
 # info_claim ID WHAT NAME CAND REF: a ratio recorded without a target.

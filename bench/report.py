@@ -15,6 +15,10 @@ Usage:
                                        else "RATIO FAIL"; REF may be a
                                        comma-separated list: the fastest
                                        of them counts
+  report.py ci HF.json CAND REF        prints "LOW HIGH": a 95 % bootstrap
+                                       confidence interval (seeded, 4000
+                                       resamples of each command's runs)
+                                       of median(CAND) / median(REF)
   report.py best HF.json CAND...       prints "RATIO NAME": CAND[0]'s
                                        median over the best of all CANDs
   report.py locks BENCH.json DAT       markdown rows for a pmerge --bench
@@ -169,6 +173,21 @@ def cpu(out, runs, args):
         json.dump({"results": res}, f, indent=1)
 
 
+def ci(path, cand, ref):
+    """The ratio of medians is what the claims compare; resampling each
+    command's runs shows how far noise alone moves it."""
+    import random
+    by = results(path)
+    a, b = by[cand]["times"], by[ref]["times"]
+    rnd = random.Random(1)
+    ratios = sorted(
+        statistics.median(rnd.choices(a, k=len(a))) /
+        statistics.median(rnd.choices(b, k=len(b)))
+        for _ in range(4000))
+    print(f"{ratios[int(0.025 * len(ratios))]:.3f} "
+          f"{ratios[int(0.975 * len(ratios)) - 1]:.3f}")
+
+
 def best(path, cands):
     by = results(path)
     fastest = min(cands, key=lambda c: by[c]["median"])
@@ -289,6 +308,8 @@ def main(argv):
         claim(*args)
     elif cmd == "cpu" and len(args) >= 4:
         cpu(args[0], args[1], args[2:])
+    elif cmd == "ci" and len(args) == 3:
+        ci(*args)
     elif cmd == "best" and len(args) >= 2:
         best(args[0], args[1:])
     elif cmd == "locks" and len(args) == 2:
