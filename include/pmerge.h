@@ -96,6 +96,26 @@ enum pmerge_follow_event {
 	                              (err): polled instead */
 };
 
+/*
+ * What pmerge_run() could not set up when it failed before the merge
+ * began (pmerge_result.setup_failed), so that a message can name it; the
+ * return value is the errno.
+ */
+enum pmerge_setup {
+	PMERGE_SETUP_OK = 0,
+	PMERGE_SETUP_MEMORY,  /* buffers and tables */
+	PMERGE_SETUP_SYNC,    /* the lock strategy, mutexes, turns */
+	PMERGE_SETUP_WAKE,    /* the wake-up descriptor (an eventfd) */
+	PMERGE_SETUP_LOOP,    /* the event loop (epoll) */
+	PMERGE_SETUP_ASYNC,   /* the loop's wake-up handle */
+	PMERGE_SETUP_SIGNALS, /* the signal watchers */
+	PMERGE_SETUP_WATCH,   /* -F: the directory watches */
+	PMERGE_SETUP_STREAMS, /* the stream reader (epoll, eventfd) */
+	PMERGE_SETUP_THREAD,  /* worker thread setup_index of setup_count */
+	PMERGE_SETUP_STREAM_THREAD, /* the stream reader's thread */
+	PMERGE_SETUP_COMPRESS,      /* -Z: the compressor and its threads */
+};
+
 /* A live snapshot of a running merge, for progress lines and SIGUSR1. */
 struct pmerge_progress {
 	uint64_t bytes_done;  /* bytes appended to the output so far; with
@@ -164,6 +184,15 @@ struct pmerge_callbacks {
 	 */
 	void (*follow)(void *user, enum pmerge_follow_event ev,
 	               const char *name, int err);
+	/*
+	 * Fewer workers run than planned, started of wanted, because of err:
+	 * EAGAIN (no more threads could be created), ENOMEM (no memory for
+	 * more buffers) or EMFILE (too few descriptors free to keep more
+	 * inputs open at once).  The merge goes on with those.  Called on the
+	 * thread that called pmerge_run(), once per cause.
+	 */
+	void (*workers_reduced)(void *user, unsigned started, unsigned wanted,
+	                        int err);
 };
 
 /*
@@ -358,6 +387,10 @@ struct pmerge_result {
 	int output_error;       /* errno of the output, 0 when fine */
 	bool output_committed;  /* -o replace: the file was renamed in */
 	bool workers_abandoned; /* a worker did not stop in time */
+	/* When the merge could not begin: what failed to be set up, and for
+	 * a thread which one (from 1) of how many. */
+	enum pmerge_setup setup_failed;
+	unsigned setup_index, setup_count;
 	struct pmerge_sorted_result sorted;
 };
 

@@ -96,7 +96,7 @@ static int run_merge(struct pm_cli *cli)
 	if (r.output_error)
 		status = output_failure(cli, r.output_error);
 	else if (rc < 0 && rc != -EIO)
-		ui_message("%s", strerror(-rc)), status = 1;
+		ui_setup_failure(&r, -rc), status = 1;
 	else if (rc == -EIO)
 		status = 1;
 	if (cli->stats && !r.output_error && rc != -EINVAL && rc != -ENOMEM)
@@ -209,6 +209,7 @@ int main(int argc, char **argv)
 	    .status = ui_on_status,
 	    .resize = ui_on_resize,
 	    .disorder = ui_on_disorder,
+	    .workers_reduced = ui_on_workers_reduced,
 	};
 	rc = cli.bench_runs ? run_bench(&cli) : run_merge(&cli);
 	if (cli.files0_bad > 0)

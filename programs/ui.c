@@ -191,6 +191,50 @@ void ui_on_follow(void *user, enum pmerge_follow_event ev, const char *name,
 	pm_quote_free(q);
 }
 
+void ui_on_workers_reduced(void *user, unsigned started, unsigned wanted,
+                           int err)
+{
+	(void)user;
+	if (ui.quiet)
+		return;
+	if (err == EMFILE)
+		ui_message("note: running %u of %u workers: too few file "
+		           "descriptors are free for more inputs at once",
+		           started, wanted);
+	else
+		ui_message("note: running %u of %u workers: cannot %s: %s",
+		           started, wanted,
+		           err == ENOMEM ? "allocate buffers for more"
+		                         : "create more threads",
+		           strerror(err));
+}
+
+void ui_setup_failure(const struct pmerge_result *r, int err)
+{
+	static const char *const what[] = {
+	    [PMERGE_SETUP_MEMORY] = "cannot allocate the merge's buffers",
+	    [PMERGE_SETUP_SYNC] = "cannot set up the lock",
+	    [PMERGE_SETUP_WAKE] = "cannot create the wake-up descriptor",
+	    [PMERGE_SETUP_LOOP] = "cannot start the event loop",
+	    [PMERGE_SETUP_ASYNC] = "cannot create the event loop's wake-up",
+	    [PMERGE_SETUP_SIGNALS] = "cannot watch signals",
+	    [PMERGE_SETUP_WATCH] = "cannot watch the inputs for changes",
+	    [PMERGE_SETUP_STREAMS] = "cannot start the stream reader",
+	    [PMERGE_SETUP_STREAM_THREAD] =
+	        "cannot create the stream reader thread",
+	    [PMERGE_SETUP_COMPRESS] = "cannot start the compressor",
+	};
+	size_t k = (size_t)r->setup_failed;
+
+	if (r->setup_failed == PMERGE_SETUP_THREAD)
+		ui_message("cannot create worker thread %u of %u: %s",
+		           r->setup_index, r->setup_count, strerror(err));
+	else if (k < sizeof(what) / sizeof(what[0]) && what[k])
+		ui_message("%s: %s", what[k], strerror(err));
+	else
+		ui_message("%s", strerror(err));
+}
+
 void ui_on_resize(void *user)
 {
 	(void)user;

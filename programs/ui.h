@@ -43,6 +43,11 @@ void ui_on_disorder(void *user, const char *name, uint64_t line, bool fatal);
 void ui_on_progress(void *user, const struct pmerge_progress *p);
 void ui_on_status(void *user, const struct pmerge_progress *p);
 void ui_on_resize(void *user);
+/* Fewer workers than planned: a note, unless -q. */
+void ui_on_workers_reduced(void *user, unsigned started, unsigned wanted,
+                           int err);
+/* pmerge_run() could not begin the merge: what failed, and why (err). */
+void ui_setup_failure(const struct pmerge_result *r, int err);
 /* -F's notes in GNU tail -F's words (user: the merge's pmerge_config). */
 void ui_on_follow(void *user, enum pmerge_follow_event ev, const char *name,
                   int err);

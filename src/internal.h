@@ -734,8 +734,13 @@ bool pm_signal_ignored(int sig);
 
 /* Cannot fail: zeroes l, starts the clock, gives m its wake-up. */
 void pm_loop_prepare(struct pm_loop *l, struct pm_merge *m);
-/* Opens the loop and its handles.  0 or a negative errno (libuv's). */
-int pm_loop_start(struct pm_loop *l);
+/* Descriptors not open yet below the soft limit (ulimit -n); UINT_MAX
+ * when the limit is too high to matter.  Any thread. */
+unsigned pm_free_descriptors(void);
+
+/* Opens the loop and its handles.  0 or a negative errno (libuv's), with
+ * *failed saying which part could not be set up. */
+int pm_loop_start(struct pm_loop *l, enum pmerge_setup *failed);
 /* Runs until every worker is joined (or abandoned after a signal). */
 void pm_loop_run(struct pm_loop *l);
 /* After the commit or abort: collects the stop signals held back. */

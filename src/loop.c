@@ -150,6 +150,20 @@ static void close_handle(uv_handle_t *h, bool *on)
 	*on = false;
 }
 
+/* Closes every handle still open; the async one last. */
+static void close_handles(struct pm_loop *l)
+{
+	for (size_t i = 0; i < PM_LOOP_STOP_SIGNALS; i++)
+		close_handle((uv_handle_t *)&l->stop[i], &l->stop_on[i]);
+	for (size_t i = 0; i < PM_LOOP_INFO_SIGNALS; i++)
+		close_handle((uv_handle_t *)&l->info[i], &l->info_on[i]);
+	close_handle((uv_handle_t *)&l->progress, &l->progress_on);
+	close_handle((uv_handle_t *)&l->grace, &l->grace_on);
+	pm_watch_close(l->watch);
+	/* Last: the workers are joined, none can send on it any more. */
+	close_handle((uv_handle_t *)&l->async, &l->async_on);
+}
+
 /* Every worker is done: join them, then let the loop end. */
 static void finish(struct pm_loop *l)
 {
@@ -167,15 +181,7 @@ static void finish(struct pm_loop *l)
 		l->masked =
 		    pthread_sigmask(SIG_BLOCK, &set, &l->saved_mask) == 0;
 	}
-	for (size_t i = 0; i < PM_LOOP_STOP_SIGNALS; i++)
-		close_handle((uv_handle_t *)&l->stop[i], &l->stop_on[i]);
-	for (size_t i = 0; i < PM_LOOP_INFO_SIGNALS; i++)
-		close_handle((uv_handle_t *)&l->info[i], &l->info_on[i]);
-	close_handle((uv_handle_t *)&l->progress, &l->progress_on);
-	close_handle((uv_handle_t *)&l->grace, &l->grace_on);
-	pm_watch_close(l->watch);
-	/* Last: the workers are joined, none can send on it any more. */
-	close_handle((uv_handle_t *)&l->async, &l->async_on);
+	close_handles(l);
 }
 
 static void on_async(uv_async_t *h)
@@ -242,18 +248,24 @@ static void on_signal(uv_signal_t *h, int sig)
 		l->grace_on = true;
 }
 
-static void watch_signals(struct pm_loop *l, const int *sigs, size_t n,
-                          uv_signal_t *h, bool *on)
+/* 0, or libuv's negative errno: its signal pipe takes descriptors. */
+static int watch_signals(struct pm_loop *l, const int *sigs, size_t n,
+                         uv_signal_t *h, bool *on)
 {
 	for (size_t i = 0; i < n; i++) {
+		int rc;
+
 		/* nohup and background jobs: what was ignored stays so. */
 		if (pm_signal_ignored(sigs[i]))
 			continue;
-		uv_signal_init(&l->loop, &h[i]);
+		if ((rc = uv_signal_init(&l->loop, &h[i])) < 0)
+			return rc;
 		h[i].data = l;
 		on[i] = true;
-		uv_signal_start(&h[i], on_signal, sigs[i]);
+		if ((rc = uv_signal_start(&h[i], on_signal, sigs[i])) < 0)
+			return rc;
 	}
+	return 0;
 }
 
 void pm_loop_prepare(struct pm_loop *l, struct pm_merge *m)
@@ -265,14 +277,26 @@ void pm_loop_prepare(struct pm_loop *l, struct pm_merge *m)
 	m->loop_data = l;
 }
 
-int pm_loop_start(struct pm_loop *l)
+int pm_loop_start(struct pm_loop *l, enum pmerge_setup *failed)
 {
+	/*
+	 * uv_loop_init() takes an epoll descriptor and a pipe for its signal
+	 * watchers, and the first one in the process another pipe for
+	 * libuv's own lock, which it cannot do without: it aborts when that
+	 * pipe cannot be made.  Refuse first where they do not fit.
+	 */
+	static atomic_bool had_loop;
 	const struct pmerge_config *cfg = l->m->cfg;
-	int rc = uv_loop_init(&l->loop);
+	int rc;
 
-	if (rc < 0)
+	*failed = PMERGE_SETUP_LOOP;
+	if (pm_free_descriptors() < (atomic_load(&had_loop) ? 3u : 5u))
+		return UV_EMFILE;
+	if ((rc = uv_loop_init(&l->loop)) < 0)
 		return rc;
+	atomic_store(&had_loop, true);
 	l->loop_on = true;
+	*failed = PMERGE_SETUP_ASYNC;
 	rc = uv_async_init(&l->loop, &l->async, on_async);
 	if (rc < 0)
 		return rc;
@@ -281,6 +305,7 @@ int pm_loop_start(struct pm_loop *l)
 	uv_timer_init(&l->loop, &l->grace);
 	l->grace.data = l;
 	l->grace_on = true;
+	*failed = PMERGE_SETUP_WATCH;
 	if (cfg->follow) {
 		rc = pm_watch_start(&l->loop, l->m->live, &l->watch);
 		if (rc < 0)
@@ -294,12 +319,14 @@ int pm_loop_start(struct pm_loop *l)
 		               cfg->progress_interval_ms,
 		               cfg->progress_interval_ms);
 	}
-	if (!cfg->handle_signals)
-		return 0;
-	watch_signals(l, stop_signals, PM_LOOP_STOP_SIGNALS, l->stop,
-	              l->stop_on);
-	watch_signals(l, info_signals, PM_LOOP_INFO_SIGNALS, l->info,
-	              l->info_on);
+	*failed = PMERGE_SETUP_SIGNALS;
+	if (cfg->handle_signals &&
+	    ((rc = watch_signals(l, stop_signals, PM_LOOP_STOP_SIGNALS, l->stop,
+	                         l->stop_on)) < 0 ||
+	     (rc = watch_signals(l, info_signals, PM_LOOP_INFO_SIGNALS, l->info,
+	                         l->info_on)) < 0))
+		return rc;
+	*failed = PMERGE_SETUP_OK;
 	return 0;
 }
 
@@ -329,8 +356,15 @@ void pm_loop_settle(struct pm_loop *l)
 
 void pm_loop_close(struct pm_loop *l)
 {
-	if (l->loop_on)
+	if (l->loop_on) {
+		/* After a start that failed half way, handles are still open
+		 * (a signal watcher among them is known to libuv process-wide):
+		 * close them and let their close callbacks run, so that the
+		 * loop really closes and gives its descriptors back. */
+		close_handles(l);
+		uv_run(&l->loop, UV_RUN_DEFAULT);
 		uv_loop_close(&l->loop);
+	}
 	l->loop_on = false;
 	pm_watch_free(l->watch);
 	l->watch = NULL;

@@ -13,9 +13,12 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -48,6 +51,15 @@ static void init_state(struct run *r, const struct pmerge_config *cfg)
 	atomic_init(&m->failed_inputs, cfg->failed_before);
 }
 
+/* Records what could not be set up (the first failure counts); returns
+ * rc. */
+static int setup_failed(struct run *r, enum pmerge_setup what, int rc)
+{
+	if (rc < 0 && r->res->setup_failed == PMERGE_SETUP_OK)
+		r->res->setup_failed = what;
+	return rc;
+}
+
 /* Opens the output and sizes the buffers and the lock for it. */
 static int open_output(struct run *r)
 {
@@ -56,19 +68,20 @@ static int open_output(struct run *r)
 	const char *what;
 	int rc = pm_sink_open(&m->sink, cfg->output, cfg->append, &what);
 
+	if (rc < 0) {
+		r->res->output_error = -rc;
+		return rc;
+	}
 	m->sink.durable = cfg->fsync;
-
-	if (rc == 0 && cfg->compress != PMERGE_COMPRESS_NONE) {
+	if (cfg->compress != PMERGE_COMPRESS_NONE) {
 		long cpus = sysconf(_SC_NPROCESSORS_ONLN);
 		unsigned t = r->plan.jobs;
 
 		if (cpus > 0 && t > (unsigned)cpus)
 			t = (unsigned)cpus;
 		rc = pm_compress_start(m, t);
-	}
-	if (rc < 0) {
-		r->res->output_error = -rc;
-		return rc;
+		if (rc < 0)
+			return setup_failed(r, PMERGE_SETUP_COMPRESS, rc);
 	}
 	/* Measured (README, "Buffers"): large writes pay off on files, while
 	 * a pipe flows best with writes well below its size. */
@@ -88,8 +101,8 @@ static int open_output(struct run *r)
 	return 0;
 }
 
-/* The lock strategy, the append protocol's mutexes, the wake pipe. */
-static int init_sync(struct run *r)
+/* The lock strategy, the append protocol's mutexes, the turn. */
+static int init_locks(struct run *r)
 {
 	struct pm_merge *m = &r->m;
 	int rc =
@@ -114,12 +127,44 @@ static int init_sync(struct run *r)
 	if ((rc = pm_order_init(&m->turn)) < 0)
 		return rc;
 	m->turn_on = true;
-	if (pipe2(m->wake, O_CLOEXEC | O_NONBLOCK) < 0)
-		return -errno;
 	return 0;
 }
 
-/* The placement table and each worker's buffers. */
+/*
+ * The lock and the wake fd: one eventfd (one descriptor, where a pipe
+ * takes two), written once on cancel and never drained, so that every
+ * poll() on it sees it from then on.  wake[0] is polled, wake[1] written:
+ * the same descriptor.
+ */
+static int init_sync(struct run *r)
+{
+	struct pm_merge *m = &r->m;
+	int rc = setup_failed(r, PMERGE_SETUP_SYNC, init_locks(r));
+
+	if (rc < 0)
+		return rc;
+	m->wake[0] = m->wake[1] = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (m->wake[0] < 0)
+		return setup_failed(r, PMERGE_SETUP_WAKE, -errno);
+	return 0;
+}
+
+/* Tells the caller that only started of wanted workers run, and why. */
+static void note_fewer(struct run *r, unsigned started, unsigned wanted,
+                       int err)
+{
+	const struct pmerge_callbacks *cb = &r->m.cfg->cb;
+
+	if (cb->workers_reduced)
+		cb->workers_reduced(cb->user, started, wanted, err);
+}
+
+/*
+ * The placement table and each worker's buffers.  When memory runs out
+ * after the first worker's buffers, the merge runs with the workers that
+ * have theirs (the inputs are claimed by whoever is free, so any number
+ * of workers merges them all).
+ */
 static int alloc_workers(struct run *r)
 {
 	const struct pmerge_config *cfg = r->m.cfg;
@@ -166,10 +211,15 @@ static int alloc_workers(struct run *r)
 		w->bufsize = m->bufsize;
 		w->iov_max = 1024;
 		if (posix_memalign((void **)&w->buf, 4096, m->bufsize) != 0)
+			w->buf = NULL;
+		else if (!(w->iov = calloc(w->iov_max, sizeof(*w->iov))))
+			free(w->buf), w->buf = NULL;
+		if (!w->buf && i == 0)
 			return -ENOMEM;
-		w->iov = calloc(w->iov_max, sizeof(*w->iov));
-		if (!w->iov)
-			return -ENOMEM;
+		if (!w->buf) {
+			note_fewer(r, i, m->n_workers, ENOMEM);
+			m->n_workers = i;
+		}
 	}
 	return 0;
 }
@@ -210,14 +260,69 @@ static int setup(struct run *r)
 	if (rc == 0)
 		rc = init_sync(r);
 	if (rc == 0)
-		rc = alloc_workers(r);
+		rc = setup_failed(r, PMERGE_SETUP_MEMORY, alloc_workers(r));
 	if (rc == 0)
-		rc = init_streams(r);
+		rc = setup_failed(r, PMERGE_SETUP_STREAMS, init_streams(r));
+	if (rc == 0)
+		rc = pm_loop_start(&r->loop, &r->res->setup_failed);
 	return rc;
 }
 
-static int start_workers(struct pm_merge *m)
+unsigned pm_free_descriptors(void)
 {
+	struct rlimit rl;
+	unsigned n = 0;
+
+	/* Counting costs a system call per descriptor: only where the
+	 * limit is low enough to matter. */
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur == RLIM_INFINITY ||
+	    rl.rlim_cur > 4 * PMERGE_JOBS_MAX)
+		return UINT_MAX;
+	for (int fd = 0; fd < (int)rl.rlim_cur; fd++)
+		n += fcntl(fd, F_GETFD) < 0 && errno == EBADF;
+	return n;
+}
+
+/*
+ * Under a low descriptor limit (ulimit -n), at most as many workers as
+ * can have an input open at once (two descriptors each with -d: the input
+ * and a spill awaiting its turn), at least one: with none free, its
+ * input fails with EMFILE and is reported by name.  Everything else that
+ * needs a descriptor is open by now.  The -m merger and writer threads
+ * open no input.
+ */
+static void fit_descriptors(struct run *r)
+{
+	struct pm_merge *m = &r->m;
+	unsigned fixed = m->sorted ? 2 : 0, per = m->cfg->decompress ? 2 : 1;
+	unsigned readers = m->n_workers - fixed, fit;
+
+	if (m->n_workers <= fixed + 1)
+		return;
+	fit = pm_free_descriptors() / per;
+	if (fit >= readers)
+		return;
+	fit = fit ? fit : 1;
+	note_fewer(r, fixed + fit, m->n_workers, EMFILE);
+	for (unsigned i = fixed + fit; i < m->n_workers; i++) {
+		free(m->workers[i].buf);
+		free(m->workers[i].iov);
+	}
+	m->n_workers = fixed + fit;
+	if (m->live)
+		m->live->w.id = m->n_workers;
+}
+
+/*
+ * Starts the threads.  When the system will not create more of them
+ * (EAGAIN: ulimit -u, memory for stacks), the merge goes on with those
+ * started, as long as it has what it cannot do without: one worker, or
+ * with -m the merger, the writer and one reader.
+ */
+static int start_workers(struct run *r)
+{
+	struct pm_merge *m = &r->m;
+	unsigned least = m->sorted ? (m->n_workers > 2 ? 3 : 2) : 1;
 	sigset_t all, old;
 	int rc = 0;
 
@@ -234,15 +339,25 @@ static int start_workers(struct pm_merge *m)
 		    &w->tid, NULL,
 		    m->sorted ? pm_sorted_thread : pm_worker_main, w);
 		if (rc < 0) {
-			/* Those started still count down workers_done. */
+			/* Those never started count as done at once. */
 			atomic_fetch_add(&m->workers_done, m->n_workers - i);
+			if (i >= least) {
+				note_fewer(r, i, m->n_workers, -rc);
+				rc = 0;
+				break;
+			}
+			r->res->setup_index = i + 1;
+			r->res->setup_count = m->n_workers;
+			setup_failed(r, PMERGE_SETUP_THREAD, rc);
 			pm_merge_cancel(m);
 			break;
 		}
 		w->started = true;
 	}
-	if (rc == 0 && m->live && (rc = pm_streams_start(m->live)) < 0)
+	if (rc == 0 && m->live && (rc = pm_streams_start(m->live)) < 0) {
+		setup_failed(r, PMERGE_SETUP_STREAM_THREAD, rc);
 		pm_merge_cancel(m);
+	}
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	return rc;
 }
@@ -370,9 +485,8 @@ static void teardown(struct run *r)
 	free(m->streams);
 	free(m->after);
 	free(m->done);
-	for (int i = 0; i < 2; i++)
-		if (m->wake[i] >= 0)
-			close(m->wake[i]);
+	if (m->wake[0] >= 0)
+		close(m->wake[0]);
 	pm_sink_close(&m->sink);
 }
 
@@ -384,8 +498,10 @@ int pmerge_run(const struct pmerge_config *cfg, struct pmerge_result *result)
 
 	memset(result, 0, sizeof(*result));
 	r = calloc(1, sizeof(*r));
-	if (!r)
+	if (!r) {
+		result->setup_failed = PMERGE_SETUP_MEMORY;
 		return -ENOMEM;
+	}
 	m = &r->m;
 	r->res = result;
 	rc = pmerge_resolve(cfg, &r->plan);
@@ -395,11 +511,13 @@ int pmerge_run(const struct pmerge_config *cfg, struct pmerge_result *result)
 	}
 	init_state(r, cfg);
 	rc = setup(r);
-	if (rc == 0)
-		rc = pm_loop_start(&r->loop);
-	if (rc < 0)
+	if (rc < 0) {
+		/* Nothing was merged: no temporary output may stay. */
+		pm_sink_abort(&m->sink);
 		goto out;
-	rc = start_workers(m);
+	}
+	fit_descriptors(r);
+	rc = start_workers(r);
 	pm_loop_run(&r->loop);
 	result->wall_s = (double)(pm_now_ns() - r->loop.t0) / 1e9;
 	result->signal = r->loop.signal;

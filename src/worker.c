@@ -932,7 +932,8 @@ void pm_merge_cancel(struct pm_merge *m)
 	if (was)
 		return;
 	/* Written once and never drained: every poll() sees it from now on. */
-	while (write(m->wake[1], "x", 1) < 0 && errno == EINTR)
+	while (write(m->wake[1], &(uint64_t){1}, sizeof(uint64_t)) < 0 &&
+	       errno == EINTR)
 		;
 	pm_order_cancel(&m->turn);
 	pm_sorted_cancel(m);

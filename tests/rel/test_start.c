@@ -208,6 +208,96 @@ START_TEST(unreadable_found_before_copying)
 }
 END_TEST
 
+/* ------------------------------------------------------ descriptor limits */
+
+/* Every line of err is "pmerge: WHAT: reason": what failed is named. */
+static void expect_context(const char *err, const char *what)
+{
+	for (const char *p = err; *p;) {
+		const char *nl = strchr(p, '\n');
+		const char *sep = strstr(p, ": ");
+
+		ck_assert_msg(nl && strncmp(p, "pmerge: ", 8) == 0 && sep &&
+		                  sep < nl && strstr(sep + 2, ": ") &&
+		                  strstr(sep + 2, ": ") < nl,
+		              "%s: a message without context: %s", what, err);
+		p = nl + 1;
+	}
+}
+
+/*
+ * Under ulimit -n N for N = 3..20, in every mode: never a death by a
+ * signal and never silence; either the right output, or exit 1 with
+ * messages that name what failed, and no temporary file.  At the lowest
+ * limits the dynamic loader itself cannot open the libraries (exit 127,
+ * its own message), before any of pmerge runs.
+ */
+START_TEST(low_descriptor_limits)
+{
+	static const char *const modes[][4] = {
+	    {"a", "b", NULL},         {"-u", "line", "a", NULL},
+	    {"-o", "out", "a", NULL}, {"-m", "a", "b", NULL},
+	    {"-d", "a", "b", NULL},   {"-u", "line", "-", "a"},
+	    {"-j8", "a", "b", "a"},
+	};
+	char *dir = tu_enter_scratch();
+	long n = 3 + _i;
+
+	tu_write_file("a", "1\n3\n", 4);
+	tu_write_file("b", "2\n4\n", 4);
+	for (size_t k = 0; k < sizeof(modes) / sizeof(modes[0]); k++) {
+		const char *const *a = modes[k];
+		bool out = strcmp(a[0], "-o") == 0, line = a[0][1] == 'u';
+		struct hu_opts o = {
+		    .nofile = n, .stdin_data = "s\n", .stdin_len = 2};
+		struct hu_result r;
+		char what[64];
+
+		tu_write_file("out", OLD, strlen(OLD));
+		snprintf(what, sizeof(what), "ulimit -n %ld, mode %zu", n, k);
+		hu_pm(&r, &o, a[0], a[1], a[2], a[3], NULL);
+		ck_assert_msg(!r.timed_out, "%s: hung", what);
+		ck_assert_msg(r.sig == 0, "%s: killed by signal %d", what,
+		              r.sig);
+		hu_expect_no_temp(".");
+		if (r.status == 127) {
+			ck_assert_msg(strstr(r.err,
+			                     "error while loading shared "
+			                     "libraries"),
+			              "%s: %s", what, r.err);
+		} else if (r.status == 0) {
+			const char *want = out      ? ""
+			                   : k == 0 ? "1\n3\n2\n4\n"
+			                   : k == 3 ? "1\n2\n3\n4\n"
+			                   : k == 4 ? "1\n3\n2\n4\n"
+			                   : k == 6 ? "1\n3\n2\n4\n1\n3\n"
+			                            : NULL;
+			if (out) {
+				tu_expect_file("out", "1\n3\n", 4);
+			} else if (want) {
+				tu_expect_bytes(what, r.out, r.out_len, want,
+				                strlen(want));
+			} else {
+				/* Line mode, arrival order: the same lines. */
+				ck_assert_msg(line && r.out_len ==
+				                          (k == 5 ? 6u : 4u),
+				              "%s: %s", what, r.out);
+			}
+		} else {
+			ck_assert_msg(r.status == 1, "%s: exit %d: %s", what,
+			              r.status, r.err);
+			ck_assert_msg(r.err_len > 0, "%s: exit 1, no message",
+			              what);
+			expect_context(r.err, what);
+			if (out)
+				tu_expect_file("out", OLD, strlen(OLD));
+		}
+		hu_result_free(&r);
+	}
+	tu_leave_scratch(dir);
+}
+END_TEST
+
 /* --------------------------------------------------------------- suite */
 
 /* Needs a user for whom permissions count: nobody, or ourselves. */
@@ -227,6 +317,9 @@ static Suite *start_suite(void)
 	TCase *t = tcase_create("values");
 
 	tcase_add_test(t, lock_abbreviations);
+	suite_add_tcase(s, t);
+	t = tcase_create("limits");
+	tcase_add_loop_test(t, low_descriptor_limits, 0, 18);
 	suite_add_tcase(s, t);
 	t = tcase_create("names");
 	tcase_add_test(t, control_characters_quoted);
