@@ -11,6 +11,7 @@
 #ifndef PMERGE_H
 #define PMERGE_H
 
+#include <signal.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -386,7 +387,16 @@ struct pmerge_result {
 	int signal;             /* the signal that stopped the merge, or 0 */
 	int output_error;       /* errno of the output, 0 when fine */
 	bool output_committed;  /* -o replace: the file was renamed in */
-	bool workers_abandoned; /* a worker did not stop in time */
+	/*
+	 * With handle_signals and a committed output: the stop signals are
+	 * still blocked on the calling thread, since from the commit point on
+	 * no signal may end the process as if the merge had failed.  Those
+	 * that came during the commit were dropped (signal stays 0).  Leave
+	 * them blocked until exit, or pmerge_signals_release().
+	 */
+	bool signals_held;
+	sigset_t signals_restore; /* the mask before; pmerge_signals_release */
+	bool workers_abandoned;   /* a worker did not stop in time */
 	/* When the merge could not begin: what failed to be set up, and for
 	 * a thread which one (from 1) of how many. */
 	enum pmerge_setup setup_failed;
@@ -409,6 +419,9 @@ int pmerge_run(const struct pmerge_config *cfg, struct pmerge_result *result);
 
 /* Releases what pmerge_run() allocated in result.  Accepts NULL. */
 void pmerge_result_free(struct pmerge_result *result);
+/* Unblocks the stop signals a committed merge left blocked (signals_held),
+ * restoring the mask from before pmerge_run().  The thread that ran it. */
+void pmerge_signals_release(struct pmerge_result *result);
 
 /*
  * The descriptor an output name stands for, which the engine writes where

@@ -215,6 +215,8 @@ static int run_once(struct bench *b, struct bench_strategy *s, unsigned run,
 	t0 = uv_hrtime();
 	rc = pmerge_run(&b->cfg, &res);
 	t1 = uv_hrtime();
+	/* A signal held back by the run's commit reaches our watchers. */
+	pmerge_signals_release(&res);
 	getrusage(RUSAGE_SELF, &ru1);
 	if (res.signal || rc == -EINTR) {
 		*sig = res.signal ? res.signal : b->stop;

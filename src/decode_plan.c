@@ -7,12 +7,12 @@
  * goes on decoding into a spill file instead of waiting, and the spill is
  * copied in at the input's turn by the kernel (copy_file_range into a file,
  * splice into a pipe; read and write where neither works), and then the
- * rest is decoded straight to the output.  So the workers decode different inputs at the same time in
- * every order mode, memory stays at one buffer per worker, and the disk
- * holds at most what the workers decoded ahead.  Inputs are still taken in
- * command-line order there: a worker holding an input whose predecessors
- * nobody has taken yet would wait for ever.  In --order=arrival, where
- * nobody waits for a turn, the largest inputs are taken first.
+ * rest is decoded straight to the output.  So the workers decode different
+ * inputs at the same time in every order mode, memory stays at one buffer per
+ * worker, and the disk holds at most what the workers decoded ahead.  Inputs
+ * are still taken in command-line order there: a worker holding an input whose
+ * predecessors nobody has taken yet would wait for ever.  In --order=arrival,
+ * where nobody waits for a turn, the largest inputs are taken first.
  */
 #include "decode.h"
 #include "internal.h"

@@ -244,15 +244,24 @@ struct pm_sink {
 	bool durable; /* --fsync: set by the caller before the commit */
 	mode_t create_mode; /* REPLACE: the temporary file's mode at creation */
 	int link_fd;        /* REPLACE, during the commit: the unnamed file */
-	const char *name;   /* for messages: the -o argument */
+	const sigset_t *hold; /* signals to block before a temporary file */
+	bool holding;         /* they are blocked; unhold is the mask before */
+	sigset_t unhold;
+	const char *name; /* for messages: the -o argument */
 };
 
 /*
  * Opens the output named by path (NULL: standard output).  On failure
- * returns a negative errno and, in *what, which path failed.
+ * returns a negative errno and, in *what, which path failed.  hold, when
+ * not NULL, names signals that are blocked on the calling thread from just
+ * before a temporary file is created (so that none can end the process
+ * with it in place before the caller's handlers exist) until
+ * pm_sink_release() or pm_sink_close().
  */
 int pm_sink_open(struct pm_sink *s, const char *path, bool append,
-                 const char **what);
+                 const sigset_t *hold, const char **what);
+/* Unblocks the signals pm_sink_open() held back, if it did.  Its thread. */
+void pm_sink_release(struct pm_sink *s);
 /* Reserves len bytes at the end; returns the offset of the first byte. */
 uint64_t pm_sink_reserve(struct pm_sink *s, uint64_t len);
 /* Writes all of iov (short writes and EINTR looped), adjusting the caller's
@@ -743,8 +752,19 @@ unsigned pm_free_descriptors(void);
 int pm_loop_start(struct pm_loop *l, enum pmerge_setup *failed);
 /* Runs until every worker is joined (or abandoned after a signal). */
 void pm_loop_run(struct pm_loop *l);
-/* After the commit or abort: collects the stop signals held back. */
-void pm_loop_settle(struct pm_loop *l);
+/* The stop signals and SIGUSR1: what finish() holds back, and what the
+ * sink holds back while setup makes a temporary file. */
+void pm_loop_held_signals(sigset_t *set);
+/* Before the commit: a held-back stop signal already pending counts (the
+ * output is then removed).  Loop thread. */
+void pm_loop_collect(struct pm_loop *l);
+/*
+ * After the commit or abort: collects the stop signals held back and
+ * unblocks them -- except after a commit (committed), which no signal can
+ * undo: those that came are dropped, the rest stay blocked, and true is
+ * returned with the mask to restore in *restore.
+ */
+bool pm_loop_settle(struct pm_loop *l, bool committed, sigset_t *restore);
 /* Safe whatever pm_loop_start() reached. */
 void pm_loop_close(struct pm_loop *l);
 /* A progress snapshot as the callbacks receive it.  Loop thread. */

@@ -21,7 +21,7 @@ static const int stop_signals[PM_LOOP_STOP_SIGNALS] = {
 static const int info_signals[PM_LOOP_INFO_SIGNALS] = {SIGUSR1, SIGWINCH};
 
 /* The signals held back from finish() until the output is settled. */
-static void settle_signals(sigset_t *set)
+void pm_loop_held_signals(sigset_t *set)
 {
 	sigemptyset(set);
 	for (size_t i = 0; i < PM_LOOP_STOP_SIGNALS; i++)
@@ -177,7 +177,7 @@ static void finish(struct pm_loop *l)
 	 */
 	if (l->m->cfg->handle_signals) {
 		sigset_t set;
-		settle_signals(&set);
+		pm_loop_held_signals(&set);
 		l->masked =
 		    pthread_sigmask(SIG_BLOCK, &set, &l->saved_mask) == 0;
 	}
@@ -337,21 +337,46 @@ void pm_loop_run(struct pm_loop *l)
 	uv_run(&l->loop, UV_RUN_DEFAULT);
 }
 
-void pm_loop_settle(struct pm_loop *l)
+/* Takes the held-back signals that are pending; the first stop signal
+ * counts, when none came before. */
+static void take_pending(struct pm_loop *l, bool count)
 {
 	sigset_t set;
 	struct timespec zero = {0, 0};
 	int sig;
 
-	if (!l->masked)
-		return;
-	/* A stop signal that came during the commit still counts. */
-	settle_signals(&set);
+	pm_loop_held_signals(&set);
 	while ((sig = sigtimedwait(&set, NULL, &zero)) > 0)
-		if (sig != SIGUSR1 && !l->signal)
+		if (count && sig != SIGUSR1 && !l->signal)
 			l->signal = sig;
-	pthread_sigmask(SIG_SETMASK, &l->saved_mask, NULL);
+}
+
+void pm_loop_collect(struct pm_loop *l)
+{
+	if (l->masked)
+		take_pending(l, true);
+}
+
+bool pm_loop_settle(struct pm_loop *l, bool committed, sigset_t *restore)
+{
+	if (!l->masked)
+		return false;
 	l->masked = false;
+	if (committed) {
+		/*
+		 * FILE is new: a stop signal from the commit on can no longer
+		 * stop the merge, and must not end the process as if it had
+		 * failed.  Those that came are dropped; the rest stay blocked
+		 * for the caller (pmerge_signals_release()).
+		 */
+		take_pending(l, false);
+		*restore = l->saved_mask;
+		return true;
+	}
+	/* A stop signal that came during a failed commit still counts. */
+	take_pending(l, true);
+	pthread_sigmask(SIG_SETMASK, &l->saved_mask, NULL);
+	return false;
 }
 
 void pm_loop_close(struct pm_loop *l)

@@ -66,7 +66,12 @@ static int open_output(struct run *r)
 	const struct pmerge_config *cfg = r->m.cfg;
 	struct pm_merge *m = &r->m;
 	const char *what;
-	int rc = pm_sink_open(&m->sink, cfg->output, cfg->append, &what);
+	sigset_t hold;
+	int rc;
+
+	pm_loop_held_signals(&hold);
+	rc = pm_sink_open(&m->sink, cfg->output, cfg->append,
+	                  cfg->handle_signals ? &hold : NULL, &what);
 
 	if (rc < 0) {
 		r->res->output_error = -rc;
@@ -442,6 +447,9 @@ static void settle_output(struct run *r, int rc)
 	struct pm_merge *m = &r->m;
 	struct pmerge_result *res = r->res;
 
+	/* The commit point decides: a stop signal before it removes the
+	 * output; from it on, none can (pm_loop_settle). */
+	pm_loop_collect(&r->loop);
 	if (r->loop.signal || res->output_error || rc < 0 ||
 	    (m->sink.kind == PM_SINK_REPLACE && res->failed_inputs)) {
 		pm_sink_abort(&m->sink);
@@ -516,6 +524,9 @@ int pmerge_run(const struct pmerge_config *cfg, struct pmerge_result *result)
 		pm_sink_abort(&m->sink);
 		goto out;
 	}
+	/* The loop's watchers exist: a signal held back since the temporary
+	 * file was made reaches them now. */
+	pm_sink_release(&m->sink);
 	fit_descriptors(r);
 	rc = start_workers(r);
 	pm_loop_run(&r->loop);
@@ -535,7 +546,8 @@ int pmerge_run(const struct pmerge_config *cfg, struct pmerge_result *result)
 		                               -crc);
 	result->output_error = atomic_load(&m->output_error);
 	settle_output(r, rc);
-	pm_loop_settle(&r->loop);
+	result->signals_held = pm_loop_settle(
+	    &r->loop, result->output_committed, &result->signals_restore);
 	result->signal = r->loop.signal;
 	if (cfg->progress_interval_ms && cfg->cb.progress) {
 		struct pmerge_progress p;
@@ -555,6 +567,13 @@ out:
 	teardown(r);
 	free(r);
 	return rc;
+}
+
+void pmerge_signals_release(struct pmerge_result *result)
+{
+	if (result->signals_held)
+		pthread_sigmask(SIG_SETMASK, &result->signals_restore, NULL);
+	result->signals_held = false;
 }
 
 void pmerge_result_free(struct pmerge_result *result)

@@ -10,6 +10,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -335,6 +337,8 @@ static int open_replace(struct pm_sink *s, const char *path)
 	 * mode, owner and ACL below, before any data is in it.
 	 */
 	s->create_mode = exists ? 0600 : 0666;
+	if (s->hold && pthread_sigmask(SIG_BLOCK, s->hold, &s->unhold) == 0)
+		s->holding = true;
 	rc = create_temp(s);
 	if (rc < 0)
 		return rc;
@@ -353,13 +357,14 @@ static int open_replace(struct pm_sink *s, const char *path)
 }
 
 int pm_sink_open(struct pm_sink *s, const char *path, bool append,
-                 const char **what)
+                 const sigset_t *hold, const char **what)
 {
 	int rc, alias;
 
 	memset(s, 0, sizeof(*s));
 	s->fd = -1;
 	s->link_fd = -1;
+	s->hold = hold;
 	s->name = path;
 	*what = path;
 	if (!path || (!append && (alias = pmerge_output_fd(path)) >= 0)) {
@@ -798,6 +803,13 @@ void pm_sink_abort(struct pm_sink *s)
 	}
 }
 
+void pm_sink_release(struct pm_sink *s)
+{
+	if (s->holding)
+		pthread_sigmask(SIG_SETMASK, &s->unhold, NULL);
+	s->holding = false;
+}
+
 void pm_sink_close(struct pm_sink *s)
 {
 	if (!s)
@@ -806,6 +818,9 @@ void pm_sink_close(struct pm_sink *s)
 		close(s->fd);
 	s->fd = -1;
 	pm_sink_abort(s);
+	/* Only now that no temporary file is left: a signal held back
+	 * may end the process at once. */
+	pm_sink_release(s);
 	free(s->target);
 	s->target = NULL;
 }

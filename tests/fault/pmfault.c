@@ -17,15 +17,14 @@
  * copy_file_range, splice). ERROR   an errno name (EIO, ENOSPC, EINTR, ...) or
  * number: the call fails with it and does nothing (close still closes, as Linux
  *         does); or "short": the call goes through but moves at most max=
- *         bytes.
- * OPTION  path=S    only calls on a path containing S: the path argument of
- *                   open, mkostemp, rename and link (either name) and
- *                   inotify_add_watch, else a file
- *                   descriptor that open or mkostemp returned for such a path.
- *                   An open with O_TMPFILE is seen as one on the path
- *                   "O_TMPFILE:DIR", so that path=O_TMPFILE: picks out the
- *                   unnamed files (and their descriptors)
- *         fd=N      only calls on descriptor N (either end of
+ *         bytes; or "stop" (open, rename, link): the call goes through, then
+ * the process stops itself with SIGSTOP, so that a test can act at that exact
+ * point (send a signal) before it sends SIGCONT. OPTION  path=S    only calls
+ * on a path containing S: the path argument of open, mkostemp, rename and link
+ * (either name) and inotify_add_watch, else a file descriptor that open or
+ * mkostemp returned for such a path. An open with O_TMPFILE is seen as one on
+ * the path "O_TMPFILE:DIR", so that path=O_TMPFILE: picks out the unnamed files
+ * (and their descriptors) fd=N      only calls on descriptor N (either end of
  *                   copy_file_range and splice, any entry of poll)
  *         after=N   let the first N matching calls through (default 0)
  *         every=N   from then on, fail one matching call in N, starting
@@ -136,6 +135,7 @@ struct rule {
 	int fd;         /* -1: any */
 	uint64_t after, every, count;
 	bool nonblock; /* only descriptors with O_NONBLOCK */
+	bool stop;     /* open: SIGSTOP after the call */
 	_Atomic uint64_t seen, fired;
 };
 
@@ -312,6 +312,9 @@ static void parse_rule(struct rule *r, char *text)
 		bad_spec("no error given", text);
 	if (strcmp(f, "short") == 0) {
 		r->err = 0;
+	} else if (strcmp(f, "stop") == 0) {
+		r->err = 0;
+		r->stop = true;
 	} else if (*f >= '0' && *f <= '9') {
 		r->err = (int)parse_num(f, text);
 	} else {
@@ -430,11 +433,16 @@ static void log_fault(const struct rule *r, enum call c, const int *fds,
 		return;
 	if (p1)
 		n = snprintf(line, sizeof(line), "%s %s path=%s\n",
-		             call_names[c], r->err ? strerror(r->err) : "short",
+		             call_names[c],
+		             r->err    ? strerror(r->err)
+		             : r->stop ? "stop"
+		                       : "short",
 		             p1);
 	else
 		n = snprintf(line, sizeof(line), "%s %s fd=%d\n", call_names[c],
-		             r->err ? strerror(r->err) : "short",
+		             r->err    ? strerror(r->err)
+		             : r->stop ? "stop"
+		                       : "short",
 		             nfds ? fds[0] : -1);
 	if (n > 0)
 		(void)!REAL(write_fn, "write")(
@@ -834,6 +842,8 @@ static int do_open(open_fn real, const char *path, int flags, mode_t mode)
 		return (int)fail(r);
 	fd = real(path, flags, mode);
 	mark(fd, seen);
+	if (r && r->stop)
+		raise(SIGSTOP);
 	return fd;
 }
 
@@ -849,6 +859,8 @@ static int do_openat(openat_fn real, int dir, const char *path, int flags,
 		return (int)fail(r);
 	fd = real(dir, path, flags, mode);
 	mark(fd, seen);
+	if (r && r->stop)
+		raise(SIGSTOP);
 	return fd;
 }
 
@@ -954,13 +966,24 @@ PF_EXPORT int mkostemps64(char *tmpl, int suffixlen, int flags)
 
 /* -------------------------------------------------------------- renames */
 
+/* A "stop" rule: the call has been made; the process stops itself. */
+static int stop_after(const struct rule *r, int rc)
+{
+	int err = errno;
+
+	if (r && r->stop)
+		raise(SIGSTOP);
+	errno = err;
+	return rc;
+}
+
 PF_EXPORT int rename(const char *from, const char *to)
 {
 	const struct rule *r = decide(C_RENAME, NULL, 0, from, to);
 
 	if (r && r->err)
 		return (int)fail(r);
-	return REAL(rename_fn, "rename")(from, to);
+	return stop_after(r, REAL(rename_fn, "rename")(from, to));
 }
 
 PF_EXPORT int renameat(int fromdir, const char *from, int todir, const char *to)
@@ -969,7 +992,8 @@ PF_EXPORT int renameat(int fromdir, const char *from, int todir, const char *to)
 
 	if (r && r->err)
 		return (int)fail(r);
-	return REAL(renameat_fn, "renameat")(fromdir, from, todir, to);
+	return stop_after(
+	    r, REAL(renameat_fn, "renameat")(fromdir, from, todir, to));
 }
 
 PF_EXPORT int renameat2(int fromdir, const char *from, int todir,
@@ -979,7 +1003,8 @@ PF_EXPORT int renameat2(int fromdir, const char *from, int todir,
 
 	if (r && r->err)
 		return (int)fail(r);
-	return REAL(renameat2_fn, "renameat2")(fromdir, from, todir, to, flags);
+	return stop_after(r, REAL(renameat2_fn, "renameat2")(fromdir, from,
+	                                                     todir, to, flags));
 }
 
 /* ---------------------------------------------------------------- links */
@@ -990,7 +1015,7 @@ PF_EXPORT int link(const char *from, const char *to)
 
 	if (r && r->err)
 		return (int)fail(r);
-	return REAL(link_fn, "link")(from, to);
+	return stop_after(r, REAL(link_fn, "link")(from, to));
 }
 
 PF_EXPORT int linkat(int fromdir, const char *from, int todir, const char *to,
@@ -1000,7 +1025,8 @@ PF_EXPORT int linkat(int fromdir, const char *from, int todir, const char *to,
 
 	if (r && r->err)
 		return (int)fail(r);
-	return REAL(linkat_fn, "linkat")(fromdir, from, todir, to, flags);
+	return stop_after(
+	    r, REAL(linkat_fn, "linkat")(fromdir, from, todir, to, flags));
 }
 
 /* ------------------------------------------------------------ durability */

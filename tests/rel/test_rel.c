@@ -721,6 +721,116 @@ START_TEST(new_output_default_acl)
 }
 END_TEST
 
+/*
+ * Runs pmerge (argv after the program name) under the shim rules in spec,
+ * one of them a "stop" rule: when pmerge has stopped itself there, sends
+ * sig and then SIGCONT, so that sig arrives at exactly that point.
+ * Returns the wait status.
+ */
+static int signal_at_stop(const char *spec, int sig, char *const *args)
+{
+	char *const *env = hu_fault_env(spec, NULL);
+	char *argv[16] = {(char *)hu_pmerge()};
+	int status;
+	pid_t pid;
+
+	for (size_t i = 0; args[i] && i < 14; i++)
+		argv[i + 1] = args[i];
+	pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		int null = open("/dev/null", O_RDWR);
+		for (size_t i = 0; env[i]; i++)
+			putenv(env[i]);
+		dup2(null, STDIN_FILENO);
+		dup2(null, STDOUT_FILENO);
+		execv(argv[0], argv);
+		_exit(127);
+	}
+	ck_assert_int_eq(waitpid(pid, &status, WUNTRACED), pid);
+	ck_assert_msg(WIFSTOPPED(status),
+	              "pmerge ended (status %#x) before "
+	              "the stop rule fired",
+	              status);
+	ck_assert_int_eq(kill(pid, sig), 0);
+	ck_assert_int_eq(kill(pid, SIGCONT), 0);
+	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+	return status;
+}
+
+/*
+ * A stop signal that arrives while setup has just made the temporary
+ * output, before the loop's handlers exist: it is held back until they
+ * do, and then stops the merge as any stop signal does -- FILE untouched,
+ * nothing left (also of a named temporary file), the process ended by the
+ * signal.
+ */
+START_TEST(signal_before_loop)
+{
+	static const char *const specs[] = {
+	    "open:stop:path=O_TMPFILE:",
+	    "open:EOPNOTSUPP:path=O_TMPFILE:;open:stop:path=.pmerge-",
+	};
+	char *dir = tu_enter_scratch();
+	struct hu_snap s;
+	pid_t holder;
+	int status;
+
+	ck_assert_int_eq(mkfifo("p", 0600), 0);
+	holder = hold_fifo("p");
+	hu_make("a", 300000, 1, true);
+	tu_write_file("out", OLD, strlen(OLD));
+	hu_snap_take(&s, "out");
+	size_t before = tu_count_entries(".");
+	status = signal_at_stop(specs[_i], SIGTERM,
+	                        (char *[]){"-o", "out", "a", "p", NULL});
+	kill(holder, SIGKILL);
+	waitpid(holder, NULL, 0);
+	ck_assert_msg(WIFSIGNALED(status) && WTERMSIG(status) == SIGTERM,
+	              "status %#x, want death by SIGTERM", status);
+	hu_snap_expect(&s, "out");
+	ck_assert_uint_eq(tu_count_entries("."), before);
+	tu_leave_scratch(dir);
+}
+END_TEST
+
+/*
+ * A stop signal during the commit -- right after the call that puts the
+ * new file under FILE's name -- cannot undo it, so it must not make the
+ * status say the merge failed: FILE is new, nothing is left, exit 0.
+ */
+START_TEST(signal_at_commit)
+{
+	static const struct {
+		const char *spec;
+		bool exists;
+	} t[] = {
+	    {"rename:stop", true}, /* the exchange over the old FILE */
+	    {"link:stop", false},  /* the link of the unnamed file as FILE */
+	    {"open:EOPNOTSUPP:path=O_TMPFILE:;rename:stop", true},
+	    {"open:EOPNOTSUPP:path=O_TMPFILE:;rename:stop", false},
+	};
+	char *dir = tu_enter_scratch();
+	size_t len;
+	char *want;
+	int status;
+
+	hu_make("a", 300000, 1, true);
+	if (t[_i].exists)
+		tu_write_file("out", OLD, strlen(OLD));
+	status = signal_at_stop(t[_i].spec, SIGTERM,
+	                        (char *[]){"-o", "out", "a", NULL});
+	ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+	              "status %#x, want exit 0: FILE is already new", status);
+	want = tu_cat(&len, "a", NULL);
+	tu_expect_file("out", want, len);
+	hu_expect_no_temp(".");
+	ck_assert_uint_eq(tu_count_entries("."), 2);
+	free(want);
+	tu_leave_scratch(dir);
+}
+END_TEST
+
 /* ---------------------------------------------------------- durability */
 
 /*
@@ -846,6 +956,8 @@ static Suite *rel_suite(void)
 	t = tcase_create("leftovers");
 	tcase_add_loop_test(t, any_stop_signal, 0, 6);
 	tcase_add_loop_test(t, sigkill_leaves_nothing, 0, 2);
+	tcase_add_loop_test(t, signal_before_loop, 0, 2);
+	tcase_add_loop_test(t, signal_at_commit, 0, 4);
 	suite_add_tcase(s, t);
 	t = tcase_create("durability");
 	tcase_add_loop_test(t, fsync_failure, 0, 8);

@@ -375,7 +375,7 @@ START_TEST(test_sink_replace_commit)
 	ck_assert_int_eq(chmod(out, 0640), 0);
 	ino_t old_ino = ino_of(out);
 
-	ck_assert_int_eq(pm_sink_open(&s, out, false, &what), 0);
+	ck_assert_int_eq(pm_sink_open(&s, out, false, NULL, &what), 0);
 	ck_assert_int_eq(s.kind, PM_SINK_REPLACE);
 	ck_assert(s.regular);
 	ck_assert(s.positioned);
@@ -426,7 +426,7 @@ START_TEST(test_sink_replace_abort)
 
 	tu_write_file(out, "KEEP ME\n", 8);
 	ck_assert_int_eq(chmod(out, 0604), 0);
-	ck_assert_int_eq(pm_sink_open(&s, out, false, &what), 0);
+	ck_assert_int_eq(pm_sink_open(&s, out, false, NULL, &what), 0);
 	sink_put(&s, "half a merge", 12);
 	ck_assert_uint_eq(tu_count_entries(tu_scratch), s.unnamed ? 1 : 2);
 
@@ -452,7 +452,7 @@ START_TEST(test_sink_replace_close_without_commit)
 	const char *what = NULL;
 
 	tu_write_file(out, "KEEP ME\n", 8);
-	ck_assert_int_eq(pm_sink_open(&s, out, false, &what), 0);
+	ck_assert_int_eq(pm_sink_open(&s, out, false, NULL, &what), 0);
 	sink_put(&s, "half a merge", 12);
 	pm_sink_close(&s);
 	ck_assert_uint_eq(tu_count_entries(tu_scratch), 1);
@@ -468,7 +468,7 @@ START_TEST(test_sink_replace_new_file)
 	const char *what = NULL;
 
 	umask(022);
-	ck_assert_int_eq(pm_sink_open(&s, out, false, &what), 0);
+	ck_assert_int_eq(pm_sink_open(&s, out, false, NULL, &what), 0);
 	ck_assert_int_eq(s.kind, PM_SINK_REPLACE);
 	/* Nothing appears under the final name before the commit. */
 	ck_assert(!tu_exists(out));
@@ -501,7 +501,7 @@ START_TEST(test_sink_replace_symlink)
 	/* A relative link: it is resolved from the link's directory. */
 	ck_assert_int_eq(symlink("sub/real", link), 0);
 
-	ck_assert_int_eq(pm_sink_open(&s, link, false, &what), 0);
+	ck_assert_int_eq(pm_sink_open(&s, link, false, NULL, &what), 0);
 	ck_assert_int_eq(s.kind, PM_SINK_REPLACE);
 	/* The temporary file sits beside the target, not beside the link
 	 * (where it has a name; an unnamed one is in the target's
@@ -539,7 +539,7 @@ START_TEST(test_sink_replace_dangling_symlink)
 
 	ck_assert_int_eq(mkdir(sub, 0755), 0);
 	ck_assert_int_eq(symlink("sub/later", link), 0);
-	ck_assert_int_eq(pm_sink_open(&s, link, false, &what), 0);
+	ck_assert_int_eq(pm_sink_open(&s, link, false, NULL, &what), 0);
 	sink_put(&s, "made\n", 5);
 	ck_assert_int_eq(pm_sink_commit(&s), 0);
 	pm_sink_close(&s);
@@ -560,16 +560,16 @@ START_TEST(test_sink_open_errors)
 	const char *what = NULL;
 	size_t before = open_fds();
 
-	ck_assert_int_eq(pm_sink_open(&s, nodir, false, &what), -ENOENT);
+	ck_assert_int_eq(pm_sink_open(&s, nodir, false, NULL, &what), -ENOENT);
 	ck_assert_ptr_nonnull(what);
 	ck_assert_str_eq(what, nodir);
-	ck_assert_int_eq(pm_sink_open(&s, nodir, true, &what), -ENOENT);
+	ck_assert_int_eq(pm_sink_open(&s, nodir, true, NULL, &what), -ENOENT);
 	ck_assert_ptr_nonnull(what);
 
 	what = NULL;
-	ck_assert_int_eq(pm_sink_open(&s, tu_scratch, false, &what), -EISDIR);
+	ck_assert_int_eq(pm_sink_open(&s, tu_scratch, false, NULL, &what), -EISDIR);
 	ck_assert_ptr_nonnull(what);
-	ck_assert_int_eq(pm_sink_open(&s, tu_scratch, true, &what), -EISDIR);
+	ck_assert_int_eq(pm_sink_open(&s, tu_scratch, true, NULL, &what), -EISDIR);
 	/* Failed opens leave neither descriptors nor temporary files. */
 	ck_assert_uint_eq(open_fds(), before);
 	ck_assert_uint_eq(tu_count_entries(tu_scratch), 0);
@@ -587,7 +587,7 @@ START_TEST(test_sink_append)
 	const char *what = NULL;
 
 	tu_write_file(out, "old\n", 4);
-	ck_assert_int_eq(pm_sink_open(&s, out, true, &what), 0);
+	ck_assert_int_eq(pm_sink_open(&s, out, true, NULL, &what), 0);
 	ck_assert_int_eq(s.kind, PM_SINK_APPEND);
 	ck_assert(s.regular);
 	/* O_APPEND ignores offsets: writers must not be told otherwise. */
@@ -608,7 +608,7 @@ START_TEST(test_sink_append)
 	ck_assert_uint_eq(tu_count_entries(tu_scratch), 1);
 
 	/* Appending to a missing file creates it, as ">>" does. */
-	ck_assert_int_eq(pm_sink_open(&s, fresh, true, &what), 0);
+	ck_assert_int_eq(pm_sink_open(&s, fresh, true, NULL, &what), 0);
 	sink_put(&s, "x\n", 2);
 	ck_assert_int_eq(pm_sink_commit(&s), 0);
 	pm_sink_close(&s);
@@ -626,7 +626,7 @@ START_TEST(test_sink_dev_null)
 	struct stat st;
 
 	ck_assert_ptr_nonnull(big);
-	ck_assert_int_eq(pm_sink_open(&s, "/dev/null", false, &what), 0);
+	ck_assert_int_eq(pm_sink_open(&s, "/dev/null", false, NULL, &what), 0);
 	ck_assert_int_eq(s.kind, PM_SINK_DIRECT);
 	ck_assert(!s.regular);
 	ck_assert_ptr_null(s.temp);
@@ -658,7 +658,7 @@ START_TEST(test_sink_stdout_regular)
 
 	/* "{ echo abc; pmerge x; } > file": we start where the shell's
 	 * offset stands and leave it after our bytes. */
-	ck_assert_int_eq(pm_sink_open(&s, NULL, false, &what), 0);
+	ck_assert_int_eq(pm_sink_open(&s, NULL, false, NULL, &what), 0);
 	ck_assert_int_eq(s.kind, PM_SINK_STDOUT);
 	ck_assert_int_eq(s.fd, STDOUT_FILENO);
 	ck_assert(!s.own_fd);
@@ -748,7 +748,7 @@ START_TEST(test_sink_reserve_threads)
 
 	ck_assert_ptr_nonnull(all);
 	tu_write_file(out, "previous", 8);
-	ck_assert_int_eq(pm_sink_open(&s, out, false, &what), 0);
+	ck_assert_int_eq(pm_sink_open(&s, out, false, NULL, &what), 0);
 	ck_assert(s.positioned);
 	uint64_t start = s.start;
 	ck_assert_int_eq(pthread_barrier_init(&g_go, NULL, T), 0);
@@ -827,7 +827,7 @@ START_TEST(test_sink_reserve_tiles)
 	ck_assert_ptr_nonnull(off);
 	ck_assert_ptr_nonnull(len);
 	ck_assert_ptr_nonnull(pair);
-	ck_assert_int_eq(pm_sink_open(&s, "/dev/null", false, &what), 0);
+	ck_assert_int_eq(pm_sink_open(&s, "/dev/null", false, NULL, &what), 0);
 	uint64_t start = atomic_load(&s.end);
 	ck_assert_int_eq(pthread_barrier_init(&g_go, NULL, T), 0);
 	for (unsigned i = 0; i < T; i++) {
@@ -904,7 +904,7 @@ static char *fifo_sink(struct pm_sink *s, struct drain *d)
 	ck_assert_int_eq(mkfifo(path, 0600), 0);
 	*d = (struct drain){.path = path};
 	ck_assert_int_eq(pthread_create(&d->th, NULL, drain_main, d), 0);
-	ck_assert_int_eq(pm_sink_open(s, path, false, &what), 0);
+	ck_assert_int_eq(pm_sink_open(s, path, false, NULL, &what), 0);
 	ck_assert_int_eq(s->kind, PM_SINK_DIRECT);
 	ck_assert(s->is_pipe);
 	ck_assert(!s->regular);
@@ -1062,7 +1062,7 @@ static char *file_sink(struct pm_sink *s, const char *name)
 {
 	char *path = tu_path(tu_scratch, name);
 	const char *what = NULL;
-	ck_assert_int_eq(pm_sink_open(s, path, false, &what), 0);
+	ck_assert_int_eq(pm_sink_open(s, path, false, NULL, &what), 0);
 	ck_assert(s->regular);
 	return path;
 }
