@@ -270,6 +270,8 @@ struct pmerge_config {
 	/* Live inputs: README, "Live inputs and following". */
 	bool follow; /* -F: read each input by name as it grows, forever */
 	unsigned poll_interval_ms; /* -F: stat poll period; 0 picks 1000 */
+#define PMERGE_POLL_MS_MIN 10u
+#define PMERGE_POLL_MS_MAX 86400000u
 	bool tail;                 /* start each input tail_lines records */
 	uint64_t tail_lines;       /* before its end (regular files) */
 	const char *const *labels; /* --tag names, by input; may be short */
@@ -298,7 +300,8 @@ struct pmerge_plan {
  * Returns 0, or -EINVAL when a field is out of its documented range (jobs,
  * unit, order, lock, append without output, a NULL input name, -F with
  * anything but the line unit in arrival order or with a replaced output,
- * more labels than inputs).  Opens
+ * more labels than inputs, a poll interval without -F or outside
+ * PMERGE_POLL_MS_MIN..PMERGE_POLL_MS_MAX).  Opens
  * nothing; any thread.
  */
 int pmerge_resolve(const struct pmerge_config *cfg, struct pmerge_plan *plan);

@@ -50,6 +50,11 @@ static bool config_valid(const struct pmerge_config *cfg)
 		return false;
 	if (cfg->n_labels > cfg->n_inputs)
 		return false;
+	/* The stat poll is -F's, from 10 ms to a day (--poll-interval). */
+	if (cfg->poll_interval_ms &&
+	    (!cfg->follow || cfg->poll_interval_ms < PMERGE_POLL_MS_MIN ||
+	     cfg->poll_interval_ms > PMERGE_POLL_MS_MAX))
+		return false;
 	return true;
 }
 

@@ -2,8 +2,10 @@
  * The engine's public API, in process: what pmerge_run() and
  * pmerge_resolve() do with a bad configuration (refuse it, and leave the
  * caller's descriptors and memory alone), on which thread each callback
- * runs, how a result is freed, and two merges in one process, one after
- * the other and at the same time.
+ * runs, how a result is freed, two merges in one process, one after
+ * the other and at the same time, and -F: its bad combinations refused
+ * before anything is opened, and a followed merge that a signal ends
+ * leaving no descriptor behind.
  */
 #include "pmerge.h"
 #include "tutil.h"
@@ -127,6 +129,37 @@ static void count_input_error(void *user, const char *name, int err)
 	atomic_fetch_add(&calls, 1);
 }
 
+/*
+ * cfg (case how) is refused by pmerge_resolve() and pmerge_run() with
+ * -EINVAL before anything is opened or called: the caller's descriptors
+ * (standard input too) and config untouched, no callback, no file out.
+ */
+static void expect_refused(const struct pmerge_config *cfg, const char *out,
+                           int how)
+{
+	struct pmerge_config copy = *cfg;
+	struct pmerge_result res;
+	struct pmerge_plan plan;
+	struct fd_set_snapshot fds;
+
+	atomic_store(&calls, 0);
+	ck_assert_msg(pmerge_resolve(cfg, &plan) == -EINVAL, "case %d resolved",
+	              how);
+	fds_snapshot(&fds);
+	memset(&res, 0xa5, sizeof(res));
+	ck_assert_msg(pmerge_run(cfg, &res) == -EINVAL, "case %d", how);
+	fds_expect_same(&fds, "bad config");
+	ck_assert_msg(memcmp(cfg, &copy, sizeof(copy)) == 0,
+	              "case %d: the config was changed", how);
+	ck_assert_ptr_null(res.workers);
+	ck_assert_ptr_null(res.placement);
+	ck_assert_uint_eq(res.bytes, 0);
+	ck_assert_int_eq(atomic_load(&calls), 0);
+	ck_assert_msg(!tu_exists(out), "case %d: the output was made", how);
+	ck_assert_int_ge(fcntl(STDIN_FILENO, F_GETFD), 0);
+	pmerge_result_free(&res);
+}
+
 START_TEST(bad_config_refused)
 {
 	char *in = NULL, *out = NULL;
@@ -141,10 +174,7 @@ START_TEST(bad_config_refused)
 	null_names[0] = in;
 	null_names[1] = NULL;
 	for (int how = 0; how < N_BREAKS; how++) {
-		struct pmerge_config cfg, copy;
-		struct pmerge_result res;
-		struct pmerge_plan plan;
-		struct fd_set_snapshot fds;
+		struct pmerge_config cfg;
 
 		pmerge_config_init(&cfg);
 		cfg.inputs = names;
@@ -154,25 +184,7 @@ START_TEST(bad_config_refused)
 		cfg.progress_interval_ms = 1;
 		cfg.cb.input_error = count_input_error;
 		break_config(&cfg, how, null_names);
-		copy = cfg;
-		atomic_store(&calls, 0);
-		ck_assert_int_eq(pmerge_resolve(&cfg, &plan), -EINVAL);
-		fds_snapshot(&fds);
-		memset(&res, 0xa5, sizeof(res));
-		ck_assert_msg(pmerge_run(&cfg, &res) == -EINVAL, "case %d",
-		              how);
-		fds_expect_same(&fds, "bad config");
-		ck_assert_msg(memcmp(&cfg, &copy, sizeof(cfg)) == 0,
-		              "case %d: the config was changed", how);
-		ck_assert_ptr_null(res.workers);
-		ck_assert_ptr_null(res.placement);
-		ck_assert_uint_eq(res.bytes, 0);
-		ck_assert_int_eq(atomic_load(&calls), 0);
-		ck_assert_msg(!tu_exists(out), "case %d: the output was made",
-		              how);
-		/* The caller's standard input is still there. */
-		ck_assert_int_ge(fcntl(STDIN_FILENO, F_GETFD), 0);
-		pmerge_result_free(&res);
+		expect_refused(&cfg, out, how);
 	}
 	ck_assert_uint_eq(tu_count_entries(dir), 1);
 	free(in);
@@ -529,6 +541,214 @@ START_TEST(two_merges_at_once)
 }
 END_TEST
 
+/* ---------------------------------------------------------------- follow */
+
+/*
+ * -F's combinations, each applied to a valid follow config: a merge that
+ * never ends reads lines as they come in arrival order, never replaces a
+ * file, and the poll interval is -F's alone, within its range.
+ */
+static void break_follow(struct pmerge_config *cfg, int how)
+{
+	switch (how) {
+	case 0:
+		cfg->unit = PMERGE_UNIT_FILE;
+		break;
+	case 1:
+		cfg->order = PMERGE_ORDER_INPUT;
+		break;
+	case 2:
+		cfg->sorted.enabled = true;
+		break;
+	case 3:
+		cfg->append = false; /* -o without -a: a replace */
+		break;
+	case 4:
+		cfg->n_labels = 3; /* more labels than the two inputs */
+		break;
+	case 5:
+		cfg->poll_interval_ms = PMERGE_POLL_MS_MIN - 1;
+		break;
+	case 6:
+		cfg->poll_interval_ms = PMERGE_POLL_MS_MAX + 1;
+		break;
+	case 7:
+		cfg->follow = false; /* a poll interval without -F */
+		break;
+	}
+}
+#define N_FOLLOW_BREAKS 8
+
+static void follow_config(struct pmerge_config *cfg, const char **names,
+                          const char *const *labels, const char *out)
+{
+	pmerge_config_init(cfg);
+	cfg->inputs = names;
+	cfg->n_inputs = 2;
+	cfg->output = out;
+	cfg->append = true;
+	cfg->unit = PMERGE_UNIT_LINE;
+	cfg->follow = true;
+	cfg->poll_interval_ms = 200;
+	cfg->tag = true;
+	cfg->labels = labels;
+	cfg->n_labels = 2;
+	cfg->handle_signals = true;
+}
+
+/*
+ * Each bad -F combination is refused by pmerge_resolve() and pmerge_run()
+ * with -EINVAL before anything is opened: no descriptor left behind (no
+ * inotify, epoll or eventfd), the config untouched, no callback, the
+ * output not made, the followed names not created.
+ */
+START_TEST(follow_config_refused)
+{
+	const char *labels[3] = {"x", "y", "z"};
+	const char *names[2];
+	char *in, *later, *out;
+
+	enter();
+	in = make_input("in", "data\n");
+	later = tu_path(dir, "later");
+	out = tu_path(dir, "out");
+	names[0] = in;
+	names[1] = later;
+	for (int how = 0; how < N_FOLLOW_BREAKS; how++) {
+		struct pmerge_config cfg;
+		struct pmerge_plan plan;
+
+		follow_config(&cfg, names, labels, out);
+		ck_assert_int_eq(pmerge_resolve(&cfg, &plan), 0);
+		ck_assert_uint_eq(plan.workers, 0);
+		cfg.cb.input_error = count_input_error;
+		break_follow(&cfg, how);
+		expect_refused(&cfg, out, how);
+	}
+	/* Only the input is there: nothing was made, nothing waited for. */
+	ck_assert_uint_eq(tu_count_entries(dir), 1);
+	free(in);
+	free(later);
+	free(out);
+	leave();
+}
+END_TEST
+
+struct follow_seen {
+	atomic_int missing, appeared, other;
+};
+
+static void cb_follow(void *user, enum pmerge_follow_event ev, const char *name,
+                      int err)
+{
+	struct follow_seen *f = user;
+
+	(void)name;
+	if (ev == PMERGE_FOLLOW_MISSING && err == ENOENT)
+		atomic_fetch_add(&f->missing, 1);
+	else if (ev == PMERGE_FOLLOW_APPEARED)
+		atomic_fetch_add(&f->appeared, 1);
+	else
+		atomic_fetch_add(&f->other, 1);
+}
+
+/* The output file holds want, within a generous while. */
+static bool wait_output(const char *path, const char *want)
+{
+	double end = tu_now_s() + 20;
+
+	for (;;) {
+		size_t len;
+		char *got = tu_exists(path) ? tu_read_file(path, &len) : NULL;
+		bool ok = got && strstr(got, want);
+		free(got);
+		if (ok || tu_now_s() > end)
+			return ok;
+		usleep(10000);
+	}
+}
+
+struct stopper {
+	const char *out, *want, *later;
+	bool seen;
+};
+
+/* Waits for the first line, makes the late name, waits for its line,
+ * then stops the merge as a user's SIGTERM would. */
+static void *stop_when_merged(void *arg)
+{
+	struct stopper *st = arg;
+
+	st->seen = wait_output(st->out, "x\tdata\n");
+	if (st->seen) {
+		tu_write_file(st->later, "late\n", 5);
+		st->seen = wait_output(st->out, st->want);
+	}
+	kill(getpid(), SIGTERM);
+	return NULL;
+}
+
+/*
+ * A valid -F config, run in process: an existing name and one that appears
+ * later are followed (the follow callback says so), the merge runs until a
+ * SIGTERM and then returns -EINTR with the signal; every descriptor it
+ * opened (inputs, inotify, epoll, eventfd, the loop's) is closed again.
+ * libuv opens its signal pipe once per process, at its first loop: the
+ * descriptors are compared around the second of two such merges.
+ */
+START_TEST(follow_run_leaves_no_fd)
+{
+	const char *labels[2] = {"x", "y"};
+	struct fd_set_snapshot fds;
+	const char *names[2];
+
+	enter();
+	char *in = make_input("in", "data\n");
+	char *later = tu_path(dir, "later");
+	char *out = tu_path(dir, "out");
+	names[0] = in;
+	names[1] = later;
+	for (int i = 0; i < 2; i++) {
+		struct follow_seen seen = {0};
+		struct stopper st = {
+		    .out = out, .want = "y\tlate\n", .later = later};
+		struct pmerge_config cfg;
+		struct pmerge_result res;
+		pthread_t t;
+
+		unlink(later);
+		tu_write_file(out, "", 0);
+		follow_config(&cfg, names, labels, out);
+		cfg.cb.user = &seen;
+		cfg.cb.follow = cb_follow;
+		if (i == 1)
+			fds_snapshot(&fds);
+		ck_assert_int_eq(
+		    pthread_create(&t, NULL, stop_when_merged, &st), 0);
+		int rc = pmerge_run(&cfg, &res);
+		pthread_join(t, NULL);
+		ck_assert_msg(st.seen, "the lines did not come");
+		ck_assert_int_eq(rc, -EINTR);
+		ck_assert_int_eq(res.signal, SIGTERM);
+		ck_assert_int_eq(res.failed_inputs, 0);
+		ck_assert_uint_eq(res.records, 2);
+		pmerge_result_free(&res);
+		ck_assert_int_eq(atomic_load(&seen.missing), 1);
+		ck_assert_int_eq(atomic_load(&seen.appeared), 1);
+		ck_assert_int_eq(atomic_load(&seen.other), 0);
+		size_t len;
+		char *got = tu_read_file(out, &len);
+		ck_assert_str_eq(got, "x\tdata\ny\tlate\n");
+		free(got);
+	}
+	fds_expect_same(&fds, "after -F");
+	free(in);
+	free(later);
+	free(out);
+	leave();
+}
+END_TEST
+
 /* pmerge_resolve() says what pmerge_run() will do. */
 START_TEST(resolve_defaults)
 {
@@ -573,6 +793,8 @@ int main(void)
 	tcase_add_test(tc, two_merges_in_sequence);
 	tcase_add_test(tc, two_merges_at_once);
 	tcase_add_test(tc, resolve_defaults);
+	tcase_add_test(tc, follow_config_refused);
+	tcase_add_test(tc, follow_run_leaves_no_fd);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
