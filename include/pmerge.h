@@ -394,8 +394,9 @@ struct pmerge_result {
 	 * With handle_signals and a committed output: the stop signals are
 	 * still blocked on the calling thread, since from the commit point on
 	 * no signal may end the process as if the merge had failed.  Those
-	 * that came during the commit were dropped (signal stays 0).  Leave
-	 * them blocked until exit, or pmerge_signals_release().
+	 * that came during the commit stay pending (signal stays 0): a
+	 * process that exits with them blocked exits normally, and
+	 * pmerge_signals_release() delivers them to a caller that goes on.
 	 */
 	bool signals_held;
 	sigset_t signals_restore; /* the mask before; pmerge_signals_release */

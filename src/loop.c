@@ -339,7 +339,7 @@ void pm_loop_run(struct pm_loop *l)
 
 /* Takes the held-back signals that are pending; the first stop signal
  * counts, when none came before. */
-static void take_pending(struct pm_loop *l, bool count)
+static void take_pending(struct pm_loop *l)
 {
 	sigset_t set;
 	struct timespec zero = {0, 0};
@@ -347,14 +347,14 @@ static void take_pending(struct pm_loop *l, bool count)
 
 	pm_loop_held_signals(&set);
 	while ((sig = sigtimedwait(&set, NULL, &zero)) > 0)
-		if (count && sig != SIGUSR1 && !l->signal)
+		if (sig != SIGUSR1 && !l->signal)
 			l->signal = sig;
 }
 
 void pm_loop_collect(struct pm_loop *l)
 {
 	if (l->masked)
-		take_pending(l, true);
+		take_pending(l);
 }
 
 bool pm_loop_settle(struct pm_loop *l, bool committed, sigset_t *restore)
@@ -366,15 +366,23 @@ bool pm_loop_settle(struct pm_loop *l, bool committed, sigset_t *restore)
 		/*
 		 * FILE is new: a stop signal from the commit on can no longer
 		 * stop the merge, and must not end the process as if it had
-		 * failed.  Those that came are dropped; the rest stay blocked
-		 * for the caller (pmerge_signals_release()).
+		 * failed.  Those that came stay pending and blocked for the
+		 * caller: a process that exits with them blocked exits 0, and
+		 * one that goes on (--bench runs merge after merge) gets them
+		 * at pmerge_signals_release(), so none is lost.  Only a status
+		 * request (SIGUSR1) is dropped: the merge it asked about is over.
 		 */
-		take_pending(l, false);
+		sigset_t usr1;
+		struct timespec zero = {0, 0};
+		sigemptyset(&usr1);
+		sigaddset(&usr1, SIGUSR1);
+		while (sigtimedwait(&usr1, NULL, &zero) > 0)
+			;
 		*restore = l->saved_mask;
 		return true;
 	}
 	/* A stop signal that came during a failed commit still counts. */
-	take_pending(l, true);
+	take_pending(l);
 	pthread_sigmask(SIG_SETMASK, &l->saved_mask, NULL);
 	return false;
 }
