@@ -12,6 +12,7 @@
  * CALLS   a ','-separated list of read, pread, write, writev, pwrite,
  *         pwritev, copy_file_range, splice, poll, open, mkostemp, rename,
  *         link, fsync, fdatasync, close, inotify_init1, inotify_add_watch,
+ *         pthread_create (which returns the error instead of setting errno),
  *         or of the groups reads
  * (read, pread), writes (write, writev, pwrite, pwritev) and io (reads, writes,
  * copy_file_range, splice). ERROR   an errno name (EIO, ENOSPC, EINTR, ...) or
@@ -95,6 +96,7 @@ enum call {
 	C_CLOSE,
 	C_INOTIFY_INIT,
 	C_INOTIFY_WATCH,
+	C_PTHREAD_CREATE,
 	C_COUNT_,
 };
 
@@ -117,6 +119,7 @@ static const char *const call_names[C_COUNT_] = {
     "close",
     "inotify_init1",
     "inotify_add_watch",
+    "pthread_create",
 };
 
 #define BIT(c) (1u << (c))
@@ -1085,4 +1088,19 @@ PF_EXPORT int close(int fd)
 	if (r && r->err)
 		return (int)fail(r);
 	return rc;
+}
+
+/* -------------------------------------------------------------- threads */
+
+typedef int (*pthread_create_fn)(pthread_t *, const pthread_attr_t *,
+                                 void *(*)(void *), void *);
+
+PF_EXPORT int pthread_create(pthread_t *t, const pthread_attr_t *attr,
+                             void *(*fn)(void *), void *arg)
+{
+	const struct rule *r = decide(C_PTHREAD_CREATE, NULL, 0, NULL, NULL);
+
+	if (r && r->err)
+		return r->err;
+	return REAL(pthread_create_fn, "pthread_create")(t, attr, fn, arg);
 }

@@ -298,6 +298,62 @@ START_TEST(low_descriptor_limits)
 }
 END_TEST
 
+/* ------------------------------------------------------ threads */
+
+/*
+ * When threads cannot be created (the fault shim's pthread_create fails
+ * with EAGAIN after the first ones), the merge runs with those it has and
+ * says so; without the least it needs, it names the thread that failed.
+ */
+START_TEST(thread_creation_fails)
+{
+	char *dir = tu_enter_scratch();
+	struct hu_opts o = {0};
+	struct hu_result r;
+	struct hu_snap s;
+	size_t len;
+	char *want;
+
+	hu_make("a", 300000, 1, true);
+	hu_make("b", 200000, 2, true);
+	want = tu_cat(&len, "a", "b", "a", "b", NULL);
+	o.env = hu_fault_env("pthread_create:EAGAIN:after=2", NULL);
+	hu_pm(&r, &o, "-j4", "a", "b", "a", "b", NULL);
+	hu_expect_exit(&r, 0);
+	tu_expect_bytes("output", r.out, r.out_len, want, len);
+	tu_expect_err(&r, "pmerge: note: running 2 of 4 workers: cannot "
+	                  "create more threads: Resource temporarily "
+	                  "unavailable\n");
+	hu_result_free(&r);
+	hu_pm(&r, &o, "-q", "-j4", "a", "b", "a", "b", NULL);
+	hu_expect_exit(&r, 0);
+	tu_expect_bytes("output", r.out, r.out_len, want, len);
+	tu_expect_err(&r, "");
+	hu_result_free(&r);
+	/* None at all: nothing merged, the -o file as it was. */
+	tu_write_file("out", OLD, strlen(OLD));
+	hu_snap_take(&s, "out");
+	o.env = hu_fault_env("pthread_create:EAGAIN", NULL);
+	hu_pm(&r, &o, "-o", "out", "a", "b", NULL);
+	hu_expect_exit(&r, 1);
+	tu_expect_err(&r, "pmerge: cannot create worker thread 1 of 2: "
+	                  "Resource temporarily unavailable\n");
+	hu_snap_expect(&s, "out");
+	hu_expect_no_temp(".");
+	hu_result_free(&r);
+	/* -m cannot do without its merger and writer threads. */
+	o.env = hu_fault_env("pthread_create:EAGAIN:after=1", NULL);
+	hu_pm(&r, &o, "-m", "-j4", "a", "b", NULL);
+	hu_expect_exit(&r, 1);
+	ck_assert_msg(
+	    strstr(r.err, "pmerge: cannot create worker thread 2 of "), "%s",
+	    r.err);
+	hu_result_free(&r);
+	free(want);
+	tu_leave_scratch(dir);
+}
+END_TEST
+
 /* --------------------------------------------------------------- suite */
 
 /* Needs a user for whom permissions count: nobody, or ourselves. */
@@ -320,6 +376,7 @@ static Suite *start_suite(void)
 	suite_add_tcase(s, t);
 	t = tcase_create("limits");
 	tcase_add_loop_test(t, low_descriptor_limits, 0, 18);
+	tcase_add_test(t, thread_creation_fails);
 	suite_add_tcase(s, t);
 	t = tcase_create("names");
 	tcase_add_test(t, control_characters_quoted);
