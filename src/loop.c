@@ -370,7 +370,8 @@ bool pm_loop_settle(struct pm_loop *l, bool committed, sigset_t *restore)
 		 * caller: a process that exits with them blocked exits 0, and
 		 * one that goes on (--bench runs merge after merge) gets them
 		 * at pmerge_signals_release(), so none is lost.  Only a status
-		 * request (SIGUSR1) is dropped: the merge it asked about is over.
+		 * request (SIGUSR1) is dropped: the merge it asked about is
+		 * over.
 		 */
 		sigset_t usr1;
 		struct timespec zero = {0, 0};
