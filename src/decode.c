@@ -266,6 +266,8 @@ static ssize_t read_plain(struct pm_reader *r, void *buf, size_t len)
 	if (r->live)
 		return -EAGAIN;
 	n = pm_source_read(r->src, buf, len, r->wake_fd);
+	if (n == -EAGAIN)
+		return n;
 	if (n < 0)
 		return fail(r, (int)n, NULL);
 	r->bytes_in += (uint64_t)n;

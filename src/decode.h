@@ -156,7 +156,8 @@ int pm_reader_open(struct pm_reader **out, struct pm_source *src, bool decode,
 /*
  * Reads up to len decoded bytes into buf.  Returns the count (> 0), 0 at
  * the end of the input, or a negative errno (see above).  After an error,
- * every later call returns the same error.
+ * every later call returns the same error; except -EAGAIN, from a source
+ * with nonblock set that has nothing to read now: call again later.
  */
 ssize_t pm_reader_read(struct pm_reader *r, void *buf, size_t len);
 

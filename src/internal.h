@@ -323,6 +323,7 @@ struct pm_source {
 	bool regular;
 	uint64_t size;   /* regular: size when opened */
 	uint64_t offset; /* regular: where the next read starts */
+	bool nonblock;   /* a stream: a read with nothing there is -EAGAIN */
 	dev_t dev;
 	ino_t ino;
 	const char *name;
@@ -335,7 +336,8 @@ struct pm_source {
 int pm_source_open(struct pm_source *src, const char *name);
 /*
  * Reads up to len bytes, waiting in poll() on the input and wake_fd.
- * Returns bytes read (0 at EOF), -ECANCELED when woken, or -errno.
+ * Returns bytes read (0 at EOF), -ECANCELED when woken, or -errno; a
+ * stream with nonblock set returns -EAGAIN instead of waiting.
  */
 ssize_t pm_source_read(struct pm_source *src, void *buf, size_t len,
                        int wake_fd);
@@ -594,6 +596,9 @@ int pm_input_wait(struct pm_merge *m, size_t idx);
 /* Input idx is a stream named more than once (read through
  * pm_input_wait() and pm_input_done()). */
 bool pm_input_chained(const struct pm_merge *m, size_t idx);
+/* Input idx is a later name of a stream named before it.  Any thread,
+ * once pm_worker_resolve() has returned 0. */
+bool pm_input_repeats(const struct pm_merge *m, size_t idx);
 /* Input idx has been read and closed: a later name of it may go. */
 void pm_input_done(struct pm_merge *m, size_t idx);
 

@@ -25,6 +25,11 @@ bool pm_input_chained(const struct pm_merge *m, size_t idx)
 	return m->done && (m->done[idx] & CHAINED);
 }
 
+bool pm_input_repeats(const struct pm_merge *m, size_t idx)
+{
+	return m->after && m->after[idx] != SIZE_MAX;
+}
+
 static int id_cmp(const void *a, const void *b)
 {
 	const struct pm_stream_id *x = a, *y = b;

@@ -19,12 +19,20 @@
  * would not all fit in the open-file limit, and opened again at its offset
  * (checking that it is the same file) for the next read.  Streams stay
  * open.
+ *
+ * Streams: a reader never waits on one.  Their reads do not block
+ * (pm_source.nonblock); a stream with nothing to read is parked, with its
+ * part-full chunk, and a reader with no task polls every parked stream at
+ * once (poll_parked), the kick pipe bringing it back when a task comes.
+ * The merger takes a parked stream's records when it waits for them.
  */
 #include "decode.h"
 #include "internal.h"
 #include "sorted.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
@@ -77,6 +85,7 @@ struct sin {
 	struct pm_source src;
 	struct pm_reader *rd; /* -d, a compressed input: its decoder */
 	bool is_open, opened, regular, stop;
+	bool rd_due; /* -d, a stream: its decoder opens with its first bytes */
 	dev_t dev;
 	ino_t ino;
 	uint64_t offset;
@@ -95,8 +104,10 @@ struct sin {
 	/* Under mu. */
 	struct chunk *head, *tail;
 	unsigned n_ready;
-	bool queued;   /* in the task queue or being read */
-	bool finished; /* the reader delivered everything */
+	bool queued;        /* in the task queue, being read, or parked */
+	bool parked;        /* a stream with nothing to read: in s->parked */
+	struct chunk *pend; /* a parked stream's chunk, part full */
+	bool finished;      /* the reader delivered everything */
 	/* The merger's. */
 	struct chunk *cur;
 	bool done;
@@ -120,6 +131,16 @@ struct pm_sorted {
 	pthread_cond_t work_cv, merger_cv;
 	size_t *queue; /* a ring of n entries */
 	size_t q_head, q_len;
+	/*
+	 * Streams with nothing to read now wait here, not in a reader: a
+	 * reader with no task polls them all (one at a time does), and the
+	 * kick pipe brings it back when a task or a parked stream comes.
+	 */
+	size_t *parked, n_parked;
+	struct pollfd *pfd; /* n + 2 entries: the poller's */
+	int kick[2];
+	bool polling, kicked;
+	unsigned idle; /* readers waiting on work_cv */
 	struct chunk *free_chunks;
 	bool merger_done, cancelled;
 	bool locks_ready;
@@ -160,15 +181,33 @@ int pmerge_time_parse(const char *text, int64_t *ns)
 
 /* ------------------------------------------------------------ queueing */
 
+/* mu held.  Brings the reader in poll() back to look at the queue. */
+static void kick(struct pm_sorted *s)
+{
+	if (s->polling && !s->kicked) {
+		s->kicked = true;
+		(void)!write(s->kick[1], "", 1);
+	}
+}
+
+/* mu held. */
+static void enqueue(struct pm_sorted *s, struct sin *in)
+{
+	s->queue[(s->q_head + s->q_len) % s->n] = in->idx;
+	s->q_len++;
+	if (s->idle)
+		pthread_cond_signal(&s->work_cv);
+	else
+		kick(s);
+}
+
 /* mu held.  Puts in on the task queue when it has room to read ahead. */
 static void want_more(struct pm_sorted *s, struct sin *in)
 {
 	if (in->queued || in->finished || in->n_ready >= PM_SORTED_DEPTH)
 		return;
 	in->queued = true;
-	s->queue[(s->q_head + s->q_len) % s->n] = in->idx;
-	s->q_len++;
-	pthread_cond_signal(&s->work_cv);
+	enqueue(s, in);
 }
 
 static void chunk_free(struct chunk *c)
@@ -442,6 +481,15 @@ static bool emit(struct pm_sorted *s, struct sin *in, struct chunk *c,
 	return true;
 }
 
+/* --by-time: a record at t is past the far end of the time window. */
+static bool beyond_window(const struct pm_sorted *s, int64_t t)
+{
+	const struct pmerge_sorted *o = s->opt;
+
+	return s->reverse ? o->has_since && t < o->since_ns
+	                  : o->has_until && t >= o->until_ns;
+}
+
 /*
  * Frames the complete lines of c from *scan on into records.  At eof a
  * final line without terminator gets one (c has room for it).  Returns
@@ -478,6 +526,17 @@ static size_t frame(struct pm_sorted *s, struct sin *in, struct chunk *c,
 			    !emit(s, in, c, in->rec_start, p, in->rec_time,
 			          in->rec_line))
 				return SIZE_MAX;
+			if (!in->stop && beyond_window(s, t)) {
+				/* The rest of a sorted input is past the
+				 * window too: read no more of it, so that a
+				 * live stream ends here. */
+				atomic_fetch_add_explicit(&s->skipped, 1,
+				                          memory_order_relaxed);
+				in->rec_open = false;
+				in->stop = true;
+			}
+			if (in->stop)
+				break;
 			if (!in->rec_open || in->rec_stamped) {
 				in->rec_start = p;
 				in->rec_line = in->lines;
@@ -528,17 +587,21 @@ static int open_input(struct pm_sorted *s, struct sin *in)
 	in->offset = in->src.offset;
 	if (pm_input_is_output(s->m, &in->src))
 		return -PMERGE_ERR_INPUT_IS_OUTPUT;
-	if (s->m->cfg->decompress) {
+	if (s->m->cfg->decompress && in->regular) {
 		/* The decoder outlives closes and reopens: it reads through
 		 * in->src, whose offset a reopen restores. */
 		rc = pm_reader_open(&in->rd, &in->src, true, s->m->wake[0]);
 		if (rc < 0)
 			return rc;
-		if (pm_reader_codec(in->rd) == PM_CODEC_PLAIN && in->regular) {
+		if (pm_reader_codec(in->rd) == PM_CODEC_PLAIN) {
 			pm_reader_close(in->rd);
 			in->rd = NULL;
 		}
 	}
+	/* A stream is never waited on by a reader (see park()); with -d its
+	 * decoder is opened when its first bytes are there. */
+	in->src.nonblock = !in->regular;
+	in->rd_due = s->m->cfg->decompress && !in->regular;
 	pm_ts_init(&in->ts, s->opt->time_format,
 	           in->regular && fstat(in->src.fd, &st) == 0 ? st.st_mtime
 	                                                      : time(NULL));
@@ -584,15 +647,45 @@ static bool keep_last(struct pm_sorted *s, struct sin *in,
 }
 
 /*
+ * Reads from in into buf: the count, 0 at its end, -EAGAIN when it is a
+ * stream with nothing to read now, or a negative errno.
+ */
+static ssize_t input_read(struct pm_sorted *s, struct sin *in, char *buf,
+                          size_t room)
+{
+	if (in->rd_due) {
+		struct pollfd pf = {.fd = in->src.fd, .events = POLLIN};
+		int rc;
+
+		if (poll(&pf, 1, 0) <= 0)
+			return -EAGAIN;
+		/* The format is told by the first bytes, which are there. */
+		in->rd_due = false;
+		in->src.nonblock = false;
+		rc = pm_reader_open(&in->rd, &in->src, true, s->m->wake[0]);
+		in->src.nonblock = true;
+		if (rc < 0)
+			return rc;
+	}
+	return in->rd ? pm_reader_read(in->rd, buf, room)
+	              : pm_source_read(&in->src, buf, room, s->m->wake[0]);
+}
+
+/*
  * Reads the next chunk of in into c: at least one whole record, unless the
- * input ends.  Returns 1 at the input's end (c may still hold records), 0
- * when more follows, -ECANCELED when the merge stops.
+ * input ends or is a stream with nothing more to read now.  Returns 1 at the
+ * input's end (c may still hold records), 0 when more follows, 2 when c has
+ * no record because the stream has nothing now (park it), -ECANCELED when
+ * the merge stops.
  */
 static int fill(struct pm_sorted *s, struct sin *in, struct chunk *c)
 {
 	struct pm_merge *m = s->m;
 	size_t scan = in->carry_scanned, keep;
-	bool eof = in->stop;
+	bool dry = false; /* a stream with nothing more now */
+	/* A stream named again is read after its first name, as cat reads
+	 * it: the first name takes all of it, a later one finds its end. */
+	bool eof = in->stop || (!in->opened && pm_input_repeats(m, in->idx));
 	int rc = 0;
 
 	if (!eof && !in->is_open) {
@@ -605,21 +698,22 @@ static int fill(struct pm_sorted *s, struct sin *in, struct chunk *c)
 			rc = 0;
 		}
 	}
-	if (!grow((void **)&c->buf, &c->cap, in->carry_len + s->chunk_size + 1,
-	          1))
+	/* A stream's chunk parked part full is filled on from where it was. */
+	size_t base = c->len;
+	if (!grow((void **)&c->buf, &c->cap,
+	          base + in->carry_len + (base ? 1 : s->chunk_size) + 1, 1))
 		goto nomem;
 	if (in->carry_len)
-		memcpy(c->buf, in->carry, in->carry_len);
-	c->len = in->carry_len;
+		memcpy(c->buf + base, in->carry, in->carry_len);
+	c->len = base + in->carry_len;
+	scan += base;
+	if (in->rec_open)
+		in->rec_start += base;
 	for (;;) {
 		if (!eof) {
 			uint64_t t0 = pm_now_ns();
-			size_t room = c->cap - c->len - 1;
-			ssize_t n =
-			    in->rd
-			        ? pm_reader_read(in->rd, c->buf + c->len, room)
-			        : pm_source_read(&in->src, c->buf + c->len,
-			                         room, m->wake[0]);
+			ssize_t n = input_read(s, in, c->buf + c->len,
+			                       c->cap - c->len - 1);
 			atomic_fetch_add_explicit(&s->worker_read_ns,
 			                          pm_now_ns() - t0,
 			                          memory_order_relaxed);
@@ -627,19 +721,26 @@ static int fill(struct pm_sorted *s, struct sin *in, struct chunk *c)
 				rc = -ECANCELED;
 				goto out;
 			}
-			if (n < 0)
+			if (n == -EAGAIN)
+				dry = true;
+			else if (n < 0)
 				read_failed(s, in, (int)-n);
-			if (n <= 0)
+			if (n == 0 || (n < 0 && !dry))
 				eof = true;
-			else
+			else if (n > 0)
 				c->len += (size_t)n;
 		}
 		keep = frame(s, in, c, &scan, eof);
 		if (keep == SIZE_MAX)
 			goto nomem;
-		if (c->n > 0 || eof || in->stop)
+		if (eof || in->stop || dry)
 			break;
-		if (c->len + 1 >= c->cap &&
+		/* A stream is read while it has data and the chunk room, so
+		 * that its read-ahead is counted in full chunks, not in the
+		 * few bytes one read may bring. */
+		if (c->n > 0 && (in->regular || c->len + 1 >= c->cap))
+			break;
+		if (c->n == 0 && c->len + 1 >= c->cap &&
 		    !grow((void **)&c->buf, &c->cap, 2 * c->cap, 1))
 			goto nomem;
 	}
@@ -660,13 +761,64 @@ static int fill(struct pm_sorted *s, struct sin *in, struct chunk *c)
 		pm_reader_close(in->rd);
 		in->rd = NULL;
 	}
-	rc = eof ? 1 : 0;
+	/* Dry before the chunk is full: it waits, part full, with the
+	 * stream (its records stay; the rest is the carry). */
+	if (!eof && dry && c->len + 1 < c->cap) {
+		c->len = keep;
+		rc = 2;
+	} else {
+		rc = eof ? 1 : 0;
+	}
 	goto out;
 nomem:
 	input_failed(s, in, ENOMEM);
 	rc = 1;
 out:
 	return rc;
+}
+
+/*
+ * mu held, no task queued: waits in poll() until a parked stream has data
+ * or its end (it goes back on the queue), a kick, or the wake fd.
+ */
+static void poll_parked(struct pm_sorted *s)
+{
+	size_t n = s->n_parked, j = 0;
+	struct pollfd *pf = s->pfd;
+	char drain[64];
+	bool woken = false;
+
+	for (size_t i = 0; i < n; i++)
+		pf[i] = (struct pollfd){.fd = s->in[s->parked[i]].src.fd,
+		                        .events = POLLIN};
+	pf[n] = (struct pollfd){.fd = s->kick[0], .events = POLLIN};
+	pf[n + 1] = (struct pollfd){.fd = s->m->wake[0], .events = POLLIN};
+	s->polling = true;
+	pthread_mutex_unlock(&s->mu);
+	int rc = poll(pf, n + 2, -1);
+	if (rc > 0 && pf[n].revents)
+		while (read(s->kick[0], drain, sizeof(drain)) > 0)
+			;
+	pthread_mutex_lock(&s->mu);
+	s->polling = s->kicked = false;
+	if (rc > 0 && pf[n + 1].revents)
+		s->cancelled = true; /* the wake fd: the merge stops */
+	/* Streams parked meanwhile are past the first n: they stay. */
+	for (size_t i = 0; i < s->n_parked; i++) {
+		struct sin *in = &s->in[s->parked[i]];
+
+		if (rc > 0 && i < n && pf[i].revents) {
+			in->parked = false;
+			s->queue[(s->q_head + s->q_len) % s->n] = in->idx;
+			s->q_len++;
+			woken = true;
+		} else {
+			s->parked[j++] = s->parked[i];
+		}
+	}
+	s->n_parked = j;
+	if (woken)
+		pthread_cond_broadcast(&s->work_cv);
 }
 
 static void *reader_main(struct pm_worker *w)
@@ -676,8 +828,15 @@ static void *reader_main(struct pm_worker *w)
 	pthread_mutex_lock(&s->mu);
 	for (;;) {
 		uint64_t t0 = pm_now_ns();
-		while (s->q_len == 0 && !s->merger_done && !s->cancelled)
+		while (s->q_len == 0 && !s->merger_done && !s->cancelled) {
+			if (s->n_parked && !s->polling) {
+				poll_parked(s);
+				continue;
+			}
+			s->idle++;
 			pthread_cond_wait(&s->work_cv, &s->mu);
+			s->idle--;
+		}
 		atomic_fetch_add_explicit(&s->worker_idle_ns, pm_now_ns() - t0,
 		                          memory_order_relaxed);
 		if (s->merger_done || s->cancelled)
@@ -685,7 +844,8 @@ static void *reader_main(struct pm_worker *w)
 		struct sin *in = &s->in[s->queue[s->q_head]];
 		s->q_head = (s->q_head + 1) % s->n;
 		s->q_len--;
-		struct chunk *c = chunk_get(s);
+		struct chunk *c = in->pend ? in->pend : chunk_get(s);
+		in->pend = NULL;
 		pthread_mutex_unlock(&s->mu);
 
 		int rc = c ? fill(s, in, c) : -ENOMEM;
@@ -693,6 +853,16 @@ static void *reader_main(struct pm_worker *w)
 			input_failed(s, in, ENOMEM);
 
 		pthread_mutex_lock(&s->mu);
+		if (rc == 2 && (s->waiting != in->idx || c->n == 0)) {
+			/* Nothing to read now: wait with the other streams. */
+			in->pend = c;
+			in->parked = true;
+			s->parked[s->n_parked++] = in->idx;
+			kick(s);
+			continue;
+		}
+		if (rc == 2)
+			rc = 0; /* the merger waits for these records */
 		if (c && c->n > 0) {
 			if (in->tail)
 				in->tail->next = c;
@@ -731,6 +901,12 @@ static bool next_chunk(struct pm_sorted *s, struct sin *in)
 	pthread_mutex_lock(&s->mu);
 	chunk_put(s, in->cur);
 	in->cur = NULL;
+	if (!in->head && in->parked && in->pend && in->pend->n > 0) {
+		/* A parked stream's records, though its chunk is not full. */
+		in->head = in->tail = in->pend;
+		in->pend = NULL;
+		in->n_ready++;
+	}
 	if (!in->head && !in->finished && !s->cancelled) {
 		t0 = pm_now_ns();
 		s->waiting = in->idx;
@@ -1160,6 +1336,7 @@ static void *merger_main(struct pm_worker *w)
 	pthread_mutex_lock(&s->mu);
 	s->merger_done = true;
 	pthread_cond_broadcast(&s->work_cv);
+	kick(s);
 	pthread_mutex_unlock(&s->mu);
 	return NULL;
 }
@@ -1201,7 +1378,6 @@ int pm_sorted_setup(struct pm_merge *m, unsigned jobs, unsigned *threads)
 	const struct pmerge_sorted *o = &cfg->sorted;
 	struct pm_sorted *s = calloc(1, sizeof(*s));
 	const char *bad, *why;
-	bool stdin_seen = false;
 	int rc;
 
 	if (!s)
@@ -1214,6 +1390,7 @@ int pm_sorted_setup(struct pm_merge *m, unsigned jobs, unsigned *threads)
 	s->term = m->term;
 	s->n = cfg->n_inputs;
 	s->waiting = NO_INPUT;
+	s->kick[0] = s->kick[1] = -1;
 	rc = s->by_time
 	         ? pm_keys_init(&s->keys, NULL, 0, -1, false, false, &bad, &why)
 	         : pm_keys_init(&s->keys, o->keys, o->n_keys, o->field_sep,
@@ -1242,12 +1419,17 @@ int pm_sorted_setup(struct pm_merge *m, unsigned jobs, unsigned *threads)
 	s->close_after_read = !inputs_fit(s->n, jobs);
 	s->in = calloc(s->n, sizeof(*s->in));
 	s->queue = calloc(s->n, sizeof(*s->queue));
+	s->parked = calloc(s->n, sizeof(*s->parked));
+	s->pfd = calloc(s->n + 2, sizeof(*s->pfd));
 	s->heads = calloc(s->n, sizeof(*s->heads));
 	s->out_cap = m->bufsize;
 	s->out[0] = malloc(s->out_cap);
 	s->out[1] = malloc(s->out_cap);
-	if (!s->in || !s->queue || !s->heads || !s->out[0] || !s->out[1])
+	if (!s->in || !s->queue || !s->parked || !s->pfd || !s->heads ||
+	    !s->out[0] || !s->out[1])
 		return -ENOMEM;
+	if (pipe2(s->kick, O_CLOEXEC | O_NONBLOCK) < 0)
+		return -errno;
 	for (size_t i = 0; i < s->n; i++) {
 		struct sin *in = &s->in[i];
 
@@ -1258,15 +1440,6 @@ int pm_sorted_setup(struct pm_merge *m, unsigned jobs, unsigned *threads)
 			in->tag = pm_tag_for(cfg, i, &in->tag_len);
 			if (!in->tag)
 				return -ENOMEM;
-		}
-		if (strcmp(in->name, "-") == 0) {
-			/* A second "-" reads what the first left: nothing. */
-			if (stdin_seen) {
-				in->finished = true;
-				atomic_fetch_add(&m->inputs_done, 1);
-				continue;
-			}
-			stdin_seen = true;
 		}
 		want_more(s, in);
 	}
@@ -1284,6 +1457,7 @@ void pm_sorted_cancel(struct pm_merge *m)
 	s->cancelled = true;
 	pthread_cond_broadcast(&s->work_cv);
 	pthread_cond_broadcast(&s->merger_cv);
+	kick(s);
 	pthread_mutex_unlock(&s->mu);
 }
 
@@ -1322,6 +1496,7 @@ void pm_sorted_free(struct pm_merge *m)
 			c = next;
 		}
 		chunk_free(in->cur);
+		chunk_free(in->pend);
 		close_input(in);
 		pm_reader_close(in->rd);
 		free(in->carry);
@@ -1342,8 +1517,14 @@ void pm_sorted_free(struct pm_merge *m)
 		pthread_cond_destroy(&s->wcv);
 	}
 	pm_keys_free(&s->keys);
+	if (s->kick[0] >= 0) {
+		close(s->kick[0]);
+		close(s->kick[1]);
+	}
 	free(s->in);
 	free(s->queue);
+	free(s->parked);
+	free(s->pfd);
 	free(s->heads);
 	free(s->out[0]);
 	free(s->out[1]);

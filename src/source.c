@@ -94,7 +94,7 @@ ssize_t pm_source_read(struct pm_source *src, void *buf, size_t len,
 		    {.fd = src->fd, .events = POLLIN},
 		    {.fd = wake_fd, .events = POLLIN},
 		};
-		int rc = poll(pf, wake_fd >= 0 ? 2 : 1, -1);
+		int rc = poll(pf, wake_fd >= 0 ? 2 : 1, src->nonblock ? 0 : -1);
 
 		if (rc < 0) {
 			if (errno == EINTR)
@@ -105,12 +105,16 @@ ssize_t pm_source_read(struct pm_source *src, void *buf, size_t len,
 			return -ECANCELED;
 		if (pf[0].revents & POLLNVAL)
 			return -EBADF;
+		if (rc == 0)
+			return -EAGAIN; /* nonblock, and nothing there */
 		if (!pf[0].revents)
 			continue;
 		ssize_t n = read(src->fd, buf, len);
 
 		if (n >= 0)
 			return n;
+		if (errno == EAGAIN && src->nonblock)
+			return -EAGAIN;
 		if (errno != EINTR && errno != EAGAIN)
 			return -errno;
 	}

@@ -3,7 +3,9 @@
  * GNU sort (random sorted inputs x random key definitions, byte for byte
  * the output of LC_ALL=C sort -m -s), --by-time over every timestamp
  * format, records, time windows, disorder, many inputs under a low open
- * file limit, -z, --tag, -d, stdin and FIFOs.
+ * file limit, -z, --tag, -d, -Z, stdin and FIFOs: a stream named twice,
+ * streams fed in turn with fewer workers than streams, windows and
+ * --check-order on streams.
  *
  * Usage: test_sorted main|many|stress
  */
@@ -452,6 +454,135 @@ START_TEST(test_decompress)
 }
 END_TEST
 
+/* -Z: the sorted output as one compressed stream, every codec and level. */
+START_TEST(test_compress_output)
+{
+	EXPECT(0, "0\n0\nok\n",
+	       "for i in 1 2 3; do seq $i 3 30000 | sort > c$i; done && "
+	       "sort -m -s c1 c2 c3 > want && "
+	       "for z in gzip gzip:1 gzip:12 zstd zstd:1 zstd:19; do "
+	       "$P -m -Z $z c1 c2 c3 > got.z || exit 1; "
+	       "case $z in gzip*) gzip -dc got.z;; *) zstd -q -dc got.z;; "
+	       "esac | cmp - want || exit 2; done && "
+	       /* -o (atomic), keys and --tag go through -Z too. */
+	       "$P -m -Z zstd -o got.zst c3 c1 c2 && zstd -q -dc got.zst | "
+	       "cmp - want && "
+	       "sort -nr c1 > r1 && sort -nr c2 > r2 && "
+	       "sort -m -s -k1,1nr r1 r2 > wantk && "
+	       "$P -m -Z gzip -k1,1nr r1 r2 | gzip -dc | cmp - wantk && "
+	       "sort -m -s c1 c2 > want12 && "
+	       "$P -m -Z gzip --tag c1 c2 | gzip -dc | cut -f2- | "
+	       "cmp - want12 && "
+	       /* Nothing to merge is still a valid (empty) stream. */
+	       ": > e && $P -m -Z gzip e | gzip -dc | wc -c && "
+	       "$P -m -Z zstd e e | zstd -q -dc | wc -c && echo ok");
+}
+END_TEST
+
+/*
+ * A stream named twice is read twice in sequence, as cat reads it: the
+ * first name takes all of it, a later one finds its end.  The same for "-"
+ * and /dev/stdin, and for a FIFO through a symlink.
+ */
+START_TEST(test_stream_named_twice)
+{
+	put("a", "1\n3\n5\n");
+	EXPECT(0, "1\n2\n3\n4\n5\n",
+	       "mkfifo f && ln -s f g && { printf '2\\n4\\n' > f & } && "
+	       "$P -m f a g f; wait");
+	EXPECT(0, "1\n1\n1\n2\n3\n3\n3\n5\n5\n",
+	       "printf '1\\n2\\n3\\n' | $P -m - a /dev/stdin - a");
+	/* Regular files named twice are read twice, each on its own. */
+	EXPECT(0, "1\n1\n3\n3\n5\n5\n", "$P -m a a");
+}
+END_TEST
+
+/*
+ * Streams never hold a reader while another has data: with -j 1 and four
+ * FIFOs fed in turn, each with more than a pipe holds before the next is
+ * fed (so a reader blocked on one would stall the writer), the merge goes
+ * through; with -d the same for a compressed live stream.
+ */
+START_TEST(test_streams_fed_in_turn)
+{
+	EXPECT(0, "ok\n",
+	       "mkfifo f0 f1 f2 f3 && { awk 'BEGIN { for (b = 0; b < 5; b++) "
+	       "for (k = 0; k < 4; k++) { f = \"f\" k; for (i = b * 20000; "
+	       "i < (b + 1) * 20000; i++) printf \"%%08d\\n\", 4 * i + k > f; "
+	       "fflush(f) } }' & } && "
+	       "timeout 60 $P -m -j 1 f0 f1 f2 f3 > got && wait && "
+	       "seq -f %%08g 0 399999 | cmp - got && echo ok");
+	EXPECT(
+	    0, "ok\n",
+	    "mkfifo g0 g1 g2 g3 && { python3 -c '\n"
+	    "import os, random, zlib\n"
+	    "fds = [os.open(\"g%%d\" %% k, os.O_WRONLY) for k in range(4)]\n"
+	    "zs = [zlib.compressobj(1, zlib.DEFLATED, 31) for k in range(4)]\n"
+	    "rnd = random.Random(5)\n"
+	    "for b in range(4):\n"
+	    "    for k in range(4):\n"
+	    "        t = \"\".join(\"%%08d %%032x\\n\" %% (4 * i + k, "
+	    "rnd.getrandbits(128)) for i in range(b * 5000, (b + 1) * "
+	    "5000))\n"
+	    "        os.write(fds[k], zs[k].compress(t.encode()) + "
+	    "zs[k].flush(zlib.Z_SYNC_FLUSH))\n"
+	    "for k in range(4):\n"
+	    "    os.write(fds[k], zs[k].flush())\n"
+	    "    os.close(fds[k])\n"
+	    "' & } && timeout 60 $P -m -d -j 1 g0 g1 g2 g3 > got && wait && "
+	    "seq -f %%08g 0 79999 > nums && cut -c1-8 got | cmp - nums && "
+	    "test $(wc -l < got) -eq 80000 && echo ok");
+	/* Waiting streams are polled, not spun on: little CPU while idle. */
+	EXPECT(0, "ok\n",
+	       "mkfifo h0 h1 && { { echo 1; sleep 2; echo 3; } > h0 & } && "
+	       "{ { echo 2; sleep 2; } > h1 & } && "
+	       "P=$P bash -c 'TIMEFORMAT=%%U+%%S; time $P -m -j 1 h0 h1' "
+	       "> got 2> cpu && wait && printf '1\\n2\\n3\\n' | cmp - got && "
+	       "python3 -c 'import sys; t = open(\"cpu\").read(); "
+	       "sys.exit(eval(t) > 0.5)' && echo ok");
+}
+END_TEST
+
+/*
+ * Windows and --check-order on streams: --until ends a live stream at its
+ * first record past the window (the writer is still there); --since skips
+ * what comes before; disorder in a FIFO with --check-order fails it, -o
+ * left as it was.
+ */
+START_TEST(test_streams_window_and_order)
+{
+	put("a", "2025-05-01T08:05:00Z a1\n2025-05-01T09:30:00Z a2\n");
+	EXPECT(0,
+	       "2025-05-01T08:05:00Z a1\n2025-05-01T08:10:00Z f1\n"
+	       "  trace of f1\n0\n",
+	       "mkfifo f && { { printf '2025-05-01T07:00:00Z f0\\n"
+	       "2025-05-01T08:10:00Z f1\\n  trace of f1\\n"
+	       "2025-05-01T09:00:00Z f2\\n'; exec sleep 60; } > f 2>&- & } "
+	       "&& w=$! && timeout 20 $P -m --by-time "
+	       "--since=2025-05-01T08:00Z --until=2025-05-01T09:00Z a f; "
+	       "echo $?; kill $w");
+	EXPECT(0, "2025-05-01T09:30:00Z a2\n",
+	       "printf '2025-05-01T08:00:00Z s1\\n' | "
+	       "$P -m --by-time --since=2025-05-01T09:00Z - a");
+	/* -r: the window's far end is --since. */
+	EXPECT(0, "2025-05-01T08:05:00Z a1\n0\n",
+	       "mkfifo r && { { printf '2025-05-01T08:10:00Z r1\\n"
+	       "2025-05-01T07:10:00Z r2\\n'; exec sleep 60; } > r 2>&- & } "
+	       "&& w=$! && tac a > ra && timeout 20 $P -m -r --by-time "
+	       "--since=2025-05-01T08:00Z --until=2025-05-01T08:07Z ra r; "
+	       "echo $?; kill $w");
+	EXPECT(
+	    0, "1\nold\npmerge: g:2: disorder\n",
+	    "echo old > out && mkfifo g && "
+	    "{ printf '2025-05-01T08:10:00Z g1\\n2025-05-01T08:00:00Z g2\\n' "
+	    "> g & } && $P -m --by-time --check-order a g -o out 2>err; "
+	    "echo $?; wait; cat out err");
+	EXPECT(0, "1\npmerge: -:3: disorder\n",
+	       "printf 'a\\nc\\nb\\n' | $P -m --check-order - a > /dev/null "
+	       "2>err; echo $?; cat err");
+}
+END_TEST
+
 START_TEST(test_usage_errors)
 {
 	EXPECT(2, "", "$P -k1 a 2>/dev/null");
@@ -538,6 +669,25 @@ START_TEST(test_stress_handover)
 }
 END_TEST
 
+/*
+ * Parked streams: eight FIFOs fed in turn in small pieces, small chunks,
+ * fewer readers than streams; the readers park, poll and resume chunks
+ * while the merger takes part-full ones.  Run under TSan in the stress
+ * suite.
+ */
+START_TEST(test_stress_parked_streams)
+{
+	EXPECT(0, "ok\n",
+	       "seq -f %%07g 0 159999 > want && for j in 1 3; do "
+	       "rm -f f? && mkfifo f0 f1 f2 f3 f4 f5 f6 f7 && "
+	       "{ awk 'BEGIN { for (b = 0; b < 40; b++) for (k = 0; k < 8; "
+	       "k++) { f = \"f\" k; for (i = b * 500; i < (b + 1) * 500; "
+	       "i++) printf \"%%07d\\n\", 8 * i + k > f; fflush(f) } }' & } "
+	       "&& timeout 120 $P -m -B 4K -j $j f? > got && wait && "
+	       "cmp want got || exit 1; done && echo ok");
+}
+END_TEST
+
 /* A stop signal ends a merge blocked on a FIFO promptly, -o untouched. */
 START_TEST(test_stress_stop_signal)
 {
@@ -562,6 +712,7 @@ int main(int argc, char **argv)
 	} else if (strcmp(group, "stress") == 0) {
 		tcase_add_test(tc, test_stress_handover);
 		tcase_add_test(tc, test_stress_stop_signal);
+		tcase_add_test(tc, test_stress_parked_streams);
 	} else {
 		tcase_add_test(tc, test_property_against_sort);
 		tcase_add_test(tc, test_property_large);
@@ -572,6 +723,10 @@ int main(int argc, char **argv)
 		tcase_add_test(tc, test_disorder);
 		tcase_add_test(tc, test_zero_tag_stdin_fifo);
 		tcase_add_test(tc, test_decompress);
+		tcase_add_test(tc, test_compress_output);
+		tcase_add_test(tc, test_stream_named_twice);
+		tcase_add_test(tc, test_streams_fed_in_turn);
+		tcase_add_test(tc, test_streams_window_and_order);
 		tcase_add_test(tc, test_usage_errors);
 		tcase_add_test(tc, test_stats);
 	}
