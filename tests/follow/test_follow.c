@@ -467,7 +467,7 @@ START_TEST(tail_lines)
 	expect("--tail=0 t", 0, "");
 	expect("--tail=9 t", 0, "1\n2\n3\n4\n5\n");
 	expect("-u line --tail=1 u", 0, "z\n");
-	expect("-u line --tail=2 t u", 0, "4\n5\ny\nz\n");
+	expect("-u line --order=input --tail=2 t u", 0, "4\n5\ny\nz\n");
 	expect("--tail=1 -u line -z t", 0, "1\n2\n3\n4\n5\n");
 	/* Many small inputs, which workers otherwise gather in runs. */
 	char args[1024] = "-j 1 --tail=1";
