@@ -430,8 +430,10 @@ void pmerge_signals_release(struct pmerge_result *result);
 /*
  * The descriptor an output name stands for, which the engine writes where
  * it stands instead of opening the name: 1 for "/dev/stdout", 2 for
- * "/dev/stderr", N for "/dev/fd/N" and "/proc/self/fd/N"; -1 for any
- * other name.  Any thread.
+ * "/dev/stderr", N for "/dev/fd/N" and "/proc/self/fd/N", decided by what
+ * the name resolves to (so also "//dev/stdout", "/dev/./stdout" and a
+ * symlink whose chain passes through one of these); -1 for any other
+ * name.  Leaves errno as it was.  Any thread.
  */
 int pmerge_output_fd(const char *path);
 

@@ -26,19 +26,89 @@
 #define PM_COPY_CHUNK (64ull << 20)
 
 /*
+ * path with its directory made canonical (realpath: no "//", "." or "..",
+ * no symlinked directory) and its last component kept as it is.  Returns
+ * a malloc'ed name, or NULL with errno set.
+ */
+static char *canonical_dir(const char *path)
+{
+	const char *slash = strrchr(path, '/');
+	char *dir, *parent, *out = NULL;
+
+	if (!slash)
+		parent = strdup(".");
+	else if (slash == path)
+		parent = strdup("/");
+	else
+		parent = strndup(path, (size_t)(slash - path));
+	if (!parent)
+		return NULL;
+	dir = realpath(parent, NULL);
+	free(parent);
+	if (!dir)
+		return NULL;
+	if (asprintf(&out, "%s/%s", strcmp(dir, "/") == 0 ? "" : dir,
+	             slash ? slash + 1 : path) < 0)
+		out = NULL;
+	free(dir);
+	return out;
+}
+
+/*
+ * The descriptor a canonical name stands for: 1 for /dev/stdout, 2 for
+ * /dev/stderr, N for /proc/PID/fd/N and /proc/PID/task/TID/fd/N of this
+ * process (what /dev/fd, /proc/self and /proc/thread-self resolve to);
+ * -1 for any other name.
+ */
+static int fd_of_name(const char *name)
+{
+	char self[32];
+	int n = snprintf(self, sizeof(self), "/proc/%ld/", (long)getpid());
+	const char *num = name + n;
+
+	if (strcmp(name, "/dev/stdout") == 0)
+		return STDOUT_FILENO;
+	if (strcmp(name, "/dev/stderr") == 0)
+		return STDERR_FILENO;
+	if (strncmp(name, self, (size_t)n) != 0)
+		return -1;
+	if (strncmp(num, "task/", 5) == 0) {
+		size_t digits = strspn(num + 5, "0123456789");
+		if (!digits || num[5 + digits] != '/')
+			return -1;
+		num += 5 + digits + 1;
+	}
+	if (strncmp(num, "fd/", 3) != 0 || num[3] < '0' || num[3] > '9')
+		return -1;
+	char *end;
+	errno = 0;
+	long v = strtol(num + 3, &end, 10);
+	return *end || errno || v > INT_MAX ? -1 : (int)v;
+}
+
+/*
  * Follows symlinks from path to the name that finally holds the data (the
  * link stays, its target is replaced).  Returns a malloc'ed path or NULL
  * with errno set (ELOOP after 40 links, as the kernel).
+ *
+ * With fd set, every name on the way is made canonical and the walk stops
+ * at the first that names a descriptor of this process (*fd >= 0; else
+ * *fd is -1): such a name is that descriptor whatever it is open on, a
+ * pipe, a socket or a terminal, which have no name to replace.
  */
-static char *final_path(const char *path)
+static char *final_path(const char *path, int *fd)
 {
-	char *cur = strdup(path);
+	char *cur = fd ? canonical_dir(path) : strdup(path);
 
+	if (fd)
+		*fd = -1;
 	for (int hops = 0; cur; hops++) {
 		struct stat st;
 		char link[PATH_MAX];
 		ssize_t n;
 
+		if (fd && (*fd = fd_of_name(cur)) >= 0)
+			return cur;
 		if (lstat(cur, &st) < 0 || !S_ISLNK(st.st_mode))
 			return cur; /* missing or not a link: this is it */
 		if (hops == 40) {
@@ -61,7 +131,9 @@ static char *final_path(const char *path)
 			next = NULL;
 		}
 		free(cur);
-		cur = next;
+		cur = next && fd ? canonical_dir(next) : next;
+		if (fd)
+			free(next);
 	}
 	errno = ENOMEM;
 	return NULL;
@@ -69,21 +141,11 @@ static char *final_path(const char *path)
 
 int pmerge_output_fd(const char *path)
 {
-	const char *num = NULL;
+	int fd, saved = errno;
 
-	if (strcmp(path, "/dev/stdout") == 0)
-		return STDOUT_FILENO;
-	if (strcmp(path, "/dev/stderr") == 0)
-		return STDERR_FILENO;
-	if (strncmp(path, "/dev/fd/", 8) == 0)
-		num = path + 8;
-	else if (strncmp(path, "/proc/self/fd/", 14) == 0)
-		num = path + 14;
-	if (!num || *num < '0' || *num > '9')
-		return -1;
-	char *end;
-	long v = strtol(num, &end, 10);
-	return *end || v > INT_MAX ? -1 : (int)v;
+	free(final_path(path, &fd));
+	errno = saved;
+	return fd;
 }
 
 /*
@@ -302,7 +364,7 @@ static int open_replace(struct pm_sink *s, const char *path)
 		return -ENOENT; /* as open("") would say, before any work */
 	struct stat st;
 	bool exists;
-	char *target = final_path(path);
+	char *target = final_path(path, NULL);
 	int rc;
 
 	if (!target)

@@ -20,8 +20,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <termios.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -931,6 +933,176 @@ START_TEST(fsync_stdout)
 }
 END_TEST
 
+/* ------------------------------------------- standard output, other names */
+
+enum out_kind { OUT_PIPE, OUT_SOCKET, OUT_TTY, N_OUT_KINDS };
+static const char *const out_kinds[] = {"a pipe", "a socket", "a terminal"};
+
+/*
+ * Runs pmerge -o name a b with standard output on a fresh object of kind
+ * (standard error to the file "err") and returns what came out of it.
+ */
+static char *run_out_kind(enum out_kind kind, const char *name, int *status,
+                          size_t *len)
+{
+	int fds[2], parent, child;
+
+	if (kind == OUT_PIPE) {
+		ck_assert_int_eq(pipe(fds), 0);
+		parent = fds[0], child = fds[1];
+	} else if (kind == OUT_SOCKET) {
+		ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM, 0, fds), 0);
+		parent = fds[0], child = fds[1];
+	} else {
+		struct termios tio;
+		parent = posix_openpt(O_RDWR | O_NOCTTY);
+		ck_assert_int_ge(parent, 0);
+		ck_assert_int_eq(grantpt(parent), 0);
+		ck_assert_int_eq(unlockpt(parent), 0);
+		child = open(ptsname(parent), O_RDWR | O_NOCTTY);
+		ck_assert_int_ge(child, 0);
+		/* Bytes as written: no \n -> \r\n. */
+		ck_assert_int_eq(tcgetattr(child, &tio), 0);
+		cfmakeraw(&tio);
+		ck_assert_int_eq(tcsetattr(child, TCSANOW, &tio), 0);
+	}
+	pid_t pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		int err = open("err", O_WRONLY | O_CREAT | O_TRUNC, 0644);
+		if (err < 0 || dup2(child, 1) < 0 || dup2(err, 2) < 0)
+			_exit(126);
+		close(parent);
+		execl(hu_pmerge(), "pmerge", "-o", name, "a", "b",
+		      (char *)NULL);
+		_exit(127);
+	}
+	close(child);
+	char *buf = NULL;
+	size_t cap = 0;
+	*len = 0;
+	for (;;) {
+		char chunk[65536];
+		ssize_t n = read(parent, chunk, sizeof(chunk));
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) /* a terminal ends in EIO once the child is gone */
+			break;
+		tu_append(&buf, len, &cap, chunk, (size_t)n);
+	}
+	close(parent);
+	ck_assert_int_eq(waitpid(pid, status, 0), pid);
+	return buf;
+}
+
+/*
+ * -o naming standard output another way (through a symlink, with "//"
+ * or "/./", by /proc/self/fd or /dev/fd) writes standard output as
+ * "-o /dev/stdout" does, whatever it is open on: cat > NAME works.
+ */
+START_TEST(output_names_stdout)
+{
+	static const char *const names[] = {
+	    "so", "//dev/stdout", "/dev/./stdout",  "sp",
+	    "sd", "chain",        "devlink/stdout", "/proc/thread-self/fd/1"};
+	char *dir = tu_enter_scratch();
+	size_t want_len, got_len, err_len;
+
+	hu_make("a", 100000, 1, true);
+	hu_make("b", 70000, 2, false);
+	char *want = tu_cat(&want_len, "a", "b", NULL);
+	ck_assert_int_eq(symlink("/dev/stdout", "so"), 0);
+	ck_assert_int_eq(symlink("/proc/self/fd/1", "sp"), 0);
+	ck_assert_int_eq(symlink("/dev/fd/1", "sd"), 0);
+	ck_assert_int_eq(symlink("so", "chain"), 0);
+	ck_assert_int_eq(symlink("/dev", "devlink"), 0);
+	tu_write_file("err", "", 0);
+	size_t entries = tu_count_entries(".");
+	for (size_t i = 0; i < sizeof(names) / sizeof(*names); i++) {
+		int status;
+		char *got = run_out_kind(_i, names[i], &status, &got_len);
+		char *err = tu_read_file("err", &err_len);
+		ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+		              "-o %s onto %s: status %#x: %s", names[i],
+		              out_kinds[_i], status, err);
+		tu_expect_bytes(names[i], got, got_len, want, want_len);
+		ck_assert_uint_eq(err_len, 0);
+		ck_assert_uint_eq(tu_count_entries("."), entries);
+		free(got);
+		free(err);
+	}
+	free(want);
+	tu_leave_scratch(dir);
+}
+END_TEST
+
+/* The same for standard error: -o through a symlink to /dev/stderr. */
+START_TEST(output_names_stderr)
+{
+	static const char *const names[] = {"se", "//dev/stderr",
+	                                    "/dev/./stderr", "/dev/fd/./2"};
+	char *dir = tu_enter_scratch();
+	struct hu_result r;
+	size_t want_len;
+
+	hu_make("a", 50000, 1, true);
+	char *want = tu_cat(&want_len, "a", NULL);
+	ck_assert_int_eq(symlink("/dev/stderr", "se"), 0);
+	for (size_t i = 0; i < sizeof(names) / sizeof(*names); i++) {
+		hu_pm(&r, NULL, "-o", names[i], "a", NULL);
+		hu_expect_exit(&r, 0);
+		tu_expect_bytes(names[i], r.err, r.err_len, want, want_len);
+		ck_assert_uint_eq(r.out_len, 0);
+		hu_result_free(&r);
+	}
+	free(want);
+	tu_leave_scratch(dir);
+}
+END_TEST
+
+/*
+ * Standard output on a regular file.  A name that resolves to standard
+ * output writes where it stands, as "-o /dev/stdout" does: ">> log"
+ * appends to log instead of replacing it.  A name of the file itself is
+ * a file to replace, also when standard output is open on it:
+ * "-o f > f" makes a new f.
+ */
+START_TEST(output_names_regular)
+{
+	char *dir = tu_enter_scratch();
+	struct hu_result r;
+	struct stat before, after;
+	size_t len;
+
+	hu_make("a", 80000, 1, true);
+	ck_assert_int_eq(symlink("/dev/stdout", "so"), 0);
+	tu_write_file("log", OLD, strlen(OLD));
+	sh(&r, "\"$PMERGE\" -o so a >> log && \"$PMERGE\" -o //dev/stdout a "
+	       ">> log");
+	hu_expect_exit(&r, 0);
+	hu_result_free(&r);
+	char *a = tu_cat(&len, "a", NULL);
+	char *got = tu_read_file("log", &len);
+	ck_assert_uint_eq(len, strlen(OLD) + 160000);
+	ck_assert_mem_eq(got, OLD, strlen(OLD));
+	tu_expect_bytes("first", got + strlen(OLD), 80000, a, 80000);
+	tu_expect_bytes("second", got + strlen(OLD) + 80000, 80000, a, 80000);
+	free(got);
+
+	tu_write_file("f", OLD, strlen(OLD));
+	ck_assert_int_eq(stat("f", &before), 0);
+	sh(&r, "\"$PMERGE\" -o f a > f");
+	hu_expect_exit(&r, 0);
+	hu_result_free(&r);
+	ck_assert_int_eq(stat("f", &after), 0);
+	ck_assert_msg(after.st_ino != before.st_ino, "f was not replaced");
+	tu_expect_file("f", a, 80000);
+	hu_expect_no_temp(".");
+	free(a);
+	tu_leave_scratch(dir);
+}
+END_TEST
+
 /* --------------------------------------------------------------- suite */
 
 static Suite *rel_suite(void)
@@ -958,6 +1130,11 @@ static Suite *rel_suite(void)
 	tcase_add_loop_test(t, sigkill_leaves_nothing, 0, 2);
 	tcase_add_loop_test(t, signal_before_loop, 0, 2);
 	tcase_add_loop_test(t, signal_at_commit, 0, 4);
+	suite_add_tcase(s, t);
+	t = tcase_create("names");
+	tcase_add_loop_test(t, output_names_stdout, 0, N_OUT_KINDS);
+	tcase_add_test(t, output_names_stderr);
+	tcase_add_test(t, output_names_regular);
 	suite_add_tcase(s, t);
 	t = tcase_create("durability");
 	tcase_add_loop_test(t, fsync_failure, 0, 8);
