@@ -32,25 +32,46 @@ size_t pm_lines_skip(char *buf, size_t len, char term, uint64_t *skip)
 	return len - cut;
 }
 
+/* 16 bytes compared at once (SSE2, NEON; the compiler splits it where
+ * vectors are narrower). */
+typedef unsigned char pm_bytes16 __attribute__((vector_size(16)));
+
 size_t pm_lines_count(const char *buf, size_t len, char term)
 {
 	const unsigned char *p = (const unsigned char *)buf;
+	const pm_bytes16 want = (pm_bytes16){0} + (unsigned char)term;
 	size_t n = 0;
 
 	/*
-	 * Short lines make memchr() calls dominate; a plain compare-and-add
-	 * loop over blocks that a byte counter cannot overflow vectorises.
+	 * Four 16-byte compares a step into four byte counters per lane; a
+	 * counter takes at most 255 steps before it is summed and cleared.
+	 * Short lines make memchr() calls dominate, and a byte loop that the
+	 * compiler vectorises sums its lanes every 255 bytes: this one runs
+	 * at the speed of the loads.
 	 */
-	while (len > 0) {
-		size_t blk = len < 255 ? len : 255;
-		unsigned char c = 0;
+	while (len >= 64) {
+		size_t steps = len / 64 < 255 ? len / 64 : 255;
+		pm_bytes16 c0 = {0}, c1 = {0}, c2 = {0}, c3 = {0};
 
-		for (size_t i = 0; i < blk; i++)
-			c += p[i] == (unsigned char)term;
-		n += c;
-		p += blk;
-		len -= blk;
+		for (size_t i = 0; i < steps; i++, p += 64) {
+			pm_bytes16 v0, v1, v2, v3;
+
+			memcpy(&v0, p, 16);
+			memcpy(&v1, p + 16, 16);
+			memcpy(&v2, p + 32, 16);
+			memcpy(&v3, p + 48, 16);
+			/* A lane that matches compares as all ones: -1. */
+			c0 -= (pm_bytes16)(v0 == want);
+			c1 -= (pm_bytes16)(v1 == want);
+			c2 -= (pm_bytes16)(v2 == want);
+			c3 -= (pm_bytes16)(v3 == want);
+		}
+		for (int k = 0; k < 16; k++)
+			n += (size_t)c0[k] + c1[k] + c2[k] + c3[k];
+		len -= steps * 64;
 	}
+	for (size_t i = 0; i < len; i++)
+		n += p[i] == (unsigned char)term;
 	return n;
 }
 

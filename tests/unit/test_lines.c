@@ -196,6 +196,28 @@ START_TEST(test_count_matches_generated)
 		for (size_t pos = 0; pos <= s.len; pos += 37)
 			UU_EQ(pm_lines_complete(s.data, pos, term),
 			      last_end_before(&s, pos));
+		/*
+		 * Counts of ranges at every alignment, with lengths on both
+		 * sides of the counter's 64-byte step and its 255-step block:
+		 * a step or block edge that drops or repeats bytes shows here.
+		 */
+		for (size_t from = 0; from < 67; from++) {
+			size_t lens[] = {0,     1,     15,    63,    64,
+			                 65,    127,   129,   16319, 16320,
+			                 16321, 16385, 32641, 32705};
+			for (size_t i = 0; i <= sizeof(lens) / sizeof(lens[0]);
+			     i++) {
+				size_t len = i < sizeof(lens) / sizeof(lens[0])
+				                 ? lens[i]
+				                 : s.len - from;
+				size_t want = 0;
+				for (size_t e = 0; e < s.n_ends; e++)
+					want += s.ends[e] > from &&
+					        s.ends[e] <= from + len;
+				UU_EQ(pm_lines_count(s.data + from, len, term),
+				      want);
+			}
+		}
 		stream_free(&s);
 	}
 }
