@@ -39,6 +39,20 @@ Usage:
                                        with matplotlib unless CHART is -
   report.py rss FILE...                for /usr/bin/time -v logs: the
                                        peak RSS in KiB of each, one a line
+  report.py follow table PREFIX NAME...
+                                       markdown rows for the follow
+                                       workload's runs of bench/pmlatency,
+                                       PREFIX-NAME-*.json for each NAME:
+                                       the latencies of all its runs
+                                       pooled (p50, p99, max), the median
+                                       over runs of the follower's CPU time
+                                       per 1,000 lines (or, for idle runs,
+                                       per second)
+  report.py follow get STAT PREFIX NAME
+                                       prints one of those figures of NAME:
+                                       STAT is p50, p99 (ms), cpu1k (ms of
+                                       CPU per 1,000 lines) or idle (ms of
+                                       CPU per second)
   report.py cpu OUT.json RUNS [--prepare CMD] -n NAME CMD...
                                        runs each CMD (sh -c) RUNS times,
                                        interleaved, after CMD of
@@ -294,6 +308,67 @@ def rss(paths):
         print(m.group(1) if m else "0")
 
 
+def follow_runs(prefix, name):
+    import glob
+    # NAME-1.json, NAME-2.json...: not the runs of a NAME-longer.
+    paths = sorted(p for p in glob.glob(f"{glob.escape(prefix)}-{name}-*.json")
+                   if re.fullmatch(r"\d+\.json",
+                                   p[len(prefix) + len(name) + 2:]))
+    if not paths:
+        raise SystemExit(f"no runs {prefix}-{name}-*.json")
+    return [load(p) for p in paths]
+
+
+def follow_stats(runs):
+    """The figures of one follower over its runs."""
+    lat = sorted(v for r in runs for v in r["latencies_ms"])
+
+    def q(p):
+        # Nearest rank, as bench/pmlatency computes it for one run.
+        return lat[max(0, math.ceil(p * len(lat)) - 1)] if lat else 0.0
+
+    cpu_ms = [r["cpu_window_s"] * 1e3 for r in runs]
+    per = ([c / r["lines"] * 1000 for c, r in zip(cpu_ms, runs)]
+           if runs[0]["lines"] else
+           [c / r["window_s"] for c, r in zip(cpu_ms, runs)])
+    return {"runs": len(runs), "lines": len(lat), "p50": q(0.50),
+            "p99": q(0.99), "max": lat[-1] if lat else 0.0,
+            "cpu1k" if runs[0]["lines"] else "idle": statistics.median(per),
+            "cpu_min": min(per), "cpu_max": max(per),
+            "behind": max(r["max_behind_ms"] for r in runs),
+            "command": re.sub(r"^\S*/", "", runs[0]["command"]),
+            "files": runs[0]["files"],
+            "window": statistics.median(r["window_s"] for r in runs)}
+
+
+def follow(args):
+    if args[0] == "get" and len(args) == 4:
+        st = follow_stats(follow_runs(args[2], args[3]))
+        print(f"{st[args[1]]:.3f}")
+        return
+    if args[0] != "table" or len(args) < 3:
+        raise SystemExit(__doc__)
+    stats = [(n, follow_stats(follow_runs(args[1], n))) for n in args[2:]]
+    if "idle" in stats[0][1]:
+        print("| follower | files | runs | window | CPU per second "
+              "(median) | min … max |")
+        print("|---|---:|---:|---:|---:|---:|")
+        for _, st in stats:
+            print(f"| `{st['command']}` | {st['files']} | {st['runs']} | "
+                  f"{st['window']:.1f} s | {st['idle']:.3f} ms | "
+                  f"{st['cpu_min']:.3f} … {st['cpu_max']:.3f} ms |")
+        return
+    print("| follower | runs | lines | p50 | p99 | max | CPU per 1,000 "
+          "lines (median) | min … max | writer behind (max) |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+    for _, st in stats:
+        print(f"| `{st['command']}` | {st['runs']} | {st['lines']} | "
+              f"{st['p50']:.3f} ms | {st['p99']:.3f} ms | "
+              f"{st['max']:.1f} ms | {st['cpu1k']:.1f} ms | "
+              f"{st['cpu_min']:.1f} … {st['cpu_max']:.1f} ms | "
+              f"{st['behind']:.1f} ms |")
+
+
 def main(argv):
     if len(argv) < 3:
         print(__doc__, file=sys.stderr)
@@ -318,6 +393,8 @@ def main(argv):
         locklab(*args)
     elif cmd == "rss":
         rss(args)
+    elif cmd == "follow" and len(args) >= 3:
+        follow(args)
     else:
         print(__doc__, file=sys.stderr)
         return 2
