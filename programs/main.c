@@ -211,6 +211,12 @@ int main(int argc, char **argv)
 	    .disorder = ui_on_disorder,
 	    .workers_reduced = ui_on_workers_reduced,
 	};
+	rc = report_check_stats_file(cfg, cli.files0_from, cli.stats_file);
+	if (rc == 2) {
+		fputs("Try 'pmerge --help' for more information.\n", stderr);
+		pm_cli_free(&cli);
+		return 2;
+	}
 	rc = cli.bench_runs ? run_bench(&cli) : run_merge(&cli);
 	if (cli.files0_bad > 0)
 		rc |= 1;

@@ -4,12 +4,16 @@
  * that the progress line and the --bench report share.
  */
 #include "report.h"
+#include "quote.h"
 #include "ui.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 const char *unit_name(enum pmerge_unit u)
 {
@@ -262,6 +266,93 @@ char *report_stats_text(const struct pmerge_result *r)
 	return finish_stream(f, &buf);
 }
 
+/*
+ * The descriptor that file already is: a name of one (/dev/stderr,
+ * /proc/self/fd/2, ...), or a name of the file standard error or standard
+ * output is open on (2>&1 > log with --stats-file=log).  -1 otherwise.
+ */
+static int open_as(const char *file)
+{
+	struct stat st, fst;
+	int fd = pmerge_output_fd(file);
+
+	if (fd >= 0 || stat(file, &st) < 0)
+		return fd;
+	for (fd = STDERR_FILENO; fd >= STDOUT_FILENO; fd--)
+		if (fstat(fd, &fst) == 0 && fst.st_dev == st.st_dev &&
+		    fst.st_ino == st.st_ino)
+			return fd;
+	return -1;
+}
+
+/* name with its directory made canonical; malloc'ed, NULL when it has
+ * none (a missing directory) or memory ran out. */
+static char *canonical_name(const char *name)
+{
+	const char *slash = strrchr(name, '/'),
+	           *base = slash ? slash + 1 : name;
+	char *parent =
+	    slash ? strndup(name, (size_t)(slash - name) + 1) : strdup(".");
+	char *dir = parent ? realpath(parent, NULL) : NULL, *out = NULL;
+
+	if (dir && asprintf(&out, "%s/%s", dir, base) < 0)
+		out = NULL;
+	free(parent);
+	free(dir);
+	return out;
+}
+
+/* Whether name is the file st describes (exists) or, when neither
+ * exists, the name other with its directory made canonical. */
+static bool names_file(const char *name, const struct stat *st, bool exists,
+                       const char *other)
+{
+	struct stat nst;
+
+	if (strcmp(name, "-") == 0)
+		return exists && fstat(STDIN_FILENO, &nst) == 0 &&
+		       nst.st_dev == st->st_dev && nst.st_ino == st->st_ino;
+	if (stat(name, &nst) == 0)
+		return exists && nst.st_dev == st->st_dev &&
+		       nst.st_ino == st->st_ino;
+	if (exists || !other)
+		return false;
+	char *a = canonical_name(name), *b = canonical_name(other);
+	bool same = a && b && strcmp(a, b) == 0;
+	free(a);
+	free(b);
+	return same;
+}
+
+int report_check_stats_file(const struct pmerge_config *cfg,
+                            const char *files0_from, const char *file)
+{
+	struct stat st;
+	const char *what = NULL, *name = NULL;
+
+	if (!file || pmerge_output_fd(file) >= 0)
+		return 0;
+	bool exists = stat(file, &st) == 0;
+	if (cfg->output && pmerge_output_fd(cfg->output) < 0 &&
+	    names_file(cfg->output, &st, exists, file))
+		what = "the output file", name = cfg->output;
+	if (!what && files0_from && names_file(files0_from, &st, exists, NULL))
+		what = "the --files0-from list", name = files0_from;
+	for (size_t i = 0; !what && exists && i < cfg->n_inputs; i++)
+		if (names_file(cfg->inputs[i], &st, true, NULL))
+			what = "an input", name = cfg->inputs[i];
+	if (!what)
+		return 0;
+	char *q = pm_quote_always(file), *qn = pm_quote_always(name);
+	if (strcmp(file, name) == 0)
+		ui_message("--stats-file %s is %s", q, what);
+	else
+		ui_message("--stats-file %s is %s (%s)", q, what, qn);
+	pm_quote_free(q);
+	pm_quote_free(qn);
+	return 2;
+}
+
 int report_stats(const struct pmerge_result *r, bool json, const char *file)
 {
 	char *text = json ? report_stats_json(r) : report_stats_text(r);
@@ -272,7 +363,14 @@ int report_stats(const struct pmerge_result *r, bool json, const char *file)
 		           strerror(ENOMEM));
 		return 1;
 	}
-	if (file) {
+	int fd = file ? open_as(file) : -1;
+	if (fd >= 0) {
+		/* Already open: written where it stands, never truncated. */
+		if (ui_write_fd(fd, text, strlen(text)) < 0) {
+			ui_name_message(file, strerror(errno));
+			rc = 1;
+		}
+	} else if (file) {
 		FILE *f = fopen(file, "w");
 		if (!f || fputs(text, f) == EOF || fclose(f) != 0) {
 			ui_name_message(file, strerror(errno));

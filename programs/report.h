@@ -37,6 +37,16 @@ char *report_stats_json(const struct pmerge_result *r);
  */
 int report_stats(const struct pmerge_result *r, bool json, const char *file);
 
+/*
+ * Before the merge: refuses a --stats-file (file) that names the -o FILE,
+ * an input or the --files0-from list, which writing it would destroy.
+ * Returns 0, or 2 (bad usage) after a message naming which.  A name of a
+ * descriptor (/dev/stderr) or of the file standard error is open on is
+ * fine: the statistics are written through that descriptor.
+ */
+int report_check_stats_file(const struct pmerge_config *cfg,
+                            const char *files0_from, const char *file);
+
 /* -v: the one-line summary, as a message. */
 void report_summary(const struct pmerge_result *r);
 

@@ -41,12 +41,12 @@ void ui_init(const struct ui_options *opt)
 		read_width();
 }
 
-/* Writes all of buf to fd 2; messages must not be lost to EINTR.  0, or
- * -1 with errno set when standard error could not take it all. */
-static int put_err(const char *buf, size_t len)
+/* Writes all of buf to fd; messages must not be lost to EINTR.  0, or
+ * -1 with errno set when fd could not take it all. */
+static int put_fd(int fd, const char *buf, size_t len)
 {
 	while (len > 0) {
-		ssize_t n = write(STDERR_FILENO, buf, len);
+		ssize_t n = write(fd, buf, len);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n <= 0) {
@@ -64,20 +64,26 @@ static int put_err(const char *buf, size_t len)
 static void clear_line_locked(void)
 {
 	if (ui.line_shown) {
-		put_err("\r\033[K", 4);
+		put_fd(STDERR_FILENO, "\r\033[K", 4);
 		ui.line_shown = false;
 	}
 }
 
-int ui_write(const char *text, size_t len)
+int ui_write_fd(int fd, const char *text, size_t len)
 {
 	int rc;
 
 	pthread_mutex_lock(&ui.mu);
-	clear_line_locked();
-	rc = put_err(text, len);
+	if (fd == STDERR_FILENO)
+		clear_line_locked();
+	rc = put_fd(fd, text, len);
 	pthread_mutex_unlock(&ui.mu);
 	return rc;
+}
+
+int ui_write(const char *text, size_t len)
+{
+	return ui_write_fd(STDERR_FILENO, text, len);
 }
 
 void ui_message(const char *fmt, ...)
@@ -257,12 +263,12 @@ void ui_on_progress(void *user, const struct pmerge_progress *p)
 		n = ui_progress_format(p, ui.width, true, line + 1,
 		                       sizeof(line) - 8);
 		memcpy(line + 1 + n, "\033[K", 3);
-		put_err(line, n + 4);
+		put_fd(STDERR_FILENO, line, n + 4);
 		ui.line_shown = true;
 	} else {
 		n = ui_progress_format(p, 0, false, line, sizeof(line) - 1);
 		line[n++] = '\n';
-		put_err(line, n);
+		put_fd(STDERR_FILENO, line, n);
 	}
 	pthread_mutex_unlock(&ui.mu);
 }
@@ -284,8 +290,8 @@ void ui_bench_step(const char *lock, unsigned run, unsigned runs)
 		        : snprintf(line, sizeof(line),
 		                   "\rpmerge: bench %s: run %u of %u\033[K",
 		                   lock, run, runs);
-		put_err(line, (size_t)n < sizeof(line) ? (size_t)n
-		                                       : sizeof(line) - 1);
+		put_fd(STDERR_FILENO, line,
+		       (size_t)n < sizeof(line) ? (size_t)n : sizeof(line) - 1);
 		ui.line_shown = true;
 	}
 	pthread_mutex_unlock(&ui.mu);
@@ -301,7 +307,7 @@ void ui_on_status(void *user, const struct pmerge_progress *p)
 	clear_line_locked();
 	n = ui_progress_format(p, 0, false, line, sizeof(line) - 1);
 	line[n++] = '\n';
-	put_err(line, n);
+	put_fd(STDERR_FILENO, line, n);
 	pthread_mutex_unlock(&ui.mu);
 }
 

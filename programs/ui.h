@@ -29,6 +29,8 @@ void ui_name_message(const char *name, const char *what);
 
 /* Writes text as it is to standard error, after clearing the progress. */
 int ui_write(const char *text, size_t len);
+/* The same to descriptor fd (the progress is cleared when fd is 2). */
+int ui_write_fd(int fd, const char *text, size_t len);
 
 
 /*

@@ -1103,6 +1103,110 @@ START_TEST(output_names_regular)
 }
 END_TEST
 
+/* ------------------------------------------------ --stats-file, same file */
+
+/*
+ * --stats-file naming the file standard error or output is open on: the
+ * statistics go through that descriptor, after what is there, and nothing
+ * is truncated.  Each command writes log, which starts with OLD when
+ * append says so, then has a's bytes, then the statistics.
+ */
+static const struct {
+	const char *cmd;
+	bool append;
+} same_file[] = {
+    {"\"$PMERGE\" --stats-file=/dev/stderr a > log 2>&1", false},
+    {"\"$PMERGE\" --stats-file=log a > log 2>&1", false},
+    {"\"$PMERGE\" --stats-file=log a >> log 2>&1", true},
+    {"\"$PMERGE\" --stats-file=./log a >> log", true},
+    {"\"$PMERGE\" --stats-file=/dev/stdout a > log", false},
+    {"\"$PMERGE\" --stats-file=/proc/self/fd/2 -o /dev/stderr a 2>> log", true},
+};
+
+START_TEST(stats_file_same_file)
+{
+	char *dir = tu_enter_scratch();
+	struct hu_result r;
+	size_t len, a_len, old = same_file[_i].append ? strlen(OLD) : 0;
+
+	hu_make("a", 200000, 1, true);
+	char *a = tu_cat(&a_len, "a", NULL);
+	tu_write_file("log", OLD, strlen(OLD));
+	sh(&r, "%s", same_file[_i].cmd);
+	hu_expect_exit(&r, 0);
+	hu_result_free(&r);
+	char *got = tu_read_file("log", &len);
+	ck_assert_msg(len > old + a_len, "%s: log has %zu bytes",
+	              same_file[_i].cmd, len);
+	ck_assert_mem_eq(got, OLD, old);
+	tu_expect_bytes(same_file[_i].cmd, got + old, a_len, a, a_len);
+	const char *stats = "pmerge: 1 inputs (0 failed), ";
+	ck_assert_msg(len - old - a_len > strlen(stats) &&
+	                  memcmp(got + old + a_len, stats, strlen(stats)) == 0,
+	              "%s: no statistics after the data", same_file[_i].cmd);
+	ck_assert_int_eq(got[len - 1], '\n');
+	free(got);
+	free(a);
+	tu_leave_scratch(dir);
+}
+END_TEST
+
+/*
+ * --stats-file naming the -o FILE, an input or the --files0-from list is
+ * refused before anything is read or written (bad usage), since writing
+ * the statistics would destroy that file.
+ */
+static const struct {
+	const char *cmd, *err, *kept;
+} stats_refused[] = {
+    {"\"$PMERGE\" --stats-file=out -o out a",
+     "pmerge: --stats-file 'out' is the output file\n", "out"},
+    {"\"$PMERGE\" --stats-file=./new -o new a",
+     "pmerge: --stats-file './new' is the output file ('new')\n", NULL},
+    {"\"$PMERGE\" --stats-file=a a", "pmerge: --stats-file 'a' is an input\n",
+     "a"},
+    {"\"$PMERGE\" --stats-file=la -o out b a",
+     "pmerge: --stats-file 'la' is an input ('a')\n", "a"},
+    {"\"$PMERGE\" --stats-file=list --files0-from=list",
+     "pmerge: --stats-file 'list' is the --files0-from list\n", "list"},
+    {"\"$PMERGE\" --stats-file=x - < x",
+     "pmerge: --stats-file 'x' is an input ('-')\n", "x"},
+};
+
+START_TEST(stats_file_refused)
+{
+	char *dir = tu_enter_scratch();
+	struct hu_result r;
+	struct hu_snap snap;
+
+	hu_make("a", 10000, 1, true);
+	hu_make("b", 10000, 2, true);
+	tu_write_file("out", OLD, strlen(OLD));
+	tu_write_file("x", OLD, strlen(OLD));
+	tu_write_file("list", "a\0b\0", 4);
+	ck_assert_int_eq(symlink("a", "la"), 0);
+	if (stats_refused[_i].kept)
+		hu_snap_take(&snap, stats_refused[_i].kept);
+	sh(&r, "%s", stats_refused[_i].cmd);
+	hu_expect_exit(&r, 2);
+	ck_assert_uint_eq(r.out_len, 0);
+	char *want;
+	ck_assert_int_ge(asprintf(&want,
+	                          "%sTry 'pmerge --help' for more "
+	                          "information.\n",
+	                          stats_refused[_i].err),
+	                 0);
+	tu_expect_err(&r, want);
+	free(want);
+	hu_result_free(&r);
+	if (stats_refused[_i].kept)
+		hu_snap_expect(&snap, stats_refused[_i].kept);
+	ck_assert(!tu_exists("new"));
+	hu_expect_no_temp(".");
+	tu_leave_scratch(dir);
+}
+END_TEST
+
 /* --------------------------------------------------------------- suite */
 
 static Suite *rel_suite(void)
@@ -1135,6 +1239,10 @@ static Suite *rel_suite(void)
 	tcase_add_loop_test(t, output_names_stdout, 0, N_OUT_KINDS);
 	tcase_add_test(t, output_names_stderr);
 	tcase_add_test(t, output_names_regular);
+	tcase_add_loop_test(t, stats_file_same_file, 0,
+	                    sizeof(same_file) / sizeof(*same_file));
+	tcase_add_loop_test(t, stats_file_refused, 0,
+	                    sizeof(stats_refused) / sizeof(*stats_refused));
 	suite_add_tcase(s, t);
 	t = tcase_create("durability");
 	tcase_add_loop_test(t, fsync_failure, 0, 8);
