@@ -346,6 +346,7 @@ struct pmerge_sorted_result {
 	uint64_t chunks;          /* read-ahead chunks handed to the merger */
 	uint64_t skipped;         /* records outside --since/--until */
 	size_t disordered;        /* inputs found out of order */
+	uint64_t read_ahead_peak; /* most bytes the read-ahead held at once */
 };
 
 struct pmerge_lock_result {

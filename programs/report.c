@@ -136,14 +136,16 @@ char *report_stats_json(const struct pmerge_result *r)
 		        "\"merger_write_ns\": %llu, \"writer_ns\": %llu, "
 		        "\"worker_idle_ns\": %llu, "
 		        "\"worker_read_ns\": %llu, \"chunks\": %llu, "
-		        "\"skipped\": %llu, \"disordered\": %zu}",
+		        "\"skipped\": %llu, \"disordered\": %zu, "
+		        "\"read_ahead_peak\": %llu}",
 		        (unsigned long long)o->merger_wait_ns,
 		        (unsigned long long)o->merger_write_ns,
 		        (unsigned long long)o->writer_ns,
 		        (unsigned long long)o->worker_idle_ns,
 		        (unsigned long long)o->worker_read_ns,
 		        (unsigned long long)o->chunks,
-		        (unsigned long long)o->skipped, o->disordered);
+		        (unsigned long long)o->skipped, o->disordered,
+		        (unsigned long long)o->read_ahead_peak);
 	}
 	fputs("}\n", f);
 	return finish_stream(f, &buf);
@@ -186,7 +188,7 @@ const char *format_ns(uint64_t ns, char *buf, size_t size)
 
 char *report_stats_text(const struct pmerge_result *r)
 {
-	char *buf = NULL, lock[32], b[32], t[5][32];
+	char *buf = NULL, lock[32], b[32], t[6][32];
 	size_t len = 0;
 	FILE *f = open_memstream(&buf, &len);
 	unsigned n = r->jobs < r->inputs ? r->jobs : (unsigned)r->inputs;
@@ -254,14 +256,15 @@ char *report_stats_text(const struct pmerge_result *r)
 		    "writer wrote for %s\n"
 		    "  sorted: readers read for %s, waited for room %s\n"
 		    "  sorted: %llu chunks, %llu records skipped, %zu inputs "
-		    "out of order\n",
+		    "out of order; read-ahead peak %s\n",
 		    format_ns(o->merger_wait_ns, t[0], 32),
 		    format_ns(o->merger_write_ns, t[1], 32),
 		    format_ns(o->writer_ns, t[4], 32),
 		    format_ns(o->worker_read_ns, t[2], 32),
 		    format_ns(o->worker_idle_ns, t[3], 32),
 		    (unsigned long long)o->chunks,
-		    (unsigned long long)o->skipped, o->disordered);
+		    (unsigned long long)o->skipped, o->disordered,
+		    format_bytes(o->read_ahead_peak, t[5], 32));
 	}
 	return finish_stream(f, &buf);
 }

@@ -5,8 +5,12 @@
  * picks the smallest head record with a loser tree and copies it into an
  * output buffer, which a writer thread writes while the merger fills the
  * other one.  Each input has at most PM_SORTED_DEPTH chunks ready beyond the
- * one the merger is in, so memory is bounded by inputs x chunk size x
- * (depth + 1), plus the output buffer.
+ * one the merger is in, and all chunks together (free ones too, with their
+ * records' keys) and the inputs' carries share PM_SORTED_BUDGET: a reader
+ * takes a new chunk only within it, except for an input with no chunk
+ * ready, so the read-ahead holds at most the budget plus one chunk per
+ * input (a record longer than a chunk makes its chunk as large as itself,
+ * and a quarter more).  Chunks have exactly chunk_size bytes otherwise.
  *
  * Threads and locks: one mutex (mu) guards the task queue (inputs that
  * have room to read ahead, each queued at most once), each input's list of
@@ -41,7 +45,7 @@
 
 #define PM_SORTED_DEPTH  3
 #define PM_SORTED_BUDGET (32u << 20) /* read-ahead for all inputs */
-#define PM_CHUNK_MIN     4096u
+#define PM_CHUNK_MIN     1024u
 #define PM_CHUNK_MAX     (256u << 10)
 #define NO_INPUT         SIZE_MAX
 
@@ -69,6 +73,7 @@ struct head {
 
 struct chunk {
 	struct chunk *next;
+	size_t bytes; /* what it holds, as counted in pm_sorted.held */
 	char *buf;
 	size_t cap, len;
 	struct rec *recs;
@@ -104,7 +109,9 @@ struct sin {
 	/* Under mu. */
 	struct chunk *head, *tail;
 	unsigned n_ready;
-	bool queued;        /* in the task queue, being read, or parked */
+	bool queued;  /* in the task queue, being read, parked or blocked */
+	bool blocked; /* waiting for room in the budget (s->blocked list) */
+	size_t bprev, bnext;
 	bool parked;        /* a stream with nothing to read: in s->parked */
 	struct chunk *pend; /* a parked stream's chunk, part full */
 	bool finished;      /* the reader delivered everything */
@@ -142,6 +149,17 @@ struct pm_sorted {
 	bool polling, kicked;
 	unsigned idle; /* readers waiting on work_cv */
 	struct chunk *free_chunks;
+	/*
+	 * The read-ahead budget: held counts the bytes of every chunk (free
+	 * ones too) and every input's carry.  A reader takes a new chunk only
+	 * while held stays within budget, or for an input with no chunk ready
+	 * (which the merger may be waiting for); the others wait in the
+	 * blocked list, oldest first, until a chunk is given back.
+	 */
+	size_t budget, chunk_est;
+	_Atomic int64_t held;
+	_Atomic int64_t held_peak;
+	size_t blocked_head, blocked_tail;
 	bool merger_done, cancelled;
 	bool locks_ready;
 	size_t waiting; /* the input the merger waits for */
@@ -201,45 +219,136 @@ static void enqueue(struct pm_sorted *s, struct sin *in)
 		kick(s);
 }
 
+/* Counts delta bytes more (or fewer) in the read-ahead. */
+static void held_add(struct pm_sorted *s, int64_t delta)
+{
+	int64_t now =
+	    atomic_fetch_add_explicit(&s->held, delta, memory_order_relaxed) +
+	    delta;
+	int64_t peak =
+	    atomic_load_explicit(&s->held_peak, memory_order_relaxed);
+
+	while (now > peak && !atomic_compare_exchange_weak_explicit(
+	                         &s->held_peak, &peak, now,
+	                         memory_order_relaxed, memory_order_relaxed))
+		;
+}
+
+static bool over_budget(struct pm_sorted *s, size_t more)
+{
+	return atomic_load_explicit(&s->held, memory_order_relaxed) +
+	           (int64_t)more >
+	       (int64_t)s->budget;
+}
+
+/* mu held. */
+static void block_unlink(struct pm_sorted *s, struct sin *in)
+{
+	if (in->bprev == NO_INPUT)
+		s->blocked_head = in->bnext;
+	else
+		s->in[in->bprev].bnext = in->bnext;
+	if (in->bnext == NO_INPUT)
+		s->blocked_tail = in->bprev;
+	else
+		s->in[in->bnext].bprev = in->bprev;
+	in->blocked = false;
+}
+
+/* mu held.  in waits for room in the budget (it stays queued). */
+static void block(struct pm_sorted *s, struct sin *in)
+{
+	in->blocked = true;
+	in->bnext = NO_INPUT;
+	in->bprev = s->blocked_tail;
+	if (s->blocked_tail == NO_INPUT)
+		s->blocked_head = in->idx;
+	else
+		s->in[s->blocked_tail].bnext = in->idx;
+	s->blocked_tail = in->idx;
+}
+
+/* mu held.  A chunk came back: the oldest blocked input may read again. */
+static void unblock_one(struct pm_sorted *s)
+{
+	if (s->blocked_head == NO_INPUT)
+		return;
+	struct sin *in = &s->in[s->blocked_head];
+	block_unlink(s, in);
+	enqueue(s, in);
+}
+
 /* mu held.  Puts in on the task queue when it has room to read ahead. */
 static void want_more(struct pm_sorted *s, struct sin *in)
 {
+	if (in->blocked && in->n_ready == 0) {
+		/* Out of chunks: it no longer waits for the budget. */
+		block_unlink(s, in);
+		enqueue(s, in);
+		return;
+	}
 	if (in->queued || in->finished || in->n_ready >= PM_SORTED_DEPTH)
 		return;
 	in->queued = true;
 	enqueue(s, in);
 }
 
-static void chunk_free(struct chunk *c)
+static size_t chunk_bytes(const struct chunk *c)
+{
+	return c->cap + c->rcap * sizeof(*c->recs) + c->scap * sizeof(uint32_t);
+}
+
+/* Brings the count of c's bytes up to date after it grew. */
+static void chunk_count(struct pm_sorted *s, struct chunk *c)
+{
+	size_t now = chunk_bytes(c);
+
+	held_add(s, (int64_t)now - (int64_t)c->bytes);
+	c->bytes = now;
+}
+
+static void chunk_free(struct pm_sorted *s, struct chunk *c)
 {
 	if (!c)
 		return;
+	held_add(s, -(int64_t)c->bytes);
 	free(c->buf);
 	free(c->recs);
 	free(c->spans);
 	free(c);
 }
 
-/* mu held.  Keeps a chunk of the usual size for reuse. */
+/*
+ * mu held.  Keeps a chunk of the usual size for reuse while the budget
+ * has room for it, and lets a blocked input read.
+ */
 static void chunk_put(struct pm_sorted *s, struct chunk *c)
 {
 	if (!c)
 		return;
-	if (c->cap > 2 * s->chunk_size + 1) {
-		chunk_free(c);
-		return;
+	if (c->cap > s->chunk_size + 1 || over_budget(s, 0)) {
+		chunk_free(s, c);
+	} else {
+		c->next = s->free_chunks;
+		s->free_chunks = c;
 	}
-	c->next = s->free_chunks;
-	s->free_chunks = c;
+	unblock_one(s);
 }
 
-/* mu held. */
-static struct chunk *chunk_get(struct pm_sorted *s)
+/*
+ * mu held.  A chunk for in to read into: a free one, a new one when the
+ * budget has room or in has no chunk ready, else NULL with *full set.
+ */
+static struct chunk *chunk_get(struct pm_sorted *s, struct sin *in, bool *full)
 {
 	struct chunk *c = s->free_chunks;
 
+	*full = false;
 	if (c) {
 		s->free_chunks = c->next;
+	} else if (in->n_ready > 0 && over_budget(s, s->chunk_est)) {
+		*full = true;
+		return NULL;
 	} else {
 		c = calloc(1, sizeof(*c));
 	}
@@ -297,7 +406,7 @@ static void disorder(struct pm_sorted *s, struct sin *in, uint64_t line)
 
 static bool grow(void **p, size_t *cap, size_t need, size_t size)
 {
-	size_t c = *cap ? *cap : 64;
+	size_t c = *cap ? *cap : 16;
 	void *q;
 
 	if (need <= *cap)
@@ -309,6 +418,21 @@ static bool grow(void **p, size_t *cap, size_t need, size_t size)
 		return false;
 	*p = q;
 	*cap = c;
+	return true;
+}
+
+/* Grows *p to exactly need bytes unless it has them. */
+static bool grow_to(char **p, size_t *cap, size_t need)
+{
+	char *q;
+
+	if (need <= *cap)
+		return true;
+	q = realloc(*p, need);
+	if (!q)
+		return false;
+	*p = q;
+	*cap = need;
 	return true;
 }
 
@@ -698,10 +822,12 @@ static int fill(struct pm_sorted *s, struct sin *in, struct chunk *c)
 			rc = 0;
 		}
 	}
-	/* A stream's chunk parked part full is filled on from where it was. */
-	size_t base = c->len;
-	if (!grow((void **)&c->buf, &c->cap,
-	          base + in->carry_len + (base ? 1 : s->chunk_size) + 1, 1))
+	/* A stream's chunk parked part full is filled on from where it was.
+	 * A chunk has exactly chunk_size bytes (and one for a terminator)
+	 * unless a record is longer. */
+	size_t base = c->len, need = base + in->carry_len + 2;
+	if (!grow_to(&c->buf, &c->cap,
+	             need > s->chunk_size + 1 ? need : s->chunk_size + 1))
 		goto nomem;
 	if (in->carry_len)
 		memcpy(c->buf + base, in->carry, in->carry_len);
@@ -740,8 +866,14 @@ static int fill(struct pm_sorted *s, struct sin *in, struct chunk *c)
 		 * few bytes one read may bring. */
 		if (c->n > 0 && (in->regular || c->len + 1 >= c->cap))
 			break;
+		/* A record longer than the chunk: the chunk grows by a
+		 * quarter, at least a chunk, so that it is never much more
+		 * than the record. */
 		if (c->n == 0 && c->len + 1 >= c->cap &&
-		    !grow((void **)&c->buf, &c->cap, 2 * c->cap, 1))
+		    !grow_to(&c->buf, &c->cap,
+		             c->cap + (c->cap / 4 > s->chunk_size
+		                           ? c->cap / 4
+		                           : s->chunk_size)))
 			goto nomem;
 	}
 	if (!keep_last(s, in, c))
@@ -750,8 +882,10 @@ static int fill(struct pm_sorted *s, struct sin *in, struct chunk *c)
 	in->carry_scanned = scan - keep;
 	if (in->rec_open)
 		in->rec_start -= keep;
-	if (!grow((void **)&in->carry, &in->carry_cap, in->carry_len, 1))
+	size_t carry_was = in->carry_cap;
+	if (!grow_to(&in->carry, &in->carry_cap, in->carry_len))
 		goto nomem;
+	held_add(s, (int64_t)(in->carry_cap - carry_was));
 	if (in->carry_len)
 		memcpy(in->carry, c->buf + keep, in->carry_len);
 	eof = eof || in->stop;
@@ -844,13 +978,22 @@ static void *reader_main(struct pm_worker *w)
 		struct sin *in = &s->in[s->queue[s->q_head]];
 		s->q_head = (s->q_head + 1) % s->n;
 		s->q_len--;
-		struct chunk *c = in->pend ? in->pend : chunk_get(s);
+		struct chunk *c = in->pend;
+		bool full = false;
+		if (!c)
+			c = chunk_get(s, in, &full);
+		if (full) {
+			block(s, in);
+			continue;
+		}
 		in->pend = NULL;
 		pthread_mutex_unlock(&s->mu);
 
 		int rc = c ? fill(s, in, c) : -ENOMEM;
 		if (rc == -ENOMEM)
 			input_failed(s, in, ENOMEM);
+		if (c)
+			chunk_count(s, c);
 
 		pthread_mutex_lock(&s->mu);
 		if (rc == 2 && (s->waiting != in->idx || c->n == 0)) {
@@ -1390,6 +1533,8 @@ int pm_sorted_setup(struct pm_merge *m, unsigned jobs, unsigned *threads)
 	s->term = m->term;
 	s->n = cfg->n_inputs;
 	s->waiting = NO_INPUT;
+	s->blocked_head = s->blocked_tail = NO_INPUT;
+	s->budget = PM_SORTED_BUDGET;
 	s->kick[0] = s->kick[1] = -1;
 	rc = s->by_time
 	         ? pm_keys_init(&s->keys, NULL, 0, -1, false, false, &bad, &why)
@@ -1409,13 +1554,17 @@ int pm_sorted_setup(struct pm_merge *m, unsigned jobs, unsigned *threads)
 		*threads = 2;
 		return 0;
 	}
-	/* -B caps a chunk as it caps a worker's buffer in the other modes. */
-	s->chunk_size = PM_SORTED_BUDGET / s->n;
+	/* Every input's full read-ahead (its chunk in the merge and
+	 * PM_SORTED_DEPTH more, their records' keys about as large as their
+	 * text) would fit in the budget; -B caps a chunk as it caps a
+	 * worker's buffer in the other modes. */
+	s->chunk_size = PM_SORTED_BUDGET / (2 * (PM_SORTED_DEPTH + 1) * s->n);
 	if (s->chunk_size > m->bufsize)
 		s->chunk_size = m->bufsize;
 	s->chunk_size = s->chunk_size < PM_CHUNK_MIN   ? PM_CHUNK_MIN
 	                : s->chunk_size > PM_CHUNK_MAX ? PM_CHUNK_MAX
 	                                               : s->chunk_size;
+	s->chunk_est = s->chunk_size + s->chunk_size / 2;
 	s->close_after_read = !inputs_fit(s->n, jobs);
 	s->in = calloc(s->n, sizeof(*s->in));
 	s->queue = calloc(s->n, sizeof(*s->queue));
@@ -1478,6 +1627,7 @@ void pm_sorted_gather(const struct pm_merge *m,
 	out->chunks = atomic_load(&s->chunks);
 	out->skipped = atomic_load(&s->skipped);
 	out->disordered = atomic_load(&s->disordered);
+	out->read_ahead_peak = (uint64_t)atomic_load(&s->held_peak);
 }
 
 void pm_sorted_free(struct pm_merge *m)
@@ -1492,11 +1642,11 @@ void pm_sorted_free(struct pm_merge *m)
 
 		while (c) {
 			struct chunk *next = c->next;
-			chunk_free(c);
+			chunk_free(s, c);
 			c = next;
 		}
-		chunk_free(in->cur);
-		chunk_free(in->pend);
+		chunk_free(s, in->cur);
+		chunk_free(s, in->pend);
 		close_input(in);
 		pm_reader_close(in->rd);
 		free(in->carry);
@@ -1506,7 +1656,7 @@ void pm_sorted_free(struct pm_merge *m)
 	}
 	while (s->free_chunks) {
 		struct chunk *next = s->free_chunks->next;
-		chunk_free(s->free_chunks);
+		chunk_free(s, s->free_chunks);
 		s->free_chunks = next;
 	}
 	if (s->locks_ready) {

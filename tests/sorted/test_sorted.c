@@ -7,7 +7,7 @@
  * streams fed in turn with fewer workers than streams, windows and
  * --check-order on streams.
  *
- * Usage: test_sorted main|many|stress
+ * Usage: test_sorted main|many|bound|stress
  */
 #include "tutil.h"
 
@@ -629,6 +629,37 @@ START_TEST(test_ten_thousand_inputs_low_fd_limit)
 }
 END_TEST
 
+/*
+ * The read-ahead bound (README, man page): 32 MiB for all inputs, plus one
+ * chunk per input (32 MiB / (8 x 256) = 16 KiB and its records' keys, here
+ * under 32 KiB), plus two 1 MiB output buffers.  256 inputs of 512 KiB
+ * each would all fit in the old, unbounded chunks (about 200 MiB); the
+ * child's peak RSS may exceed the bound by 16 MiB for the program itself.
+ */
+START_TEST(test_read_ahead_bound)
+{
+	EXPECT(0, "ok\n",
+	       "mkdir m && cd m && awk 'BEGIN { for (f = 0; f < 256; f++) { "
+	       "n = sprintf(\"%%03d\", f); for (i = 0; i < 12000; i++) "
+	       "printf \"%%09d %%03d xxxxxxxxxxxxxxxxxxxxxxxxxxxxx\\n\", "
+	       "i * 256 + f, f > n; close(n) } }' && cd .. && "
+	       "python3 -c '"
+	       "import json, resource, subprocess, sys, glob\n"
+	       "names = sorted(glob.glob(\"m/*\"))\n"
+	       "assert sum(__import__(\"os\").path.getsize(n) for n in names)"
+	       " > 128 << 20\n"
+	       "p = subprocess.run([sys.argv[1], \"-m\", \"-o\", \"out\", "
+	       "\"--stats=json\"] + names, stderr=subprocess.PIPE)\n"
+	       "assert p.returncode == 0, p\n"
+	       "peak = json.loads(p.stderr)[\"sorted\"][\"read_ahead_peak\"]\n"
+	       "bound = (32 << 20) + 256 * (32 << 10)\n"
+	       "assert 0 < peak <= bound, (peak, bound)\n"
+	       "rss = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss\n"
+	       "assert rss <= (bound + (2 << 20) + (16 << 20)) >> 10, rss\n"
+	       "print(\"ok\")' \"$P\" && sort -m -s m/* | cmp - out");
+}
+END_TEST
+
 /* ------------------------------------------------------------- stress */
 
 /*
@@ -709,6 +740,8 @@ int main(int argc, char **argv)
 	tcase_set_timeout(tc, 300);
 	if (strcmp(group, "many") == 0) {
 		tcase_add_test(tc, test_ten_thousand_inputs_low_fd_limit);
+	} else if (strcmp(group, "bound") == 0) {
+		tcase_add_test(tc, test_read_ahead_bound);
 	} else if (strcmp(group, "stress") == 0) {
 		tcase_add_test(tc, test_stress_handover);
 		tcase_add_test(tc, test_stress_stop_signal);
