@@ -8,6 +8,7 @@
 
 #include <errno.h>
 #include <string.h>
+#include <unistd.h>
 
 void pmerge_config_init(struct pmerge_config *cfg)
 {
@@ -64,11 +65,23 @@ int pmerge_resolve(const struct pmerge_config *cfg, struct pmerge_plan *plan)
 	if (!config_valid(cfg))
 		return -EINVAL;
 	plan->jobs = cfg->jobs ? cfg->jobs : pmerge_default_jobs();
-	plan->workers =
-	    plan->jobs < cfg->n_inputs ? plan->jobs : (unsigned)cfg->n_inputs;
 	plan->order = cfg->order != PMERGE_ORDER_DEFAULT ? cfg->order
 	              : cfg->unit == PMERGE_UNIT_LINE    ? PMERGE_ORDER_ARRIVAL
 	                                                 : PMERGE_ORDER_INPUT;
+	if (!cfg->jobs && cfg->decompress && !cfg->sorted.enabled &&
+	    plan->order == PMERGE_ORDER_INPUT) {
+		/*
+		 * Decoding is work for a processor: a worker past one per
+		 * processor decodes no sooner, only further ahead of its
+		 * turn, into a spill file (README.md, "Compressed inputs").
+		 */
+		long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+
+		if (cpus > 0 && plan->jobs > (unsigned long)cpus)
+			plan->jobs = (unsigned)cpus;
+	}
+	plan->workers =
+	    plan->jobs < cfg->n_inputs ? plan->jobs : (unsigned)cfg->n_inputs;
 	plan->terminator = cfg->zero_terminated ? '\0' : '\n';
 	if (cfg->follow)
 		plan->workers = 0; /* the stream reader reads every input */

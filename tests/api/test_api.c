@@ -776,6 +776,30 @@ START_TEST(resolve_defaults)
 	cfg.order = PMERGE_ORDER_INPUT;
 	ck_assert_int_eq(pmerge_resolve(&cfg, &plan), 0);
 	ck_assert_int_eq(plan.order, PMERGE_ORDER_INPUT);
+
+	/* -d in input order: no more workers than processors unless -j
+	 * says so; in arrival order, or with -j, the usual count. */
+	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+	unsigned capped =
+	    cpus > 0 && (unsigned long)cpus < pmerge_default_jobs()
+	        ? (unsigned)cpus
+	        : pmerge_default_jobs();
+	cfg.decompress = true;
+	cfg.jobs = 0;
+	ck_assert_int_eq(pmerge_resolve(&cfg, &plan), 0);
+	ck_assert_uint_eq(plan.jobs, capped);
+	ck_assert_uint_eq(plan.workers, capped);
+	cfg.jobs = 8;
+	ck_assert_int_eq(pmerge_resolve(&cfg, &plan), 0);
+	ck_assert_uint_eq(plan.jobs, 8);
+	cfg.jobs = 0;
+	cfg.order = PMERGE_ORDER_ARRIVAL;
+	ck_assert_int_eq(pmerge_resolve(&cfg, &plan), 0);
+	ck_assert_uint_eq(plan.jobs, pmerge_default_jobs());
+	cfg.order = PMERGE_ORDER_INPUT;
+	cfg.sorted.enabled = true;
+	ck_assert_int_eq(pmerge_resolve(&cfg, &plan), 0);
+	ck_assert_uint_eq(plan.jobs, pmerge_default_jobs());
 }
 END_TEST
 
