@@ -13,6 +13,7 @@
  * process with the temporary output left behind.
  */
 #include "bench.h"
+#include "quote.h"
 #include "ui.h"
 
 #include <errno.h>
@@ -45,7 +46,9 @@ struct bench {
 	unsigned one_job; /* backs jobs without --bench-jobs */
 	unsigned runs;
 	const char *out_path;
-	char *temp; /* our mkstemp output, removed at the end */
+	int temp_fd; /* our unnamed output (temp_open) */
+	bool temp_open;
+	char temp_name[32]; /* /proc/self/fd/N: its name for the runs */
 	struct bench_oracle oracle;
 	struct bench_strategy *st;
 	size_t n_st;
@@ -188,6 +191,20 @@ static double cpu_seconds(const struct timeval *tv)
  * Returns 0 (with s->ok cleared when the output was wrong), -EINTR with *sig
  * set, or the engine's error.
  */
+/*
+ * Says which part of the benchmark failed (name, when not NULL, quoted
+ * after what) and why (-rc); returns -EIO, which is then not said again.
+ */
+static int setup_failed(const char *what, const char *name, int rc)
+{
+	char *q = name ? pm_quote_always(name) : NULL;
+
+	ui_message("--bench: %s%s%s: %s", what, q ? " " : "", q ? q : "",
+	           strerror(-rc));
+	pm_quote_free(q);
+	return -EIO;
+}
+
 static int run_once(struct bench *b, struct bench_strategy *s, unsigned run,
                     int *sig)
 {
@@ -201,11 +218,14 @@ static int run_once(struct bench *b, struct bench_strategy *s, unsigned run,
 		*sig = b->stop;
 		return -EINTR;
 	}
-	if (b->temp) {
+	if (b->temp_open) {
 		/* Only one output at a time in $TMPDIR, which is often
-		 * memory: the last run's goes before the next is written. */
-		if (truncate(b->temp, 0) < 0)
-			return -errno;
+		 * memory: the last run's goes before the next is written, from
+		 * the start, where the run writes the descriptor. */
+		if (ftruncate(b->temp_fd, 0) < 0 ||
+		    lseek(b->temp_fd, 0, SEEK_SET) < 0)
+			return setup_failed("cannot empty the temporary output",
+			                    NULL, -errno);
 	}
 	ui_bench_step(s->label, run, b->runs);
 	b->stepped = true;
@@ -224,10 +244,18 @@ static int run_once(struct bench *b, struct bench_strategy *s, unsigned run,
 		return -EINTR;
 	}
 	if (rc < 0) {
+		/* Output errors are the caller's to report, with the name. */
+		if (rc != -EIO && !res.output_error)
+			ui_setup_failure(&res, -rc), rc = -EIO;
 		pmerge_result_free(&res);
 		return rc;
 	}
 	vrc = oracle_verify(&b->oracle, b->out_path, &res, &ok);
+	if (vrc < 0 && vrc != -EINTR)
+		vrc = setup_failed(
+		    b->user->output ? "cannot read back the output"
+		                    : "cannot read back the temporary output",
+		    b->user->output, vrc);
 	if (vrc == 0) {
 		if (!ok)
 			s->ok = false;
@@ -304,10 +332,16 @@ static int check_files(const struct pmerge_config *cfg)
 	return rc;
 }
 
-/* The output of the runs: cfg->output, or a new file in $TMPDIR. */
+/*
+ * The output of the runs: cfg->output, or an unnamed file in $TMPDIR
+ * (O_TMPFILE, or one unlinked as soon as it is made where the file system
+ * has none) that the runs write as the descriptor /proc/self/fd/N, so
+ * that nothing is left behind, even by kill -9.
+ */
 static int make_output(struct bench *b)
 {
 	const char *dir = getenv("TMPDIR");
+	char *name = NULL;
 	int fd;
 
 	if (b->user->output) {
@@ -316,19 +350,27 @@ static int make_output(struct bench *b)
 	}
 	if (!dir || !*dir)
 		dir = "/tmp";
-	if (asprintf(&b->temp, "%s/pmerge-bench-XXXXXX", dir) < 0) {
-		b->temp = NULL;
-		return -ENOMEM;
+	fd = open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+	if (fd < 0 && (errno == EOPNOTSUPP || errno == EISDIR)) {
+		if (asprintf(&name, "%s/pmerge-bench-XXXXXX", dir) < 0)
+			return setup_failed("cannot name the temporary output",
+			                    NULL, -ENOMEM);
+		fd = mkostemp(name, O_CLOEXEC);
+		if (fd >= 0 && unlink(name) < 0) {
+			int err = -errno;
+			close(fd);
+			fd = -1;
+			errno = -err;
+		}
+		free(name);
 	}
-	fd = mkostemp(b->temp, O_CLOEXEC);
-	if (fd < 0) {
-		int err = -errno;
-		free(b->temp);
-		b->temp = NULL;
-		return err;
-	}
-	close(fd);
-	b->out_path = b->temp;
+	if (fd < 0)
+		return setup_failed("cannot create the temporary output in",
+		                    dir, -errno);
+	b->temp_fd = fd;
+	b->temp_open = true;
+	snprintf(b->temp_name, sizeof(b->temp_name), "/proc/self/fd/%d", fd);
+	b->out_path = b->temp_name;
 	return 0;
 }
 
@@ -451,11 +493,21 @@ static int prepare(struct bench *b, const struct pmerge_config *cfg,
 	b->run_user = calloc(runs, sizeof(double));
 	b->run_system = calloc(runs, sizeof(double));
 	if (!b->oracle.buf || !b->run_lock || !b->run_user || !b->run_system)
-		return -ENOMEM;
-	if ((rc = make_strategies(b, opt->locks, opt->n_locks)) < 0 ||
-	    (rc = open_exports(b, opt, export_failed)) < 0 ||
-	    (rc = watch_signals(b)) < 0 ||
-	    (rc = oracle_expect(&b->oracle)) < 0 || (rc = make_output(b)) < 0)
+		return setup_failed("cannot allocate the read-back buffers",
+		                    NULL, -ENOMEM);
+	if ((rc = make_strategies(b, opt->locks, opt->n_locks)) < 0)
+		return setup_failed("cannot allocate the table of strategies",
+		                    NULL, rc);
+	if ((rc = open_exports(b, opt, export_failed)) < 0)
+		return rc;
+	if ((rc = watch_signals(b)) < 0)
+		return setup_failed("cannot watch signals", NULL, rc);
+	if ((rc = oracle_expect(&b->oracle)) < 0)
+		return rc == -ENOMEM ? setup_failed("cannot hold the expected "
+		                                    "output's records",
+		                                    NULL, rc)
+		                     : rc;
+	if ((rc = make_output(b)) < 0)
 		return rc;
 	b->cfg = *cfg;
 	b->cfg.output = b->out_path;
@@ -518,12 +570,11 @@ static void bench_free(struct bench *b)
 {
 	if (b->stepped)
 		ui_bench_step(NULL, 0, b->runs);
-	if (b->temp)
-		unlink(b->temp);
+	if (b->temp_open)
+		close(b->temp_fd);
 	for (size_t i = 0; i < b->n_exports; i++)
 		bench_export_abort(&b->exports[i]);
 	unwatch_signals(b);
-	free(b->temp);
 	free(b->oracle.buf);
 	free(b->run_lock);
 	free(b->run_user);
@@ -548,7 +599,7 @@ int bench_run(const struct pmerge_config *cfg, const struct bench_options *opt,
 	*signal = 0;
 	*export_failed = NULL;
 	if (!b)
-		return -ENOMEM;
+		return setup_failed("cannot allocate its state", NULL, -ENOMEM);
 	rc = prepare(b, cfg, opt, export_failed);
 	if (rc == 0)
 		rc = run_all(b, signal, &all_ok);

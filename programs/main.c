@@ -155,9 +155,10 @@ static int run_bench(struct pm_cli *cli)
 		ui_message(
 		    "--bench: a run's output did not verify (rows marked "
 		    "FAILED)");
+	else if (rc < 0 && rc != -EIO && cli->cfg.output)
+		ui_name_message(cli->cfg.output, strerror(-rc));
 	else if (rc < 0 && rc != -EIO)
-		ui_name_message(cli->cfg.output ? cli->cfg.output : "--bench",
-		                strerror(-rc));
+		ui_message("--bench: the temporary output: %s", strerror(-rc));
 	return rc == 0 ? 0 : 1;
 }
 

@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
+#include <limits.h>
 #include <poll.h>
 #include <signal.h>
 #include <spawn.h>
@@ -345,6 +346,29 @@ void tu_expect_file(const char *path, const char *want, size_t want_len)
 void tu_expect_text(const char *what, const char *got, size_t got_len,
                     const char *want)
 {
-	ck_assert_msg(got_len == strlen(want) && memcmp(got, want, got_len) == 0,
+	ck_assert_msg(got_len == strlen(want) &&
+	                  memcmp(got, want, got_len) == 0,
 	              "%s is \"%s\", want \"%s\"", what, got, want);
+}
+
+bool tu_has_fd_in(pid_t pid, const char *dir)
+{
+	char path[320], link[PATH_MAX], real[PATH_MAX];
+	bool found = false;
+
+	ck_assert_ptr_nonnull(realpath(dir, real));
+	size_t n = strlen(real);
+	snprintf(path, sizeof(path), "/proc/%ld/fd", (long)pid);
+	DIR *d = opendir(path);
+	for (struct dirent *e; d && !found && (e = readdir(d));) {
+		snprintf(path, sizeof(path), "/proc/%ld/fd/%s", (long)pid,
+		         e->d_name);
+		/* "DIR/NAME", "DIR/NAME (deleted)" or "DIR/#INODE (deleted)" */
+		ssize_t len = readlink(path, link, sizeof(link) - 1);
+		found = len > (ssize_t)n && strncmp(link, real, n) == 0 &&
+		        link[n] == '/';
+	}
+	if (d)
+		closedir(d);
+	return found;
 }

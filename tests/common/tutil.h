@@ -79,6 +79,9 @@ char *tu_read_file(const char *path, size_t *len);
 bool tu_exists(const char *path);
 /* Number of directory entries other than . and .. */
 size_t tu_count_entries(const char *dir);
+/* Whether process pid has a descriptor open on a file in dir, an unnamed
+ * (O_TMPFILE) or unlinked one too. */
+bool tu_has_fd_in(pid_t pid, const char *dir);
 /* The concatenation of the named files, as cat writes it (malloc'ed); the
  * list ends with NULL.  A missing file fails the test. */
 char *tu_cat(size_t *len, ...) __attribute__((sentinel));

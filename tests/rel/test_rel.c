@@ -15,6 +15,7 @@
 #include <check.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -1207,6 +1208,99 @@ START_TEST(stats_file_refused)
 }
 END_TEST
 
+/* ---------------------------------------------------------------- --bench */
+
+/*
+ * --bench without -o, killed by SIGKILL while a run writes its output in
+ * $TMPDIR, leaves nothing there: the output is unnamed from the start
+ * (O_TMPFILE, or, from the shim, a file unlinked as soon as it is made).
+ */
+START_TEST(bench_sigkill_leaves_nothing)
+{
+	char *dir = tu_enter_scratch();
+	char tmp[PATH_MAX], *env_tmp;
+
+	hu_make("a", 4 << 20, 1, true);
+	ck_assert_int_eq(mkdir("tmp", 0700), 0);
+	ck_assert_ptr_nonnull(realpath("tmp", tmp));
+	ck_assert_int_ge(asprintf(&env_tmp, "TMPDIR=%s", tmp), 0);
+	char *const *fault =
+	    _i ? hu_fault_env("open:EOPNOTSUPP:path=O_TMPFILE:", NULL) : NULL;
+	pid_t pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		int null = open("/dev/null", O_RDWR);
+		dup2(null, 1);
+		dup2(null, 2);
+		putenv(env_tmp);
+		for (size_t i = 0; fault && fault[i]; i++)
+			putenv(fault[i]);
+		execl(hu_pmerge(), "pmerge", "--bench=100000", "a",
+		      (char *)NULL);
+		_exit(127);
+	}
+	double start = tu_now_s();
+	while (!tu_has_fd_in(pid, tmp) && tu_now_s() - start < HU_TIMEOUT)
+		tu_sleep_s(0.002);
+	ck_assert_msg(tu_has_fd_in(pid, tmp), "no output in $TMPDIR");
+	tu_sleep_s(0.05);
+	ck_assert_int_eq(kill(pid, SIGKILL), 0);
+	int status;
+	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+	ck_assert(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
+	ck_assert_msg(tu_count_entries("tmp") == 0,
+	              "kill -9 left %zu files in $TMPDIR",
+	              tu_count_entries("tmp"));
+	free(env_tmp);
+	tu_leave_scratch(dir);
+}
+END_TEST
+
+/* --bench's set-up failures say what failed, with the name. */
+static const struct {
+	const char *tmpdir, *fault, *err;
+} bench_fail[] = {
+    {"missing", NULL,
+     "pmerge: --bench: cannot create the temporary output in 'missing': "
+     "No such file or directory\n"},
+    {"a", NULL,
+     "pmerge: --bench: cannot create the temporary output in 'a': Not a "
+     "directory\n"},
+    {".", "open:EOPNOTSUPP:path=O_TMPFILE:;mkostemp:EROFS",
+     "pmerge: --bench: cannot create the temporary output in '.': "
+     "Read-only file system\n"},
+    {".", "open:EIO:path=/proc/self/fd/",
+     "pmerge: --bench: cannot read back the temporary output: "
+     "Input/output error\n"},
+};
+
+START_TEST(bench_setup_failures)
+{
+	char *dir = tu_enter_scratch();
+	struct hu_result r;
+	char *env[8] = {NULL}, *tmpdir;
+	size_t n = 0;
+
+	hu_make("a", 10000, 1, true);
+	ck_assert_int_ge(asprintf(&tmpdir, "TMPDIR=%s", bench_fail[_i].tmpdir),
+	                 0);
+	env[n++] = tmpdir;
+	if (bench_fail[_i].fault) {
+		char *const *fault = hu_fault_env(bench_fail[_i].fault, NULL);
+		for (size_t i = 0; fault[i] && n < 7; i++)
+			env[n++] = fault[i];
+	}
+	struct hu_opts o = {.env = env};
+	hu_pm(&r, &o, "--bench=1", "a", NULL);
+	hu_expect_exit(&r, 1);
+	tu_expect_err(&r, bench_fail[_i].err);
+	hu_result_free(&r);
+	ck_assert_uint_eq(tu_count_entries("."), 1);
+	free(tmpdir);
+	tu_leave_scratch(dir);
+}
+END_TEST
+
 /* --------------------------------------------------------------- suite */
 
 static Suite *rel_suite(void)
@@ -1234,6 +1328,9 @@ static Suite *rel_suite(void)
 	tcase_add_loop_test(t, sigkill_leaves_nothing, 0, 2);
 	tcase_add_loop_test(t, signal_before_loop, 0, 2);
 	tcase_add_loop_test(t, signal_at_commit, 0, 4);
+	tcase_add_loop_test(t, bench_sigkill_leaves_nothing, 0, 2);
+	tcase_add_loop_test(t, bench_setup_failures, 0,
+	                    sizeof(bench_fail) / sizeof(*bench_fail));
 	suite_add_tcase(s, t);
 	t = tcase_create("names");
 	tcase_add_loop_test(t, output_names_stdout, 0, N_OUT_KINDS);
