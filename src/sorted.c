@@ -2,9 +2,9 @@
  * The sorted merge (-m).  Reader threads read each input ahead in chunks of
  * whole records, with every record's key worked out (the spans of its -k
  * keys, an 8-byte prefix of the line, or its timestamp); one merger thread
- * picks the smallest head record with a loser tree and copies it into an
- * output buffer, which a writer thread writes while the merger fills the
- * other one.  Each input has at most PM_SORTED_DEPTH chunks ready beyond the
+ * picks the smallest head record with a loser tree and lists where it is
+ * in a batch, which a writer thread copies into its buffer and writes while
+ * the merger fills the other batch.  Each input has at most PM_SORTED_DEPTH chunks ready beyond the
  * one the merger is in, and all chunks together (free ones too, with their
  * records' keys) and the inputs' carries share PM_SORTED_BUDGET: a reader
  * takes a new chunk only within it, except for an input with no chunk
@@ -72,8 +72,8 @@ struct head {
 };
 
 struct chunk {
-	struct chunk *next;
-	size_t bytes; /* what it holds, as counted in pm_sorted.held */
+	struct chunk *next; /* in a list of ready, free or retired chunks */
+	size_t bytes;       /* what it holds, as counted in pm_sorted.held */
 	char *buf;
 	size_t cap, len;
 	struct rec *recs;
@@ -81,6 +81,21 @@ struct chunk {
 	uint32_t *spans; /* 2 per key per record */
 	size_t scap;
 	size_t pos; /* the merger's next record */
+};
+
+/* Where a piece of the output is: a record's bytes in a chunk, or a tag. */
+struct slice {
+	const char *p;
+	size_t len;
+};
+
+#define BATCH_SLICES 8192u
+
+/* What the merger hands the writer at a time. */
+struct batch {
+	struct slice sl[BATCH_SLICES];
+	size_t n, bytes;
+	struct chunk *retired; /* to give back once the slices are written */
 };
 
 struct sin {
@@ -168,18 +183,22 @@ struct pm_sorted {
 	_Atomic uint64_t worker_idle_ns, worker_read_ns, chunks, skipped;
 	atomic_size_t disordered;
 	/*
-	 * The output: the merger fills out[out_cur] while the writer thread
-	 * writes the buffer handed to it (w_buf), so that the merger never
-	 * waits for a write unless both buffers are full.  Guarded by wmu.
+	 * The output: the merger lists where its records are (slices into
+	 * the chunks, and tags) in out[out_cur] while the writer thread
+	 * copies the batch handed to it (w_batch) into its buffer wbuf and
+	 * writes it, so that the merger copies no bytes and waits for the
+	 * writer only when both batches are full.  A chunk the merger has
+	 * finished goes on its batch's retired list, and the writer gives it
+	 * back once the batch is written.  Guarded by wmu.
 	 */
-	char *out[2];
-	size_t out_len, out_cap;
+	struct batch *out[2];
+	struct batch *w_batch;
 	int out_cur;
+	size_t out_cap;
+	char *wbuf;
 	uint64_t out_records;
 	pthread_mutex_t wmu;
 	pthread_cond_t wcv;
-	const char *w_buf;
-	size_t w_len;
 	bool w_quit;
 	int w_err;
 	uint64_t writer_ns;
@@ -208,15 +227,20 @@ static void kick(struct pm_sorted *s)
 	}
 }
 
-/* mu held. */
+/*
+ * mu held.  An idle reader is woken when in has no chunk ready (the merger
+ * may soon wait for it) or when WAKE_BATCH tasks wait, not for every task:
+ * a woken reader takes the queued tasks one after the other.
+ */
+#define WAKE_BATCH 8u
 static void enqueue(struct pm_sorted *s, struct sin *in)
 {
 	s->queue[(s->q_head + s->q_len) % s->n] = in->idx;
 	s->q_len++;
-	if (s->idle)
-		pthread_cond_signal(&s->work_cv);
-	else
+	if (!s->idle)
 		kick(s);
+	else if (in->n_ready == 0 || s->q_len >= WAKE_BATCH)
+		pthread_cond_signal(&s->work_cv);
 }
 
 /* Counts delta bytes more (or fewer) in the read-ahead. */
@@ -287,6 +311,8 @@ static void want_more(struct pm_sorted *s, struct sin *in)
 		enqueue(s, in);
 		return;
 	}
+	if (in->queued && in->n_ready == 0 && s->q_len && s->idle)
+		pthread_cond_signal(&s->work_cv); /* it may wait in the queue */
 	if (in->queued || in->finished || in->n_ready >= PM_SORTED_DEPTH)
 		return;
 	in->queued = true;
@@ -1041,9 +1067,14 @@ static bool next_chunk(struct pm_sorted *s, struct sin *in)
 {
 	uint64_t t0 = 0;
 
+	if (in->cur) {
+		/* The batch being filled may point into it. */
+		struct batch *b = s->out[s->out_cur];
+		in->cur->next = b->retired;
+		b->retired = in->cur;
+		in->cur = NULL;
+	}
 	pthread_mutex_lock(&s->mu);
-	chunk_put(s, in->cur);
-	in->cur = NULL;
 	if (!in->head && in->parked && in->pend && in->pend->n > 0) {
 		/* A parked stream's records, though its chunk is not full. */
 		in->head = in->tail = in->pend;
@@ -1053,6 +1084,8 @@ static bool next_chunk(struct pm_sorted *s, struct sin *in)
 	if (!in->head && !in->finished && !s->cancelled) {
 		t0 = pm_now_ns();
 		s->waiting = in->idx;
+		if (s->q_len && s->idle)
+			pthread_cond_signal(&s->work_cv);
 		while (!in->head && !in->finished && !s->cancelled)
 			pthread_cond_wait(&s->merger_cv, &s->mu);
 		s->waiting = NO_INPUT;
@@ -1136,6 +1169,14 @@ static inline void head_set(struct pm_sorted *s, struct sin *in)
 	if (h->done)
 		return;
 	const struct rec *r = &c->recs[c->pos];
+	/* The input's next record will be wanted only after the other
+	 * inputs have had their turns: fetch its bytes now, and the records
+	 * after it, which a reader wrote from another core. */
+	if (c->pos + 1 < c->n) {
+		__builtin_prefetch(c->buf + r[1].off);
+		if (c->pos + 3 < c->n)
+			__builtin_prefetch(&r[3]);
+	}
 	h->k.prefix = r->k.prefix;
 	h->line = c->buf + r->off;
 	h->len = r->len - 1;
@@ -1157,6 +1198,52 @@ static int out_write(struct pm_sorted *s, const char *p, size_t len)
 	return rc;
 }
 
+/*
+ * The writer thread: copies b's slices into wbuf and writes it, each time
+ * it is full; a slice larger than wbuf is written from where it is.
+ */
+static int batch_write(struct pm_sorted *s, const struct batch *b)
+{
+	size_t len = 0;
+	int rc = 0;
+
+	for (size_t i = 0; rc == 0 && i < b->n; i++) {
+		const struct slice *sl = &b->sl[i];
+
+		if (len + sl->len > s->out_cap && len) {
+			rc = out_write(s, s->wbuf, len);
+			len = 0;
+		}
+		if (rc == 0 && sl->len > s->out_cap) {
+			rc = out_write(s, sl->p, sl->len);
+		} else if (rc == 0) {
+			memcpy(s->wbuf + len, sl->p, sl->len);
+			len += sl->len;
+		}
+	}
+	if (rc == 0 && len)
+		rc = out_write(s, s->wbuf, len);
+	return rc;
+}
+
+/* The writer thread: b is written, its finished chunks go back. */
+static void batch_retire(struct pm_sorted *s, struct batch *b)
+{
+	struct chunk *c = b->retired;
+
+	b->n = b->bytes = 0;
+	b->retired = NULL;
+	if (!c)
+		return;
+	pthread_mutex_lock(&s->mu);
+	while (c) {
+		struct chunk *next = c->next;
+		chunk_put(s, c);
+		c = next;
+	}
+	pthread_mutex_unlock(&s->mu);
+}
+
 /* The merger: waits until the writer has nothing in hand. */
 static int out_drain(struct pm_sorted *s)
 {
@@ -1164,7 +1251,7 @@ static int out_drain(struct pm_sorted *s)
 	int rc;
 
 	pthread_mutex_lock(&s->wmu);
-	while (s->w_buf && !s->w_err)
+	while (s->w_batch && !s->w_err)
 		pthread_cond_wait(&s->wcv, &s->wmu);
 	rc = s->w_err;
 	pthread_mutex_unlock(&s->wmu);
@@ -1172,49 +1259,33 @@ static int out_drain(struct pm_sorted *s)
 	return rc;
 }
 
-/* The merger: hands p[0, len) to the writer, once it is free. */
-static int out_hand_over(struct pm_sorted *s, const char *p, size_t len)
+/* The merger: hands its batch to the writer, once it is free. */
+static int out_flush(struct pm_sorted *s)
 {
-	int rc = out_drain(s);
+	struct batch *b = s->out[s->out_cur];
+	int rc;
 
+	if (!b->n && !b->retired)
+		return 0;
+	rc = out_drain(s);
 	if (rc < 0)
 		return rc;
 	pthread_mutex_lock(&s->wmu);
-	s->w_buf = p;
-	s->w_len = len;
+	s->w_batch = b;
 	pthread_cond_signal(&s->wcv);
 	pthread_mutex_unlock(&s->wmu);
+	s->out_cur ^= 1;
 	return 0;
 }
 
-static int out_flush(struct pm_sorted *s)
+static inline int out_add(struct pm_sorted *s, const char *p, size_t len)
 {
-	int rc = 0;
+	struct batch *b = s->out[s->out_cur];
 
-	if (s->out_len) {
-		rc = out_hand_over(s, s->out[s->out_cur], s->out_len);
-		s->out_cur ^= 1;
-	}
-	s->out_len = 0;
-	return rc;
-}
-
-static int out_add(struct pm_sorted *s, const char *p, size_t len)
-{
-	int rc = 0;
-
-	if (s->out_len + len > s->out_cap)
-		rc = out_flush(s);
-	if (rc == 0 && len > s->out_cap) {
-		/* Larger than a buffer: written from where it is, at once. */
-		rc = out_hand_over(s, p, len);
-		return rc < 0 ? rc : out_drain(s);
-	}
-	if (rc == 0) {
-		memcpy(s->out[s->out_cur] + s->out_len, p, len);
-		s->out_len += len;
-	}
-	return rc;
+	b->sl[b->n++] = (struct slice){p, len};
+	b->bytes += len;
+	return b->n == BATCH_SLICES || b->bytes >= s->out_cap ? out_flush(s)
+	                                                      : 0;
 }
 
 static void *writer_main(struct pm_worker *w)
@@ -1223,25 +1294,25 @@ static void *writer_main(struct pm_worker *w)
 
 	pthread_mutex_lock(&s->wmu);
 	for (;;) {
-		while (!s->w_buf && !s->w_quit)
+		while (!s->w_batch && !s->w_quit)
 			pthread_cond_wait(&s->wcv, &s->wmu);
-		if (!s->w_buf)
+		if (!s->w_batch)
 			break;
-		const char *p = s->w_buf;
-		size_t len = s->w_len;
+		struct batch *b = s->w_batch;
 		bool failed = s->w_err != 0;
 		pthread_mutex_unlock(&s->wmu);
-		int rc = failed ? 0 : out_write(s, p, len);
+		int rc = failed ? 0 : batch_write(s, b);
 		if (rc < 0) {
 			int expected = 0;
 			atomic_compare_exchange_strong(&w->m->output_error,
 			                               &expected, -rc);
 			pm_merge_cancel(w->m);
 		}
+		batch_retire(s, b);
 		pthread_mutex_lock(&s->wmu);
 		if (rc < 0)
 			s->w_err = rc;
-		s->w_buf = NULL;
+		s->w_batch = NULL;
 		pthread_cond_broadcast(&s->wcv);
 	}
 	pthread_mutex_unlock(&s->wmu);
@@ -1252,12 +1323,12 @@ static void *writer_main(struct pm_worker *w)
 /* Writes in's head record: with --tag, each of its lines tagged. */
 static int put_record(struct pm_sorted *s, struct sin *in)
 {
-	const struct rec *r = &in->cur->recs[in->cur->pos];
-	const char *p = in->cur->buf + r->off, *end = p + r->len;
+	const struct head *h = &s->heads[in->idx];
+	const char *p = h->line, *end = p + h->len + 1;
 	int rc = 0;
 
 	if (!in->tag)
-		return out_add(s, p, r->len);
+		return out_add(s, p, h->len + 1);
 	while (rc == 0 && p < end) {
 		const char *e = memchr(p, s->term, (size_t)(end - p));
 		size_t n = e ? (size_t)(e - p) + 1 : (size_t)(end - p);
@@ -1572,10 +1643,11 @@ int pm_sorted_setup(struct pm_merge *m, unsigned jobs, unsigned *threads)
 	s->pfd = calloc(s->n + 2, sizeof(*s->pfd));
 	s->heads = calloc(s->n, sizeof(*s->heads));
 	s->out_cap = m->bufsize;
-	s->out[0] = malloc(s->out_cap);
-	s->out[1] = malloc(s->out_cap);
+	s->out[0] = calloc(1, sizeof(*s->out[0]));
+	s->out[1] = calloc(1, sizeof(*s->out[1]));
+	s->wbuf = malloc(s->out_cap);
 	if (!s->in || !s->queue || !s->parked || !s->pfd || !s->heads ||
-	    !s->out[0] || !s->out[1])
+	    !s->out[0] || !s->out[1] || !s->wbuf)
 		return -ENOMEM;
 	if (pipe2(s->kick, O_CLOEXEC | O_NONBLOCK) < 0)
 		return -errno;
@@ -1676,8 +1748,17 @@ void pm_sorted_free(struct pm_merge *m)
 	free(s->parked);
 	free(s->pfd);
 	free(s->heads);
-	free(s->out[0]);
-	free(s->out[1]);
+	for (int i = 0; i < 2; i++) {
+		struct chunk *c = s->out[i] ? s->out[i]->retired : NULL;
+
+		while (c) {
+			struct chunk *next = c->next;
+			chunk_free(s, c);
+			c = next;
+		}
+		free(s->out[i]);
+	}
+	free(s->wbuf);
 	free(s);
 	m->sorted = NULL;
 }

@@ -632,7 +632,8 @@ END_TEST
 /*
  * The read-ahead bound (README, man page): 32 MiB for all inputs, plus one
  * chunk per input (32 MiB / (8 x 256) = 16 KiB and its records' keys, here
- * under 32 KiB), plus two 1 MiB output buffers.  256 inputs of 512 KiB
+ * under 32 KiB), plus the 1 MiB output buffer and the merger's two lists
+ * of record slices (2 MiB allowed for both).  256 inputs of 512 KiB
  * each would all fit in the old, unbounded chunks (about 200 MiB); the
  * child's peak RSS may exceed the bound by 16 MiB for the program itself.
  */
