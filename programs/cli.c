@@ -236,11 +236,25 @@ static const struct option long_options[] = {
     {NULL, 0, NULL, 0},
 };
 
+/*
+ * "pmerge: " and fmt with arg in place of its %s.  A value the user gave
+ * stands in quotes in fmt, '%s': it is quoted there as pm_quote_always()
+ * quotes names ('x'$'\033''[31m'), so that no control character of it
+ * reaches the terminal raw.  A fmt without '%s' takes arg as it is.
+ */
 static int usage_error(const char *fmt, const char *arg)
 {
+	const char *at = strstr(fmt, "'%s'");
+
 	fputs("pmerge: ", stderr);
-	fprintf(stderr, fmt, arg);
-	fputc('\n', stderr);
+	if (at) {
+		char *q = pm_quote_always(arg);
+		fprintf(stderr, "%.*s%s%s\n", (int)(at - fmt), fmt, q, at + 4);
+		pm_quote_free(q);
+	} else {
+		fprintf(stderr, fmt, arg);
+		fputc('\n', stderr);
+	}
 	return 2;
 }
 
@@ -281,8 +295,10 @@ static int choice_error(int k, const char *what, const char *arg,
 		        sizeof(valid) - strlen(valid) - 1);
 		strncat(valid, choices[i], sizeof(valid) - strlen(valid) - 1);
 	}
-	fprintf(stderr, "pmerge: %s %s '%s' (valid: %s)\n",
-	        k == -2 ? "ambiguous" : "invalid", what, arg, valid);
+	char *q = pm_quote_always(arg);
+	fprintf(stderr, "pmerge: %s %s %s (valid: %s)\n",
+	        k == -2 ? "ambiguous" : "invalid", what, q, valid);
+	pm_quote_free(q);
 	return 2;
 }
 
@@ -383,9 +399,11 @@ static int parse_lock(const char *tok, struct pmerge_lock_spec *spec)
 		}
 	}
 	if (found == -2) {
+		char *q = pm_quote_always(tok);
 		fprintf(stderr,
-		        "pmerge: ambiguous lock strategy '%s' (could be: %s)\n",
-		        tok, cand);
+		        "pmerge: ambiguous lock strategy %s (could be: %s)\n",
+		        q, cand);
+		pm_quote_free(q);
 		return 2;
 	}
 	snprintf(full, sizeof(full), "%s%s", found >= 0 ? names[found] : tok,
@@ -578,8 +596,9 @@ static int parse_sorted_option(struct pm_cli *cli, int c, const char *arg)
 		return 0;
 	case 'k':
 		if (pmerge_key_check(arg, &why) < 0) {
-			fprintf(stderr, "pmerge: invalid key '%s': %s\n", arg,
-			        why);
+			char *q = pm_quote_always(arg);
+			fprintf(stderr, "pmerge: invalid key %s: %s\n", q, why);
+			pm_quote_free(q);
 			return 2;
 		}
 		keys = realloc(cli->keys, (cli->n_keys + 1) * sizeof(*keys));

@@ -128,6 +128,62 @@ START_TEST(control_characters_quoted)
 }
 END_TEST
 
+/*
+ * An option value with control characters is quoted in its usage error
+ * as names are ('x'$'\033''[31my'), never written raw: each option that
+ * names a bad value, with a value that starts, holds or ends with one.
+ */
+static const char *const bad_values[] = {
+    "--lock=%s",
+    "--lock=mutex,%s",
+    "-B%s",
+    "--since=%s",
+    "--until=%s",
+    "-j%s",
+    "--bench=%s",
+    "--bench-jobs=%s",
+    "--progress=%s",
+    "--stats=%s",
+    "--unit=%s",
+    "--order=%s",
+    "--color=%s",
+    "-k%s",
+    "-t%s",
+    "--tail=%s",
+    "--poll-interval=%s",
+    "-Z%s",
+
+};
+static const char *const raw_values[] = {"\033[31m", "x\033[31my", "7\r"};
+static const char *const quoted_values[] = {"''$'\\033''[31m'",
+                                            "'x'$'\\033''[31my'", "'7'$'\\r'"};
+
+START_TEST(option_values_quoted)
+{
+	struct hu_result r;
+
+	for (size_t v = 0; v < sizeof(raw_values) / sizeof(*raw_values); v++) {
+		char *arg;
+		ck_assert_int_ge(asprintf(&arg, bad_values[_i], raw_values[v]),
+		                 0);
+		hu_pm(&r, NULL, arg, "/dev/null", NULL);
+		hu_expect_exit(&r, 2);
+		ck_assert_msg(!memchr(r.err, '\033', r.err_len) &&
+		                  !memchr(r.err, '\r', r.err_len),
+		              "%s: a control character reached stderr: %s",
+		              bad_values[_i], r.err);
+		ck_assert_msg(strstr(r.err, quoted_values[v]),
+		              "%s: %s is not in %s", bad_values[_i],
+		              quoted_values[v], r.err);
+		ck_assert_msg(strncmp(r.err, "pmerge: ", 8) == 0 &&
+		                  strstr(r.err, "Try 'pmerge --help'"),
+		              "%s: %s", bad_values[_i], r.err);
+		hu_result_free(&r);
+		free(arg);
+	}
+}
+END_TEST
+
 /* A name of any length is shown whole, and the reason after it. */
 START_TEST(long_name_keeps_reason)
 {
@@ -380,6 +436,8 @@ static Suite *start_suite(void)
 	suite_add_tcase(s, t);
 	t = tcase_create("names");
 	tcase_add_test(t, control_characters_quoted);
+	tcase_add_loop_test(t, option_values_quoted, 0,
+	                    sizeof(bad_values) / sizeof(*bad_values));
 	tcase_add_loop_test(t, long_name_keeps_reason, 0, 3);
 	suite_add_tcase(s, t);
 	return s;
