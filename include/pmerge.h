@@ -406,6 +406,9 @@ struct pmerge_result {
 	 * a thread which one (from 1) of how many. */
 	enum pmerge_setup setup_failed;
 	unsigned setup_index, setup_count;
+	/* PMERGE_SETUP_MEMORY of a copy buffer: its size (one per worker);
+	 * 0 for the other allocations. */
+	uint64_t setup_bytes;
 	struct pmerge_sorted_result sorted;
 };
 

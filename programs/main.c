@@ -79,7 +79,10 @@ static int output_failure(const struct pm_cli *cli, int err)
 {
 	if (err == EPIPE && !pipe_ignored)
 		die_by_signal(SIGPIPE); /* the reader went away: as cat */
-	if (cli->cfg.output)
+	if (err == ENOMEM && cli->cfg.compress != PMERGE_COMPRESS_NONE)
+		ui_message("cannot allocate the compressor's memory: %s",
+		           strerror(err));
+	else if (cli->cfg.output)
 		ui_name_message(cli->cfg.output, strerror(err));
 	else
 		ui_message("write error: %s", strerror(err));

@@ -235,7 +235,12 @@ void ui_setup_failure(const struct pmerge_result *r, int err)
 	if (r->setup_failed == PMERGE_SETUP_THREAD)
 		ui_message("cannot create worker thread %u of %u: %s",
 		           r->setup_index, r->setup_count, strerror(err));
-	else if (k < sizeof(what) / sizeof(what[0]) && what[k])
+	else if (r->setup_failed == PMERGE_SETUP_MEMORY && r->setup_bytes) {
+		char size[32];
+		ui_message("cannot allocate the copy buffers (%s each): %s",
+		           format_bytes(r->setup_bytes, size, sizeof(size)),
+		           strerror(err));
+	} else if (k < sizeof(what) / sizeof(what[0]) && what[k])
 		ui_message("%s: %s", what[k], strerror(err));
 	else
 		ui_message("%s", strerror(err));

@@ -31,6 +31,7 @@
 #include <string.h>
 #include <unistd.h>
 #include <zstd.h>
+#include <zstd_errors.h>
 
 #define PM_GZ_BLOCK (1u << 20)
 #define PM_ZSTD_IN  (1u << 20)
@@ -128,7 +129,11 @@ static int run_zstd(struct pm_compressor *c)
 			left = ZSTD_compressStream2(
 			    z, &ob, &ib, last ? ZSTD_e_end : ZSTD_e_continue);
 			if (ZSTD_isError(left)) {
-				rc = -EIO;
+				/* Its workspace is allocated here, by level. */
+				rc = ZSTD_getErrorCode(left) ==
+				             ZSTD_error_memory_allocation
+				         ? -ENOMEM
+				         : -EIO;
 				goto out;
 			}
 			rc = out_write(c, out, ob.pos);

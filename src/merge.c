@@ -219,8 +219,10 @@ static int alloc_workers(struct run *r)
 			w->buf = NULL;
 		else if (!(w->iov = calloc(w->iov_max, sizeof(*w->iov))))
 			free(w->buf), w->buf = NULL;
-		if (!w->buf && i == 0)
+		if (!w->buf && i == 0) {
+			r->res->setup_bytes = m->bufsize;
 			return -ENOMEM;
+		}
 		if (!w->buf) {
 			note_fewer(r, i, m->n_workers, ENOMEM);
 			m->n_workers = i;

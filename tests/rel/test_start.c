@@ -410,6 +410,115 @@ START_TEST(thread_creation_fails)
 }
 END_TEST
 
+/* ------------------------------------------------------- out of memory */
+
+/* The address-space limit (KiB) of the memory cases: room for pmerge and
+ * its threads, not for a 256 MiB buffer or zstd's level 19. */
+#define MEM_LIMIT "200000"
+
+/*
+ * Out of memory (ulimit -v): the message says what could not be
+ * allocated, the status is 1, pmerge does not crash, the -o FILE is as it
+ * was and nothing is left.  The same merge with what fits works.
+ */
+static const struct {
+	const char *args, *err;
+	bool to_file;
+} oom[] = {
+    {"-B 256M a",
+     "pmerge: cannot allocate the copy buffers (256 MiB each): "
+     "Cannot allocate memory\n",
+     false},
+    {"-B 256M -o out a",
+     "pmerge: cannot allocate the copy buffers (256 MiB each): Cannot "
+     "allocate memory\n",
+     true},
+    {"-u line -j 4 -B 512M -o out a b",
+     "pmerge: cannot allocate the copy buffers (512 MiB each): Cannot "
+     "allocate memory\n",
+     true},
+    {"-Z zstd:19 -o out a b",
+     "pmerge: cannot allocate the compressor's memory: Cannot allocate "
+     "memory\n",
+     true},
+    {"-Z zstd:19 a b",
+     "pmerge: cannot allocate the compressor's memory: "
+     "Cannot allocate memory\n",
+     false},
+};
+
+START_TEST(out_of_memory)
+{
+	char *dir = tu_enter_scratch();
+	struct hu_result r;
+	struct hu_snap snap;
+	char *cmd;
+
+	hu_make("a", 300000, 1, true);
+	hu_make("b", 200000, 2, true);
+	tu_write_file("out", "old\n", 4);
+	hu_snap_take(&snap, "out");
+	ck_assert_int_ge(
+	    asprintf(&cmd, "ulimit -v " MEM_LIMIT " && exec \"$PMERGE\" %s",
+	             oom[_i].args),
+	    0);
+	char *argv[] = {"/bin/sh", "-c", cmd, NULL};
+	struct hu_opts o = {.argv = argv};
+	hu_run(&r, &o);
+	hu_expect_exit(&r, 1);
+	tu_expect_err(&r, oom[_i].err);
+	if (!oom[_i].to_file)
+		ck_assert_uint_eq(r.out_len, 0);
+	hu_result_free(&r);
+	hu_snap_expect(&snap, "out");
+	hu_expect_no_temp(".");
+	ck_assert_uint_eq(tu_count_entries("."), 3);
+	free(cmd);
+
+	/* Under the same limit, what fits is merged. */
+	size_t len;
+	char *want = tu_cat(&len, "a", "b", NULL);
+	char *ok_argv[] = {
+	    "/bin/sh", "-c",
+	    "ulimit -v " MEM_LIMIT " && exec \"$PMERGE\" -o fits a b", NULL};
+	o.argv = ok_argv;
+	hu_run(&r, &o);
+	hu_expect_exit(&r, 0);
+	tu_expect_err(&r, "");
+	tu_expect_file("fits", want, len);
+	hu_result_free(&r);
+	free(want);
+	tu_leave_scratch(dir);
+}
+END_TEST
+
+/* Needs a pmerge that starts under ulimit -v (not a sanitizer build,
+ * whose shadow memory alone is larger). */
+static Suite *memory_suite(void)
+{
+	Suite *s = suite_create("rel-memory");
+	TCase *t = tcase_create("memory");
+
+	tcase_add_loop_test(t, out_of_memory, 0, sizeof(oom) / sizeof(*oom));
+	suite_add_tcase(s, t);
+	return s;
+}
+
+static bool memory_possible(void)
+{
+	char *cmd;
+	bool ok;
+
+	if (asprintf(&cmd,
+	             "ulimit -v " MEM_LIMIT " && \"%s\" /dev/null >/dev/null "
+	             "2>&1",
+	             hu_pmerge()) < 0)
+		return false;
+	ok = system(cmd) == 0;
+	free(cmd);
+	return ok;
+}
+
 /* --------------------------------------------------------------- suite */
 
 /* Needs a user for whom permissions count: nobody, or ourselves. */
@@ -446,6 +555,7 @@ static Suite *start_suite(void)
 int main(int argc, char **argv)
 {
 	bool perm = argc > 1 && strcmp(argv[1], "perm") == 0;
+	bool memory = argc > 1 && strcmp(argv[1], "memory") == 0;
 	SRunner *sr;
 	int failed;
 
@@ -455,7 +565,15 @@ int main(int argc, char **argv)
 		                "as: skipped\n");
 		return 77;
 	}
-	sr = srunner_create(perm ? perm_suite() : start_suite());
+	if (memory && !memory_possible()) {
+		fprintf(stderr, "test_start: memory: pmerge does not start "
+		                "under ulimit -v " MEM_LIMIT
+		                " (a sanitizer build): skipped\n");
+		return 77;
+	}
+	sr = srunner_create(perm     ? perm_suite()
+	                    : memory ? memory_suite()
+	                             : start_suite());
 	srunner_run_all(sr, CK_NORMAL);
 	failed = srunner_ntests_failed(sr);
 	srunner_free(sr);
