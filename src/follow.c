@@ -114,6 +114,7 @@ static void take_file(struct pm_streams *s, struct pm_follow *f, int fd,
 		drain(s, f->cur);
 		if (f->cur) {
 			f->cur->orphan = true;
+			s->n_orphans++;
 			f->cur->quiet_since = pm_now_ns();
 		}
 		tell(s,
@@ -180,8 +181,13 @@ void pm_follow_check(struct pm_streams *s, struct pm_follow *f, bool initial)
 
 void pm_follow_orphans(struct pm_streams *s)
 {
-	uint64_t now = pm_now_ns();
+	uint64_t now;
 
+	/* Called after every batch of events: with no orphan (the usual
+	 * case) it need not walk every open stream. */
+	if (s->n_orphans == 0)
+		return;
+	now = pm_now_ns();
 	for (struct pm_stream *st = s->active, *next; st; st = next) {
 		next = st->next;
 		if (!st->orphan || !st->regular)

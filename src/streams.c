@@ -254,6 +254,8 @@ void pm_streams_close(struct pm_streams *s, struct pm_stream *st)
 		epoll_ctl(s->ep, EPOLL_CTL_DEL, st->fd, NULL);
 	if (st->follow && st->follow->cur == st)
 		st->follow->cur = NULL;
+	if (st->orphan)
+		s->n_orphans--;
 	count_decoded(s, st, true);
 	stream_free(st);
 }

@@ -82,6 +82,7 @@ struct pm_streams {
 	size_t dq_len;
 	atomic_bool all_dirty;    /* the poll timer: look at every name */
 	struct pm_stream *active; /* stream thread: every open stream */
+	size_t n_orphans;         /* stream thread: of them, orphans */
 	struct pm_follow *follow; /* -F: one per input */
 	size_t n_follow;
 	size_t *dq_local;
