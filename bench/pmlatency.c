@@ -68,6 +68,7 @@ struct run {
 	uint8_t *arrived; /* one byte a line */
 	uint64_t *lat;    /* ns, of the timed lines, by number */
 	uint64_t max_behind;
+	bool ended; /* the follower's output reached its end */
 
 	char buf[1 << 16];
 	size_t have;
@@ -183,7 +184,8 @@ static int read_output(struct run *r)
 }
 
 /* Reads the output until deadline (CLOCK_MONOTONIC, ns) or until want
- * lines have come out, whichever is first. */
+ * lines have come out, whichever is first; with want UINT64_MAX, until
+ * the output ends (r->ended). */
 static int read_until(struct run *r, uint64_t deadline, uint64_t want)
 {
 	struct pollfd pfd = {.fd = r->out_fd, .events = POLLIN};
@@ -199,10 +201,15 @@ static int read_until(struct run *r, uint64_t deadline, uint64_t want)
 			return fail("ppoll: %s", strerror(errno));
 		if (rc > 0) {
 			rc = read_output(r);
-			if (rc <= 0)
-				return rc < 0 ? -1
-				              : fail("the follower's output "
-				                     "ended early");
+			if (rc < 0)
+				return -1;
+			if (rc == 0) {
+				r->ended = true;
+				return want == UINT64_MAX
+				           ? 0
+				           : fail("the follower's output ended "
+				                  "early");
+			}
 		}
 	}
 	return 0;
@@ -350,7 +357,7 @@ static int run(struct run *r)
 {
 	uint64_t lines = (uint64_t)r->rate * r->seconds, t0, c0, window, cpu;
 	struct rusage ru;
-	int status, rc;
+	int status;
 
 	r->total = r->files + lines;
 	r->arrived = calloc(r->total, 1);
@@ -380,10 +387,12 @@ static int run(struct run *r)
 	if (r->seen < r->total)
 		return fail("%" PRIu64 " lines lost", r->total - r->seen);
 	kill(r->pid, SIGTERM);
-	while ((rc = read_output(r)) > 0)
-		;
-	if (rc < 0)
+	if (read_until(r, now_ns() + DRAIN_WAIT_NS, UINT64_MAX) < 0)
 		return -1;
+	if (!r->ended)
+		return fail("the follower's output did not end %llu s after "
+		            "SIGTERM",
+		            DRAIN_WAIT_NS / NS);
 	if (wait4(r->pid, &status, 0, &ru) < 0)
 		return fail("wait4: %s", strerror(errno));
 	if (!(WIFEXITED(status) && WEXITSTATUS(status) == 0) &&
