@@ -4,13 +4,13 @@
  * keys, an 8-byte prefix of the line, or its timestamp); one merger thread
  * picks the smallest head record with a loser tree and lists where it is
  * in a batch, which a writer thread copies into its buffer and writes while
- * the merger fills the other batch.  Each input has at most PM_SORTED_DEPTH chunks ready beyond the
- * one the merger is in, and all chunks together (free ones too, with their
- * records' keys) and the inputs' carries share PM_SORTED_BUDGET: a reader
- * takes a new chunk only within it, except for an input with no chunk
- * ready, so the read-ahead holds at most the budget plus one chunk per
- * input (a record longer than a chunk makes its chunk as large as itself,
- * and a quarter more).  Chunks have exactly chunk_size bytes otherwise.
+ * the merger fills the other batch.  Each input has at most PM_SORTED_DEPTH
+ * chunks ready beyond the one the merger is in, and all chunks together (free
+ * ones too, with their records' keys) and the inputs' carries share
+ * PM_SORTED_BUDGET: a reader takes a new chunk only within it, except for an
+ * input with no chunk ready, so the read-ahead holds at most the budget plus
+ * one chunk per input (a record longer than a chunk makes its chunk as large as
+ * itself, and a quarter more).  Chunks have exactly chunk_size bytes otherwise.
  *
  * Threads and locks: one mutex (mu) guards the task queue (inputs that
  * have room to read ahead, each queued at most once), each input's list of
@@ -69,6 +69,10 @@ struct head {
 	const uint32_t *spans;
 	uint32_t len; /* without the terminator */
 	bool done;
+	/* Where it is in its chunk, so that the merger seldom looks at the
+	 * input or the chunk: the record, the chunk's end, its text. */
+	const struct rec *r, *end;
+	const char *buf;
 };
 
 struct chunk {
@@ -80,7 +84,6 @@ struct chunk {
 	size_t n, rcap;
 	uint32_t *spans; /* 2 per key per record */
 	size_t scap;
-	size_t pos; /* the merger's next record */
 };
 
 /* Where a piece of the output is: a record's bytes in a chunk, or a tag. */
@@ -380,7 +383,7 @@ static struct chunk *chunk_get(struct pm_sorted *s, struct sin *in, bool *full)
 	}
 	if (c) {
 		c->next = NULL;
-		c->len = c->n = c->pos = 0;
+		c->len = c->n = 0;
 	}
 	return c;
 }
@@ -1159,8 +1162,26 @@ static bool less_keys(void *ctx, size_t a, size_t b)
 	return d ? d < 0 : a < b;
 }
 
-/* The merger: in's current record becomes its head. */
-static inline void head_set(struct pm_sorted *s, struct sin *in)
+/* The merger: h's record (h->r, not the chunk's last) is its head. */
+static inline void head_load(struct head *h)
+{
+	const struct rec *r = h->r;
+
+	/* The input's next record will be wanted only after the other
+	 * inputs have had their turns: fetch its bytes now, and the records
+	 * after it, which a reader wrote from another core. */
+	if (r + 1 < h->end) {
+		__builtin_prefetch(h->buf + r[1].off);
+		if (r + 8 < h->end)
+			__builtin_prefetch(&r[8]);
+	}
+	h->k.prefix = r->k.prefix;
+	h->line = h->buf + r->off;
+	h->len = r->len - 1;
+}
+
+/* The merger: in's current chunk (or its end) becomes its head. */
+static void head_set(struct pm_sorted *s, struct sin *in)
 {
 	struct head *h = &s->heads[in->idx];
 	const struct chunk *c = in->cur;
@@ -1168,19 +1189,26 @@ static inline void head_set(struct pm_sorted *s, struct sin *in)
 	h->done = in->done;
 	if (h->done)
 		return;
-	const struct rec *r = &c->recs[c->pos];
-	/* The input's next record will be wanted only after the other
-	 * inputs have had their turns: fetch its bytes now, and the records
-	 * after it, which a reader wrote from another core. */
-	if (c->pos + 1 < c->n) {
-		__builtin_prefetch(c->buf + r[1].off);
-		if (c->pos + 3 < c->n)
-			__builtin_prefetch(&r[3]);
+	h->r = c->recs;
+	h->end = c->recs + c->n;
+	h->buf = c->buf;
+	h->spans = s->keys.n ? c->spans : NULL;
+	head_load(h);
+}
+
+/* The merger: input w moves on to its next record. */
+static inline void head_next(struct pm_sorted *s, size_t w)
+{
+	struct head *h = &s->heads[w];
+
+	if (++h->r == h->end) {
+		next_chunk(s, &s->in[w]);
+		head_set(s, &s->in[w]);
+		return;
 	}
-	h->k.prefix = r->k.prefix;
-	h->line = c->buf + r->off;
-	h->len = r->len - 1;
-	h->spans = s->keys.n ? c->spans + c->pos * 2 * s->keys.n : NULL;
+	if (h->spans)
+		h->spans += 2 * s->keys.n;
+	head_load(h);
 }
 
 /* The writer thread's write of one buffer. */
@@ -1446,20 +1474,16 @@ static int merge_lines_ovc(struct pm_sorted *s)
 
 	while (rc == 0 && !atomic_load_explicit(stop, memory_order_relaxed)) {
 		size_t w = t.node[0];
-		struct sin *in = &s->in[w];
 
-		if (in->done)
+		if (s->heads[w].done)
 			break;
-		rc = put_record(s, in);
+		rc = put_record(s, &s->in[w]);
 		if (rc < 0)
 			break;
 		s->out_records++;
-		if (++in->cur->pos == in->cur->n)
-			next_chunk(s, in);
-		head_set(s, in);
+		head_next(s, w);
 		ovc_replay(s, &t, w,
-		           in->done ? OVC_DONE
-		                    : in->cur->recs[in->cur->pos].ovc);
+		           s->heads[w].done ? OVC_DONE : s->heads[w].r->ovc);
 	}
 	free(t.node);
 	free(t.code);
@@ -1474,18 +1498,16 @@ merge_loop(struct pm_sorted *s, struct pm_lt *lt,
 	const atomic_bool *stop = &s->m->cancelled;
 
 	while (!atomic_load_explicit(stop, memory_order_relaxed)) {
-		struct sin *in = &s->in[pm_lt_winner(lt)];
+		size_t w = pm_lt_winner(lt);
 		int rc;
 
-		if (in->done)
+		if (s->heads[w].done)
 			break;
-		rc = put_record(s, in);
+		rc = put_record(s, &s->in[w]);
 		if (rc < 0)
 			return rc;
 		s->out_records++;
-		if (++in->cur->pos == in->cur->n)
-			next_chunk(s, in);
-		head_set(s, in);
+		head_next(s, w);
 		pm_lt_replay_by(lt, less);
 	}
 	return 0;
