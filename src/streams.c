@@ -485,7 +485,12 @@ ssize_t pm_streams_drain(struct pm_streams *s, struct pm_stream *st)
 			                     st->follow->name, 0);
 	}
 	start = st->offset;
-	for (;;) {
+	/* Undecoded, a regular file read up to the size fstat gave needs no
+	 * read that returns nothing: what it grows by after the fstat brings
+	 * its own change event (or the next poll).  That is one call saved
+	 * per line followed, and a third of a poll's calls on quiet files. */
+	for (uint64_t size = (uint64_t)sb.st_size;
+	     st->rd || !st->regular || st->offset < size;) {
 		ssize_t n =
 		    stream_read(s, st, w->buf, w->bufsize, &(bool){true});
 		if (n == -EAGAIN || n == 0)
