@@ -149,9 +149,11 @@ struct pmerge_callbacks {
 	 * With decompress: an input's compressed data is bad (corrupt,
 	 * truncated, trailing garbage) or needs more memory than allowed.
 	 * reason is the codec's words, prefixed with the format's name
-	 * ("gzip: invalid compressed data (crc error)").  Called instead of
-	 * input_error, from worker threads in the same way; when NULL,
-	 * input_error gets EBADMSG (or EFBIG) instead.
+	 * ("gzip: invalid compressed data (crc error)").  Also, in the sorted
+	 * merge, an input whose read-ahead cannot be allocated ("cannot
+	 * allocate its read-ahead: Cannot allocate memory").  Called instead
+	 * of input_error, from worker threads in the same way; when NULL,
+	 * input_error gets EBADMSG, EFBIG or ENOMEM instead.
 	 */
 	void (*input_decode_error)(void *user, const char *name,
 	                           const char *reason);

@@ -38,6 +38,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <stdlib.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
@@ -400,11 +401,14 @@ static void input_failed(struct pm_sorted *s, struct sin *in, int err)
 	in->stop = true;
 }
 
-/* A read failed: with -d a bad stream is told in the codec's words. */
-static void read_failed(struct pm_sorted *s, struct sin *in, int err)
+/*
+ * An input failed for a reason in words (a codec's, or what could not be
+ * allocated); without the callback for words, input_error gets err.
+ */
+static void input_failed_why(struct pm_sorted *s, struct sin *in, int err,
+                             const char *why)
 {
 	const struct pmerge_callbacks *cb = &s->m->cfg->cb;
-	const char *why = in->rd ? pm_reader_error(in->rd) : "";
 
 	if (!why[0] || !cb->input_decode_error) {
 		input_failed(s, in, err);
@@ -413,6 +417,22 @@ static void read_failed(struct pm_sorted *s, struct sin *in, int err)
 	atomic_fetch_add(&s->m->failed_inputs, 1);
 	cb->input_decode_error(cb->user, in->name, why);
 	in->stop = true;
+}
+
+/* A read failed: with -d a bad stream is told in the codec's words. */
+static void read_failed(struct pm_sorted *s, struct sin *in, int err)
+{
+	input_failed_why(s, in, err, in->rd ? pm_reader_error(in->rd) : "");
+}
+
+/* The input's read-ahead (chunk, records, carry) could not be allocated. */
+static void read_ahead_failed(struct pm_sorted *s, struct sin *in)
+{
+	char buf[128], why[192];
+
+	snprintf(why, sizeof(why), "cannot allocate its read-ahead: %s",
+	         strerror_r(ENOMEM, buf, sizeof(buf)));
+	input_failed_why(s, in, ENOMEM, why);
 }
 
 /* A record of in sorts before the one above it, at line. */
@@ -934,7 +954,7 @@ static int fill(struct pm_sorted *s, struct sin *in, struct chunk *c)
 	}
 	goto out;
 nomem:
-	input_failed(s, in, ENOMEM);
+	read_ahead_failed(s, in);
 	rc = 1;
 out:
 	return rc;
@@ -1020,7 +1040,7 @@ static void *reader_main(struct pm_worker *w)
 
 		int rc = c ? fill(s, in, c) : -ENOMEM;
 		if (rc == -ENOMEM)
-			input_failed(s, in, ENOMEM);
+			read_ahead_failed(s, in);
 		if (c)
 			chunk_count(s, c);
 

@@ -492,6 +492,75 @@ START_TEST(out_of_memory)
 }
 END_TEST
 
+/*
+ * The sorted merge under address-space limits from where threads cannot
+ * be made to where it fits: a merge either succeeds with sort -m's output
+ * or fails with status 1 saying what could not be allocated; never a bare
+ * "Cannot allocate memory".  Some limit must reach the read-ahead (each
+ * reader thread's first allocation needs an arena of its own).
+ */
+START_TEST(sorted_out_of_memory)
+{
+	char *dir = tu_enter_scratch();
+	bool read_ahead = false;
+
+	ck_assert_int_eq(system("seq 1 200000 | LC_ALL=C sort > s1 && "
+	                        "cp s1 s2 && LC_ALL=C sort -m -s s1 s2 > want"),
+	                 0);
+	size_t want_len;
+	char *want = tu_read_file("want", &want_len);
+	for (unsigned kib = 30000; kib <= 70000; kib += 5000) {
+		char *cmd;
+		struct hu_result r;
+		ck_assert_int_ge(asprintf(&cmd,
+		                          "ulimit -v %u && exec \"$PMERGE\" -m "
+		                          "s1 s2",
+		                          kib),
+		                 0);
+		char *argv[] = {"/bin/sh", "-c", cmd, NULL};
+		struct hu_opts o = {.argv = argv};
+		hu_run(&r, &o);
+		if (r.status == 0) {
+			tu_expect_err(&r, "");
+			ck_assert_uint_eq(r.out_len, want_len);
+			ck_assert(memcmp(r.out, want, want_len) == 0);
+		} else {
+			hu_expect_exit(&r, 1);
+			for (char *line = r.err; *line;) {
+				char *nl = strchr(line, '\n');
+				ck_assert_msg(nl, "unterminated message '%s'",
+				              line);
+				*nl = '\0';
+				ck_assert_msg(
+				    strstr(line, "pmerge: s1: Cannot") !=
+				            line &&
+				        strstr(line, "pmerge: s2: Cannot") !=
+				            line &&
+				        strcmp(line, "pmerge: Cannot allocate "
+				                     "memory") != 0,
+				    "under ulimit -v %u: a bare reason: '%s'",
+				    kib, line);
+				if (strcmp(line,
+				           "pmerge: s1: cannot allocate its "
+				           "read-ahead: Cannot allocate "
+				           "memory") == 0 ||
+				    strcmp(line,
+				           "pmerge: s2: cannot allocate its "
+				           "read-ahead: Cannot allocate "
+				           "memory") == 0)
+					read_ahead = true;
+				line = nl + 1;
+			}
+		}
+		hu_result_free(&r);
+		free(cmd);
+	}
+	ck_assert_msg(read_ahead, "no limit made the read-ahead fail");
+	free(want);
+	tu_leave_scratch(dir);
+}
+END_TEST
+
 /* Needs a pmerge that starts under ulimit -v (not a sanitizer build,
  * whose shadow memory alone is larger). */
 static Suite *memory_suite(void)
@@ -500,6 +569,7 @@ static Suite *memory_suite(void)
 	TCase *t = tcase_create("memory");
 
 	tcase_add_loop_test(t, out_of_memory, 0, sizeof(oom) / sizeof(*oom));
+	tcase_add_test(t, sorted_out_of_memory);
 	suite_add_tcase(s, t);
 	return s;
 }
