@@ -622,6 +622,7 @@ struct pm_merge {
 	pthread_mutex_t resolve_mu;
 	pthread_cond_t resolve_cv; /* resolved, an input done, or cancel */
 	bool resolve_on;
+	uid_t euid; /* the effective user, for the checks of the inputs */
 	atomic_size_t next_check, checked;
 	bool resolved;                 /* under resolve_mu */
 	struct pm_stream_id *streams;  /* only the last checker, once done */

@@ -122,6 +122,7 @@ static int init_locks(struct run *r)
 	if ((rc = -pthread_mutex_init(&m->stdin_mu, NULL)) < 0)
 		return rc;
 	m->stdin_mu_on = true;
+	m->euid = geteuid();
 	if ((rc = -pthread_mutex_init(&m->resolve_mu, NULL)) < 0)
 		return rc;
 	if ((rc = -pthread_cond_init(&m->resolve_cv, NULL)) < 0) {

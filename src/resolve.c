@@ -65,6 +65,18 @@ static bool note_stream(struct pm_merge *m, const struct stat *st, size_t idx)
 }
 
 /*
+ * Whether the permission bits alone say that the effective user may read
+ * st: the owner's bits are the owner's whatever ACL the file has.  For
+ * anyone else (group, other, a named user or group of an ACL) the kernel
+ * is asked.  A security module may still refuse at the open: the input
+ * then fails at its turn, and a replaced output stays all or nothing.
+ */
+static bool owner_may_read(const struct pm_merge *m, const struct stat *st)
+{
+	return st->st_uid == m->euid && (st->st_mode & S_IRUSR);
+}
+
+/*
  * Looks at input idx: one stat, no open (an open of every input would cost
  * as much as the merge of many small ones, and opening a FIFO or a device
  * is not free of effects).  Returns 0, a positive errno that fails the
@@ -72,8 +84,8 @@ static bool note_stream(struct pm_merge *m, const struct stat *st, size_t idx)
  * reported when its turn comes, as cat would), or -ENOMEM.  With a
  * replaced output, an input that exists but may not be read (EACCES) is
  * found here too, by the kernel's own permission check (faccessat with
- * the effective ids: modes, ACLs, security modules), so that it fails the
- * merge before anything is copied.
+ * the effective ids: modes, ACLs, security modules) unless the owner's bits
+ * settle it, so that it fails the merge before anything is copied.
  */
 static int check_input(struct pm_merge *m, size_t idx)
 {
@@ -86,7 +98,7 @@ static int check_input(struct pm_merge *m, size_t idx)
 		return strict ? errno : 0;
 	if (S_ISDIR(st.st_mode))
 		return strict ? EISDIR : 0;
-	if (strict && !is_stdin &&
+	if (strict && !is_stdin && !owner_may_read(m, &st) &&
 	    faccessat(AT_FDCWD, name, R_OK, AT_EACCESS) < 0 && errno != ENOSYS)
 		return errno;
 	/* "-" shares its offset with whoever gave it to us, even regular. */

@@ -46,13 +46,13 @@ int pm_source_open(struct pm_source *src, const char *name)
 	 * O_NONBLOCK was for the open of a FIFO.  Anything else that honours
 	 * it (/proc/kmsg, some devices) would fail a read with EAGAIN where
 	 * cat blocks and reads: take it off again.  Pipes and sockets are
-	 * polled before each read and keep it.
+	 * polled before each read and keep it.  The status flags are known
+	 * (the open above set no other that F_SETFL can change: O_APPEND,
+	 * O_ASYNC, O_DIRECT, O_NOATIME), so one call, not a get and a set:
+	 * it is one of a few calls per input, which count with many small ones.
 	 */
-	if (src->own_fd && !S_ISFIFO(st.st_mode) && !S_ISSOCK(st.st_mode)) {
-		int fl = fcntl(fd, F_GETFL);
-		if (fl >= 0 && (fl & O_NONBLOCK))
-			fcntl(fd, F_SETFL, fl & ~O_NONBLOCK);
-	}
+	if (src->own_fd && !S_ISFIFO(st.st_mode) && !S_ISSOCK(st.st_mode))
+		fcntl(fd, F_SETFL, 0);
 	src->dev = st.st_dev;
 	src->ino = st.st_ino;
 	src->regular = S_ISREG(st.st_mode);
