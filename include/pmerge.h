@@ -390,9 +390,9 @@ struct pmerge_result {
 	/* With cfg.decompress (not -m): n_inputs entries, in the order of
 	 * cfg.inputs; else NULL. */
 	struct pmerge_input_result *decoded;
-	int signal;             /* the signal that stopped the merge, or 0 */
-	int output_error;       /* errno of the output, 0 when fine */
-	bool output_committed;  /* -o replace: the file was renamed in */
+	int signal;            /* the signal that stopped the merge, or 0 */
+	int output_error;      /* errno of the output, 0 when fine */
+	bool output_committed; /* -o replace: the file was renamed in */
 	/*
 	 * With handle_signals and a committed output: the stop signals are
 	 * still blocked on the calling thread, since from the commit point on
@@ -442,6 +442,15 @@ void pmerge_signals_release(struct pmerge_result *result);
  * name.  Leaves errno as it was.  Any thread.
  */
 int pmerge_output_fd(const char *path);
+
+/*
+ * path with its directory made canonical (realpath: no "//", "." or "..",
+ * no symlinked directory) and its last component kept as it is, so that
+ * two names of one file not yet made can be compared.  Returns a
+ * malloc'ed name, or NULL with errno set (a missing directory, no memory).
+ * Any thread.
+ */
+char *pmerge_canonical_name(const char *path);
 
 /*
  * The prefix --tag writes before each record of the input called name: the

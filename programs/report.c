@@ -288,23 +288,6 @@ static int open_as(const char *file)
 	return -1;
 }
 
-/* name with its directory made canonical; malloc'ed, NULL when it has
- * none (a missing directory) or memory ran out. */
-static char *canonical_name(const char *name)
-{
-	const char *slash = strrchr(name, '/'),
-	           *base = slash ? slash + 1 : name;
-	char *parent =
-	    slash ? strndup(name, (size_t)(slash - name) + 1) : strdup(".");
-	char *dir = parent ? realpath(parent, NULL) : NULL, *out = NULL;
-
-	if (dir && asprintf(&out, "%s/%s", dir, base) < 0)
-		out = NULL;
-	free(parent);
-	free(dir);
-	return out;
-}
-
 /* Whether name is the file st describes (exists) or, when neither
  * exists, the name other with its directory made canonical. */
 static bool names_file(const char *name, const struct stat *st, bool exists,
@@ -320,7 +303,8 @@ static bool names_file(const char *name, const struct stat *st, bool exists,
 		       nst.st_ino == st->st_ino;
 	if (exists || !other)
 		return false;
-	char *a = canonical_name(name), *b = canonical_name(other);
+	char *a = pmerge_canonical_name(name),
+	     *b = pmerge_canonical_name(other);
 	bool same = a && b && strcmp(a, b) == 0;
 	free(a);
 	free(b);

@@ -25,12 +25,7 @@
  * cancellation is seen between calls even on multi-GiB inputs. */
 #define PM_COPY_CHUNK (64ull << 20)
 
-/*
- * path with its directory made canonical (realpath: no "//", "." or "..",
- * no symlinked directory) and its last component kept as it is.  Returns
- * a malloc'ed name, or NULL with errno set.
- */
-static char *canonical_dir(const char *path)
+char *pmerge_canonical_name(const char *path)
 {
 	const char *slash = strrchr(path, '/');
 	char *dir, *parent, *out = NULL;
@@ -98,7 +93,7 @@ static int fd_of_name(const char *name)
  */
 static char *final_path(const char *path, int *fd)
 {
-	char *cur = fd ? canonical_dir(path) : strdup(path);
+	char *cur = fd ? pmerge_canonical_name(path) : strdup(path);
 
 	if (fd)
 		*fd = -1;
@@ -131,7 +126,7 @@ static char *final_path(const char *path, int *fd)
 			next = NULL;
 		}
 		free(cur);
-		cur = next && fd ? canonical_dir(next) : next;
+		cur = next && fd ? pmerge_canonical_name(next) : next;
 		if (fd)
 			free(next);
 	}
