@@ -282,6 +282,19 @@ int pm_sink_put_from(struct pm_sink *s, const char *buf, size_t len, int in,
  * at end of file or when *cancel becomes true; *copied says how much went
  * out.  Returns 0 or -errno; for an input error *in_failed is set.
  */
+/*
+ * How much to copy in the next call, given that the last full one moved done
+ * bytes in ns nanoseconds: what would take PM_PIECE_NS at that speed, at
+ * least floor and at most PM_PIECE_MAX.  Where copy_file_range shares blocks
+ * instead of copying them (within one XFS or btrfs) a call takes tens of
+ * microseconds whatever its size, so the pieces grow and a large input costs
+ * a few calls; where the kernel copies, they stay at floor.  A call of any
+ * size thus takes about as long as one of floor bytes that really copies, so
+ * a stop or a progress line waits no longer.  Any thread.
+ */
+#define PM_PIECE_NS (4u * 1000 * 1000)
+#define PM_PIECE_MAX (1ull << 30)
+uint64_t pm_copy_piece(uint64_t floor, uint64_t done, uint64_t ns);
 int pm_sink_copy(struct pm_sink *s, int in, uint64_t *in_off, uint64_t len,
                  uint64_t off, char *buf, size_t bufsize, uint64_t *copied,
                  bool *in_failed, const atomic_bool *cancel);

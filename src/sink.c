@@ -625,6 +625,19 @@ static bool fast_path_unsupported(int err)
 	return err == ENOSYS || err == EOPNOTSUPP;
 }
 
+uint64_t pm_copy_piece(uint64_t floor, uint64_t done, uint64_t ns)
+{
+	uint64_t piece;
+
+	if (ns == 0)
+		ns = 1;
+	/* done is at most PM_PIECE_MAX (2^30), PM_PIECE_NS under 2^23. */
+	piece = done * PM_PIECE_NS / ns;
+	if (piece < floor)
+		return floor;
+	return piece > PM_PIECE_MAX ? PM_PIECE_MAX : piece;
+}
+
 int pm_sink_copy(struct pm_sink *s, int in, uint64_t *in_off, uint64_t len,
                  uint64_t off, char *buf, size_t bufsize, uint64_t *copied,
                  bool *in_failed, const atomic_bool *cancel)
@@ -635,6 +648,7 @@ int pm_sink_copy(struct pm_sink *s, int in, uint64_t *in_off, uint64_t len,
 	bool use_splice =
 	    !use_cfr && s->is_pipe &&
 	    !atomic_load_explicit(&s->splice_broken, memory_order_relaxed);
+	uint64_t cap = PM_COPY_CHUNK; /* grows where the kernel shares blocks */
 
 	*copied = 0;
 	*in_failed = false;
@@ -644,15 +658,20 @@ int pm_sink_copy(struct pm_sink *s, int in, uint64_t *in_off, uint64_t len,
 
 		if (atomic_load_explicit(cancel, memory_order_relaxed))
 			return -ECANCELED;
-		if (want > PM_COPY_CHUNK)
-			want = PM_COPY_CHUNK;
+		if (want > cap)
+			want = cap;
 		if (use_cfr || use_splice) {
 			loff_t ioff = (loff_t)*in_off, ooff = (loff_t)off;
 
-			if (use_cfr)
+			if (use_cfr) {
+				uint64_t t0 = pm_now_ns();
+
 				n = copy_file_range(in, &ioff, s->fd, &ooff,
 				                    (size_t)want, 0);
-			else
+				if ((uint64_t)n == want)
+					cap = pm_copy_piece(PM_COPY_CHUNK, want,
+					                    pm_now_ns() - t0);
+			} else
 				n = splice(in, &ioff, s->fd, NULL, (size_t)want,
 				           SPLICE_F_MORE);
 			if (n < 0 && errno == EINTR)

@@ -251,11 +251,15 @@ static void file_regular(struct pm_append *a, struct input *in)
 	}
 	if (pm_span_begin(a, len) < 0)
 		return;
-	/* In pieces, so that progress moves during a multi-GiB input. */
-	for (uint64_t part = 0; copied < len; copied += part) {
-		uint64_t want = len - copied < PM_PROGRESS_STEP
-		                    ? len - copied
-		                    : PM_PROGRESS_STEP;
+	/*
+	 * In pieces, so that progress moves during a multi-GiB input; pieces
+	 * that the kernel moves without copying grow (pm_copy_piece).
+	 */
+	for (uint64_t part = 0, piece = PM_PROGRESS_STEP; copied < len;
+	     copied += part) {
+		uint64_t want = len - copied < piece ? len - copied : piece;
+		uint64_t t0 = pm_now_ns();
+
 		rc = pm_sink_copy(&m->sink, src->fd, &src->offset, want, a->off,
 		                  w->buf, w->bufsize, &part, &in_failed,
 		                  &m->cancelled);
@@ -264,6 +268,9 @@ static void file_regular(struct pm_append *a, struct input *in)
 			copied += part;
 			break;
 		}
+		if (want == piece)
+			piece = pm_copy_piece(PM_PROGRESS_STEP, want,
+			                      pm_now_ns() - t0);
 	}
 	if (rc < 0 && in_failed)
 		pm_input_failed(m, src->name, -rc);

@@ -567,9 +567,11 @@ START_TEST(test_sink_open_errors)
 	ck_assert_ptr_nonnull(what);
 
 	what = NULL;
-	ck_assert_int_eq(pm_sink_open(&s, tu_scratch, false, NULL, &what), -EISDIR);
+	ck_assert_int_eq(pm_sink_open(&s, tu_scratch, false, NULL, &what),
+	                 -EISDIR);
 	ck_assert_ptr_nonnull(what);
-	ck_assert_int_eq(pm_sink_open(&s, tu_scratch, true, NULL, &what), -EISDIR);
+	ck_assert_int_eq(pm_sink_open(&s, tu_scratch, true, NULL, &what),
+	                 -EISDIR);
 	/* Failed opens leave neither descriptors nor temporary files. */
 	ck_assert_uint_eq(open_fds(), before);
 	ck_assert_uint_eq(tu_count_entries(tu_scratch), 0);
@@ -1422,6 +1424,31 @@ START_TEST(test_copy_proc_file)
 }
 END_TEST
 
+START_TEST(test_copy_piece)
+{
+	const uint64_t mib = 1u << 20, floor = 32 * mib;
+
+	/* Copying at 3 GB/s (ext4, tmpfs): the piece stays at the floor. */
+	ck_assert_uint_eq(pm_copy_piece(floor, floor, 11 * 1000 * 1000), floor);
+	/* At exactly PM_PIECE_NS per floor: still the floor. */
+	ck_assert_uint_eq(pm_copy_piece(floor, floor, PM_PIECE_NS), floor);
+	/* Four times as fast: four times as much in the same time. */
+	ck_assert_uint_eq(pm_copy_piece(floor, floor, PM_PIECE_NS / 4),
+	                  4 * floor);
+	/* Blocks shared (32 MiB in 20 µs), or a clock that did not move:
+	 * as much as one call may take, and no more. */
+	ck_assert_uint_eq(pm_copy_piece(floor, floor, 20 * 1000), PM_PIECE_MAX);
+	ck_assert_uint_eq(pm_copy_piece(floor, floor, 0), PM_PIECE_MAX);
+	ck_assert_uint_eq(pm_copy_piece(floor, PM_PIECE_MAX, 1), PM_PIECE_MAX);
+	/* A large piece that went slowly falls back to the floor. */
+	ck_assert_uint_eq(
+	    pm_copy_piece(floor, PM_PIECE_MAX, 1000ull * 1000 * 1000), floor);
+	/* Each caller's own floor. */
+	ck_assert_uint_eq(pm_copy_piece(2 * floor, floor, 11 * 1000 * 1000),
+	                  2 * floor);
+}
+END_TEST
+
 static Suite *sink_source_suite(void)
 {
 	Suite *s = suite_create("sink_source");
@@ -1468,6 +1495,7 @@ static Suite *sink_source_suite(void)
 	tcase_add_test(tc, test_copy_input_error);
 	tcase_add_test(tc, test_copy_input_is_directory);
 	tcase_add_test(tc, test_copy_proc_file);
+	tcase_add_test(tc, test_copy_piece);
 	suite_add_tcase(s, tc);
 	return s;
 }
