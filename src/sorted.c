@@ -1417,12 +1417,26 @@ static size_t ovc_match(const struct pm_sorted *s, size_t a, size_t b,
 		*loser_code = OVC_DONE;
 		return B->done && (!A->done || a < b) ? a : b;
 	}
+	m = A->len < B->len ? A->len : B->len;
+	uint64_t x = A->k.prefix ^ B->k.prefix;
+	if (x) {
+		/* Most ties are settled in the first 8 bytes, which the heads
+		 * hold: no look at the lines. */
+		d = (uint32_t)__builtin_clzll(x) >> 3;
+		if (d < m) {
+			bool a_wins = A->k.prefix < B->k.prefix;
+			const struct head *L = a_wins ? B : A;
+			uint32_t byte =
+			    (uint32_t)(L->k.prefix >> (56 - 8 * d)) & 255;
+			*loser_code = (OVC_OFFMAX - d) << 9 | (byte + 1);
+			return a_wins ? a : b;
+		}
+	}
 	if (code != OVC_FULL) {
 		start = OVC_OFFMAX - (code >> 9);
 		start += (code & 511) != 0;
 	}
 	d = first_diff(A->line, A->len, B->line, B->len, start);
-	m = A->len < B->len ? A->len : B->len;
 	sign = d < m
 	           ? ((unsigned char)A->line[d] < (unsigned char)B->line[d] ? -1
 	                                                                    : 1)
@@ -1458,32 +1472,42 @@ out:
 	return rc;
 }
 
-/* Input w's head changed; cw is its code against its previous head. */
+/*
+ * Input w's head changed; cw is its code against its previous head.  Where
+ * the codes differ, the smaller wins; that match, the common one, is played
+ * without a branch (the outcome is data and mispredicts half the time).
+ */
 static inline void ovc_replay(const struct pm_sorted *s, struct ovc_tree *t,
                               size_t w, uint32_t cw)
 {
-	for (size_t p = (w + t->n) / 2; p >= 1; p /= 2) {
-		size_t l = t->node[p];
-		uint32_t cl = t->code[p], lc;
+	size_t *node = t->node;
+	uint32_t *code = t->code;
 
-		if (cw == OVC_FULL || cl == OVC_FULL || cw == cl) {
+	for (size_t p = (w + t->n) / 2; p >= 1; p /= 2) {
+		size_t l = node[p];
+		uint32_t cl = code[p], lc;
+
+		if (__builtin_expect(
+		        cw == cl || cw == OVC_FULL || cl == OVC_FULL, 0)) {
 			if (ovc_match(s, w, l, cw == cl ? cw : OVC_FULL, &lc) ==
 			    l) {
-				t->node[p] = w;
-				t->code[p] = lc;
+				node[p] = w;
 				w = l;
 				cw = cl;
-			} else {
-				t->code[p] = lc;
 			}
-		} else if (cl < cw) {
-			t->node[p] = w;
-			t->code[p] = cw;
-			w = l;
-			cw = cl;
+			code[p] = lc;
+			continue;
 		}
+		/* l beats w: they change places. */
+		size_t swap = -(size_t)(cl < cw);
+		size_t dn = (l ^ w) & swap;
+		uint32_t dc = (cl ^ cw) & (uint32_t)swap;
+		node[p] = l ^ dn;
+		code[p] = cl ^ dc;
+		w ^= dn;
+		cw ^= dc;
 	}
-	t->node[0] = w;
+	node[0] = w;
 }
 
 static int merge_lines_ovc(struct pm_sorted *s)
