@@ -334,9 +334,11 @@ struct pm_source {
 	int fd;
 	bool own_fd;
 	bool regular;
-	uint64_t size;   /* regular: size when opened */
-	uint64_t offset; /* regular: where the next read starts */
-	bool nonblock;   /* a stream: a read with nothing there is -EAGAIN */
+	uint64_t size;     /* regular: size when opened */
+	uint64_t offset;   /* regular: where the next read starts */
+	bool nonblock;     /* a stream: a read with nothing there is -EAGAIN */
+	bool nonblock_set; /* regular, O_NONBLOCK still on (pm_source_blocking)
+	                    */
 	dev_t dev;
 	ino_t ino;
 	const char *name;
@@ -347,6 +349,25 @@ struct pm_source {
  * writer.  Returns 0 or -errno (-EISDIR for a directory).
  */
 int pm_source_open(struct pm_source *src, const char *name);
+/*
+ * Opens name, which the stat pass saw as a regular file of size bytes, and
+ * reads it into buf (room for size + 1 bytes) without looking at it first:
+ * open and one pread, where pm_source_open and a read would also fstat.
+ * Returns 1 when that read reached its end (*got bytes, at most size: it
+ * may have shrunk) and src is closed again.  Otherwise (the file grew, or
+ * the name is now something else) src is opened as pm_source_open opens it,
+ * to be read from its start, and the result is what that returns.  src's
+ * dev and ino are not known after a 1: only for an output that is no
+ * regular file in place (pm_input_is_output cannot apply).
+ */
+int pm_source_take(struct pm_source *src, const char *name, uint64_t size,
+                   char *buf, size_t *got);
+/*
+ * Takes O_NONBLOCK off a regular input that still has it, before its
+ * descriptor is used other than by pm_source_read (copy_file_range, mmap,
+ * a pread of its own).  Any thread that owns src.
+ */
+void pm_source_blocking(struct pm_source *src);
 /*
  * Reads up to len bytes, waiting in poll() on the input and wake_fd.
  * Returns bytes read (0 at EOF), -ECANCELED when woken, or -errno; a
@@ -670,6 +691,10 @@ struct pm_merge {
 	 * can count input bytes. */
 	struct pmerge_input_result *decoded;
 	size_t *schedule;
+	/* Each input's size as the stat pass saw it, UINT64_MAX when it is no
+	 * regular file (or unknown): for runs of small inputs (merge_run), and
+	 * only where the output cannot be an input; NULL otherwise. */
+	uint64_t *known_size;
 	struct pm_compressor *compressor; /* -Z, or NULL */
 	_Alignas(PM_CACHELINE) _Atomic uint64_t decoded_in;
 	_Atomic uint64_t decoded_out;
@@ -707,6 +732,9 @@ int pm_compress_finish(struct pm_merge *m);
 
 /* True when src is the output itself (standard output or -a). */
 bool pm_input_is_output(const struct pm_merge *m, const struct pm_source *src);
+/* True when the output is a regular file written in place, which an input
+ * may be (pm_input_is_output). */
+bool pm_output_in_place(const struct pm_merge *m);
 
 /* The worker thread's body: merges inputs until none is left. */
 void *pm_worker_main(void *arg);

@@ -203,6 +203,14 @@ static int alloc_workers(struct run *r)
 	        : 1;
 	if (m->run_max > PM_RUN_MAX)
 		m->run_max = PM_RUN_MAX;
+	/* Without it the small inputs are looked at once more (fstat): no
+	 * failure, so it is not one. */
+	if (m->run_max > 1 && !cfg->tail && !pm_output_in_place(m)) {
+		m->known_size = malloc(cfg->n_inputs * sizeof(*m->known_size));
+		if (m->known_size)
+			memset(m->known_size, 0xff,
+			       cfg->n_inputs * sizeof(*m->known_size));
+	}
 	m->workers =
 	    calloc(m->n_workers ? m->n_workers : 1, sizeof(*m->workers));
 	if (!m->workers)
@@ -479,6 +487,7 @@ static void teardown(struct run *r)
 	free(m->placement);
 	free(m->decoded);
 	free(m->schedule);
+	free(m->known_size);
 	pm_compress_finish(m);
 	pm_sorted_free(m);
 	pm_streams_destroy(m->live);

@@ -5,7 +5,9 @@
  * fails the all-or-nothing merge before anything is copied; and inputs
  * that are one stream under several names are linked, so that such a
  * stream is read by one worker after another, in input order, as cat reads
- * it, and never by two at once.
+ * it, and never by two at once.  Where the workers read runs of small
+ * inputs and the output cannot be one of them, each regular input's size
+ * is kept (m->known_size), so that its open needs no fstat.
  */
 #include "internal.h"
 
@@ -104,6 +106,9 @@ static int check_input(struct pm_merge *m, size_t idx)
 	/* "-" shares its offset with whoever gave it to us, even regular. */
 	if ((is_stdin || !S_ISREG(st.st_mode)) && !note_stream(m, &st, idx))
 		return -ENOMEM;
+	/* Read by the workers once every input is checked (resolve_mu). */
+	if (m->known_size && !is_stdin && S_ISREG(st.st_mode))
+		m->known_size[idx] = (uint64_t)st.st_size;
 	return 0;
 }
 

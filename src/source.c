@@ -12,29 +12,25 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-int pm_source_open(struct pm_source *src, const char *name)
+/*
+ * Fills in src from an fstat of its descriptor, which has O_NONBLOCK set
+ * when nonblock.  0 or -errno (src closed).  A regular file keeps the
+ * O_NONBLOCK of the open: it has no effect on
+ * regular files, except on the few that honour it (/proc/kmsg), whose read
+ * would fail with EAGAIN where cat blocks and reads; pm_source_read takes
+ * it off when that happens, and pm_source_blocking before any other use of
+ * the descriptor.  Pipes and sockets are polled before each read and keep
+ * it.  Anything else (ttys, character and block devices) has it taken off
+ * at once.  The status flags are known (the open set no other that F_SETFL
+ * can change: O_APPEND, O_ASYNC, O_DIRECT, O_NOATIME), so one call, not a
+ * get and a set.
+ */
+static int classify(struct pm_source *src, bool nonblock)
 {
 	struct stat st;
-	int fd, err;
+	int err;
 
-	memset(src, 0, sizeof(*src));
-	src->fd = -1;
-	src->name = name;
-	if (strcmp(name, "-") == 0) {
-		/* Standard input is shared: never change its flags. */
-		fd = STDIN_FILENO;
-	} else {
-		/*
-		 * O_NONBLOCK so that opening a FIFO with no writer returns at
-		 * once; poll() then waits for the writer, cancellably.
-		 */
-		fd = open(name, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
-		if (fd < 0)
-			return -errno;
-		src->own_fd = true;
-	}
-	src->fd = fd;
-	if (fstat(fd, &st) < 0) {
+	if (fstat(src->fd, &st) < 0) {
 		err = -errno;
 		goto fail;
 	}
@@ -42,22 +38,15 @@ int pm_source_open(struct pm_source *src, const char *name)
 		err = -EISDIR;
 		goto fail;
 	}
-	/*
-	 * O_NONBLOCK was for the open of a FIFO.  Anything else that honours
-	 * it (/proc/kmsg, some devices) would fail a read with EAGAIN where
-	 * cat blocks and reads: take it off again.  Pipes and sockets are
-	 * polled before each read and keep it.  The status flags are known
-	 * (the open above set no other that F_SETFL can change: O_APPEND,
-	 * O_ASYNC, O_DIRECT, O_NOATIME), so one call, not a get and a set:
-	 * it is one of a few calls per input, which count with many small ones.
-	 */
-	if (src->own_fd && !S_ISFIFO(st.st_mode) && !S_ISSOCK(st.st_mode))
-		fcntl(fd, F_SETFL, 0);
 	src->dev = st.st_dev;
 	src->ino = st.st_ino;
 	src->regular = S_ISREG(st.st_mode);
+	src->nonblock_set = nonblock && src->regular;
+	if (nonblock && !src->regular && !S_ISFIFO(st.st_mode) &&
+	    !S_ISSOCK(st.st_mode))
+		fcntl(src->fd, F_SETFL, 0);
 	if (src->regular) {
-		off_t cur = src->own_fd ? 0 : lseek(fd, 0, SEEK_CUR);
+		off_t cur = src->own_fd ? 0 : lseek(src->fd, 0, SEEK_CUR);
 
 		src->offset = cur > 0 ? (uint64_t)cur : 0;
 		src->size = (uint64_t)st.st_size;
@@ -68,24 +57,108 @@ fail:
 	return err;
 }
 
+/* Opens name (not "-") into a cleared src.  0 or -errno. */
+static int open_named(struct pm_source *src, const char *name)
+{
+	memset(src, 0, sizeof(*src));
+	src->name = name;
+	/*
+	 * O_NONBLOCK so that opening a FIFO with no writer returns at once;
+	 * poll() then waits for the writer, cancellably.
+	 */
+	src->fd = open(name, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+	if (src->fd < 0)
+		return -errno;
+	src->own_fd = true;
+	return 0;
+}
+
+int pm_source_open(struct pm_source *src, const char *name)
+{
+	int rc;
+
+	if (strcmp(name, "-") == 0) {
+		/* Standard input is shared: never change its flags. */
+		memset(src, 0, sizeof(*src));
+		src->name = name;
+		src->fd = STDIN_FILENO;
+		return classify(src, false);
+	}
+	rc = open_named(src, name);
+	return rc < 0 ? rc : classify(src, true);
+}
+
+void pm_source_blocking(struct pm_source *src)
+{
+	if (!src->nonblock_set)
+		return;
+	fcntl(src->fd, F_SETFL, 0);
+	src->nonblock_set = false;
+}
+
+/* pread of a regular file, at most once more after taking O_NONBLOCK off. */
+static ssize_t pread_regular(struct pm_source *src, void *buf, size_t len,
+                             uint64_t off)
+{
+	ssize_t n;
+
+	for (;;) {
+		n = pread(src->fd, buf, len, (off_t)off);
+		if (n >= 0)
+			return n;
+		if (errno == EINTR)
+			continue;
+		if (errno != EAGAIN || !src->nonblock_set)
+			return -errno;
+		pm_source_blocking(src);
+	}
+}
+
+int pm_source_take(struct pm_source *src, const char *name, uint64_t size,
+                   char *buf, size_t *got)
+{
+	int rc = open_named(src, name);
+	ssize_t n;
+
+	if (rc < 0)
+		return rc;
+	/* An EAGAIN here (a file that honours O_NONBLOCK, or the name is now
+	 * a device) takes the general path below, which knows which it is. */
+	n = pread_regular(src, buf, (size_t)size + 1, 0);
+	if (n >= 0 && (uint64_t)n <= size) {
+		/* A short read of a regular file is its end. */
+		src->regular = true;
+		src->size = src->offset = (uint64_t)n;
+		*got = (size_t)n;
+		pm_source_close(src);
+		return 1;
+	}
+	/*
+	 * Not what the stat pass saw: the file grew, or the name is now
+	 * something else (a directory, a FIFO: pread fails).  Look at what
+	 * was opened, as pm_source_open does, and read it from its start.
+	 */
+	return classify(src, true);
+}
+
 ssize_t pm_source_read(struct pm_source *src, void *buf, size_t len,
                        int wake_fd)
 {
 	if (src->regular) {
-		ssize_t n;
+		ssize_t n = pread_regular(src, buf, len, src->offset);
 
-		do
-			n = pread(src->fd, buf, len, (off_t)src->offset);
-		while (n < 0 && errno == EINTR);
-		if (n < 0 && errno == ESPIPE) {
+		if (n == -ESPIPE) {
 			/* A regular file without positions (/proc/kmsg):
 			 * read it as it comes, as cat does. */
+			pm_source_blocking(src);
 			do
 				n = read(src->fd, buf, len);
 			while (n < 0 && errno == EINTR);
+			if (n < 0)
+				return -errno;
 		}
 		if (n < 0)
-			return -errno;
+			return n;
 		src->offset += (uint64_t)n;
 		return n;
 	}

@@ -636,11 +636,15 @@ static void merge_lines(struct pm_append *a, struct input *in)
  */
 bool pm_input_is_output(const struct pm_merge *m, const struct pm_source *src)
 {
+	return pm_output_in_place(m) && src->regular &&
+	       src->dev == m->sink.dev && src->ino == m->sink.ino;
+}
+
+bool pm_output_in_place(const struct pm_merge *m)
+{
 	const struct pm_sink *s = &m->sink;
 
-	return (s->regular || s->behind_regular) &&
-	       s->kind != PM_SINK_REPLACE && src->regular &&
-	       src->dev == s->dev && src->ino == s->ino;
+	return (s->regular || s->behind_regular) && s->kind != PM_SINK_REPLACE;
 }
 
 /* Counts an opened input's size towards the progress total. */
@@ -695,6 +699,8 @@ static void merge_opened(struct pm_append *a, struct input *in, int rc)
 		return;
 	}
 	first_offset = src->offset;
+	/* Paths below use the descriptor itself (copy_file_range, mmap). */
+	pm_source_blocking(src);
 	if (pm_input_is_output(m, src)) {
 		pm_input_failed(m, name, PMERGE_ERR_INPUT_IS_OUTPUT);
 		pm_append_whole(a, NULL, 0);
@@ -811,10 +817,11 @@ static void send_run(struct pm_worker *w, size_t from, size_t last,
 /*
  * The run of inputs first..first+count-1 (--unit=file, no -d).  Each small
  * regular input that fits in what is left of the buffer is read into it as
- * soon as it is open (one fstat, one pread), and the inputs gathered so far
- * go out as one unit -- one turn, one hold, one write -- when the next does
- * not fit or is not a small regular file; that one then takes the path of
- * any input, already open.
+ * soon as it is open (one pread: with its size from the stat pass, read to
+ * its end with one byte more, no fstat; else after one fstat), and the inputs
+ * gathered so far go out as one unit -- one turn, one hold, one write -- when
+ * the next does not fit or is not a small regular file; that one then takes the
+ * path of any input, already open.
  */
 static void merge_run(struct pm_worker *w, size_t first, size_t count)
 {
@@ -840,7 +847,28 @@ static void merge_run(struct pm_worker *w, size_t first, size_t count)
 			from = idx + 1;
 			continue;
 		}
-		rc = pm_source_open(src, name);
+		uint64_t known =
+		    m->known_size ? m->known_size[idx] : UINT64_MAX;
+		if (known > 0 && known < w->bufsize) {
+			/* Seen by the stat pass: open and read, no fstat. */
+			size_t got;
+			if (known >= w->bufsize - fill) {
+				send_run(w, from, idx - 1, lens, fill);
+				fill = 0;
+				from = idx;
+			}
+			rc = pm_source_take(src, name, known, w->buf + fill,
+			                    &got);
+			if (rc > 0) {
+				w->sizes_seen += got;
+				w->st.inputs++;
+				lens[idx - from] = got;
+				fill += got;
+				continue;
+			}
+		} else {
+			rc = pm_source_open(src, name);
+		}
 		bool small = rc == 0 && src->regular && !m->cfg->tail &&
 		             src->size > src->offset &&
 		             src->size - src->offset <= w->bufsize &&

@@ -533,6 +533,60 @@ START_TEST(nonblocking_regular_input)
 }
 END_TEST
 
+/*
+ * The same among many small inputs, which are read in runs (the name from
+ * the stat pass, one pread, no fstat): with -j 1 the first claim is a run
+ * of 10, and kmsg is its second input.  Into -o and into standard output.
+ */
+START_TEST(nonblocking_regular_input_in_run)
+{
+	char *dir = tu_enter_scratch();
+	char *names[40];
+	size_t len, got;
+	char *want;
+
+	for (int i = 0; i < 40; i++) {
+		char n[16];
+		snprintf(n, sizeof(n), i == 1 ? "kmsg" : "in%02d", i);
+		names[i] = strdup(n);
+		hu_make(names[i], 100 + 37 * (size_t)i, (uint64_t)i + 7, true);
+	}
+	want = tu_cat_names((const char *const *)names, 40, &len);
+	char *const *env =
+	    hu_fault_env("reads:EAGAIN:path=kmsg:nonblock=1", "faults");
+	for (int out = 0; out < 2; out++) {
+		struct hu_result r;
+		char *argv[46] = {(char *)hu_pmerge(), "-j", "1"};
+		int k = 3;
+		if (out) {
+			argv[k++] = "-o";
+			argv[k++] = "merged";
+		}
+		for (int i = 0; i < 40; i++)
+			argv[k++] = names[i];
+		struct hu_opts o = {.argv = argv, .env = env};
+		hu_run(&r, &o);
+		hu_expect_exit(&r, 0);
+		if (out) {
+			char *m = tu_read_file("merged", &got);
+			tu_expect_bytes("-o merged", m, got, want, len);
+			free(m);
+		} else {
+			tu_expect_bytes("output", r.out, r.out_len, want, len);
+		}
+		hu_result_free(&r);
+	}
+	/* The fault did fire: the input was read with O_NONBLOCK on. */
+	char *log = tu_read_file("faults", &got);
+	ck_assert_msg(got > 0, "no EAGAIN was injected");
+	free(log);
+	for (int i = 0; i < 40; i++)
+		free(names[i]);
+	free(want);
+	tu_leave_scratch(dir);
+}
+END_TEST
+
 #define NOBODY 65534
 
 /*
@@ -1322,6 +1376,7 @@ static Suite *rel_suite(void)
 	tcase_add_test(t, value_abbreviations);
 	tcase_add_test(t, stats_output);
 	tcase_add_test(t, nonblocking_regular_input);
+	tcase_add_test(t, nonblocking_regular_input_in_run);
 	suite_add_tcase(s, t);
 	t = tcase_create("leftovers");
 	tcase_add_loop_test(t, any_stop_signal, 0, 6);

@@ -124,6 +124,106 @@ START_TEST(test_source_empty)
 }
 END_TEST
 
+/*
+ * pm_source_take with the size the stat pass saw: a file of that size or
+ * smaller is read whole by the one pread; one that grew, or a name that is
+ * now something else, comes back opened as pm_source_open opens it.
+ */
+START_TEST(test_source_take_same_or_shrunk)
+{
+	char *data;
+	char *path = random_file("in", 1000, 2, &data);
+	struct pm_source src;
+	char buf[2048];
+	size_t got = 0, before = open_fds();
+
+	ck_assert_int_eq(pm_source_take(&src, path, 1000, buf, &got), 1);
+	ck_assert_uint_eq(got, 1000);
+	ck_assert_mem_eq(buf, data, 1000);
+	ck_assert(src.regular);
+	ck_assert_uint_eq(src.size, 1000);
+	/* The pass saw it larger: it shrank since, and what is left is
+	 * all of it. */
+	ck_assert_int_eq(pm_source_take(&src, path, 1500, buf, &got), 1);
+	ck_assert_uint_eq(got, 1000);
+	ck_assert_mem_eq(buf, data, 1000);
+	ck_assert_uint_eq(open_fds(), before);
+	free(data);
+	free(path);
+}
+END_TEST
+
+START_TEST(test_source_take_grown)
+{
+	char *data;
+	char *path = random_file("in", 3000, 3, &data);
+	struct pm_source src;
+	char buf[4096];
+	size_t got = 12345, len;
+
+	/* Seen at 1000 bytes, 3000 now: opened and read from its start. */
+	ck_assert_int_eq(pm_source_take(&src, path, 1000, buf, &got), 0);
+	ck_assert_uint_eq(got, 12345);
+	ck_assert(src.regular);
+	ck_assert_uint_eq(src.size, 3000);
+	ck_assert_uint_eq(src.offset, 0);
+	char *all = source_slurp(&src, 4096, &len);
+	ck_assert_uint_eq(len, 3000);
+	ck_assert_mem_eq(all, data, len);
+	pm_source_close(&src);
+	free(all);
+	free(data);
+	free(path);
+}
+END_TEST
+
+START_TEST(test_source_take_replaced)
+{
+	char *dir = tu_path(tu_scratch, "now-a-dir");
+	char *fifo = tu_path(tu_scratch, "now-a-fifo");
+	char *missing = tu_path(tu_scratch, "now-gone");
+	struct pm_source src;
+	char buf[64];
+	size_t got, before = open_fds();
+
+	ck_assert_int_eq(mkdir(dir, 0755), 0);
+	ck_assert_int_eq(mkfifo(fifo, 0644), 0);
+	ck_assert_int_eq(pm_source_take(&src, dir, 10, buf, &got), -EISDIR);
+	ck_assert_int_eq(pm_source_take(&src, missing, 10, buf, &got), -ENOENT);
+	ck_assert_uint_eq(open_fds(), before);
+	/* A FIFO without a writer: opened without waiting, as a stream. */
+	ck_assert_int_eq(pm_source_take(&src, fifo, 10, buf, &got), 0);
+	ck_assert(!src.regular);
+	ck_assert(fd_is_open(src.fd));
+	ck_assert(fcntl(src.fd, F_GETFL) & O_NONBLOCK);
+	pm_source_close(&src);
+	ck_assert_uint_eq(open_fds(), before);
+	free(dir);
+	free(fifo);
+	free(missing);
+}
+END_TEST
+
+/* A regular input keeps O_NONBLOCK from its open until something other
+ * than pm_source_read is to use it. */
+START_TEST(test_source_regular_nonblock_lazy)
+{
+	char *data;
+	char *path = random_file("in", 100, 4, &data);
+	struct pm_source src;
+
+	ck_assert_int_eq(pm_source_open(&src, path), 0);
+	ck_assert(src.nonblock_set);
+	ck_assert(fcntl(src.fd, F_GETFL) & O_NONBLOCK);
+	pm_source_blocking(&src);
+	ck_assert(!src.nonblock_set);
+	ck_assert(!(fcntl(src.fd, F_GETFL) & O_NONBLOCK));
+	pm_source_close(&src);
+	free(data);
+	free(path);
+}
+END_TEST
+
 START_TEST(test_source_errors)
 {
 	struct pm_source src;
@@ -1457,6 +1557,10 @@ static Suite *sink_source_suite(void)
 	tcase_add_test(tc, test_source_regular);
 	tcase_add_test(tc, test_source_empty);
 	tcase_add_test(tc, test_source_errors);
+	tcase_add_test(tc, test_source_take_same_or_shrunk);
+	tcase_add_test(tc, test_source_take_grown);
+	tcase_add_test(tc, test_source_take_replaced);
+	tcase_add_test(tc, test_source_regular_nonblock_lazy);
 	tcase_add_test(tc, test_source_fifo_no_writer);
 	tcase_add_test(tc, test_source_fifo_writer);
 	tcase_add_test(tc, test_source_pipe_by_name);
