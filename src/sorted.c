@@ -147,6 +147,7 @@ struct pm_sorted {
 	const struct pmerge_sorted *opt;
 	bool by_time, reverse;
 	bool ovc; /* whole lines, ascending: merged with offset-value codes */
+	bool tagged; /* --tag */
 	char term;
 	size_t chunk_size;
 	bool close_after_read;
@@ -1368,15 +1369,18 @@ static void *writer_main(struct pm_worker *w)
 	return NULL;
 }
 
-/* Writes in's head record: with --tag, each of its lines tagged. */
-static int put_record(struct pm_sorted *s, struct sin *in)
+/* Writes input w's head record: with --tag, each of its lines tagged.
+ * Untagged, it looks only at the head, not at the input. */
+static inline int put_record(struct pm_sorted *s, size_t w)
 {
-	const struct head *h = &s->heads[in->idx];
+	const struct head *h = &s->heads[w];
 	const char *p = h->line, *end = p + h->len + 1;
+	const struct sin *in;
 	int rc = 0;
 
-	if (!in->tag)
+	if (!s->tagged)
 		return out_add(s, p, h->len + 1);
+	in = &s->in[w];
 	while (rc == 0 && p < end) {
 		const char *e = memchr(p, s->term, (size_t)(end - p));
 		size_t n = e ? (size_t)(e - p) + 1 : (size_t)(end - p);
@@ -1521,7 +1525,7 @@ static int merge_lines_ovc(struct pm_sorted *s)
 
 		if (s->heads[w].done)
 			break;
-		rc = put_record(s, &s->in[w]);
+		rc = put_record(s, w);
 		if (rc < 0)
 			break;
 		s->out_records++;
@@ -1547,7 +1551,7 @@ merge_loop(struct pm_sorted *s, struct pm_lt *lt,
 
 		if (s->heads[w].done)
 			break;
-		rc = put_record(s, &s->in[w]);
+		rc = put_record(s, w);
 		if (rc < 0)
 			return rc;
 		s->out_records++;
@@ -1668,6 +1672,7 @@ int pm_sorted_setup(struct pm_merge *m, unsigned jobs, unsigned *threads)
 	s->by_time = o->by_time;
 	s->reverse = o->reverse;
 	s->term = m->term;
+	s->tagged = cfg->tag;
 	s->n = cfg->n_inputs;
 	s->waiting = NO_INPUT;
 	s->blocked_head = s->blocked_tail = NO_INPUT;
