@@ -37,6 +37,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <sched.h>
 #include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
@@ -1625,6 +1626,21 @@ static void *merger_main(struct pm_worker *w)
 	return NULL;
 }
 
+/*
+ * The merger is the one thread the whole merge waits for; the readers and
+ * the writer work ahead of it or behind it.  With fewer cores than threads,
+ * a reader or the writer that wakes up would take the merger's core from it
+ * (wakeup preemption) thousands of times a second: as SCHED_BATCH (no
+ * privilege needed) they wait for a free core or the next tick instead.
+ * A hint only: where it is refused, nothing else changes.
+ */
+static void batch_policy(void)
+{
+	struct sched_param sp = {.sched_priority = 0};
+
+	(void)pthread_setschedparam(pthread_self(), SCHED_BATCH, &sp);
+}
+
 void *pm_sorted_thread(void *arg)
 {
 	struct pm_worker *w = arg;
@@ -1632,6 +1648,8 @@ void *pm_sorted_thread(void *arg)
 
 	/* Every thread takes its share of the inputs' first look. */
 	if (pm_worker_resolve(m) == 0) {
+		if (w->id != 0)
+			batch_policy();
 		if (w->id == 0)
 			merger_main(w);
 		else if (w->id == 1)
