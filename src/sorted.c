@@ -1601,6 +1601,21 @@ static int merge_all(struct pm_sorted *s)
 	return rc;
 }
 
+/* The merger is done (or never began): the writer, once it has written
+ * what it was given, and the readers stop. */
+static void merger_end(struct pm_sorted *s)
+{
+	pthread_mutex_lock(&s->wmu);
+	s->w_quit = true;
+	pthread_cond_broadcast(&s->wcv);
+	pthread_mutex_unlock(&s->wmu);
+	pthread_mutex_lock(&s->mu);
+	s->merger_done = true;
+	pthread_cond_broadcast(&s->work_cv);
+	kick(s);
+	pthread_mutex_unlock(&s->mu);
+}
+
 static void *merger_main(struct pm_worker *w)
 {
 	struct pm_merge *m = w->m;
@@ -1614,15 +1629,7 @@ static void *merger_main(struct pm_worker *w)
 		pm_merge_cancel(m);
 	}
 	w->st.records = s->out_records;
-	pthread_mutex_lock(&s->wmu);
-	s->w_quit = true;
-	pthread_cond_broadcast(&s->wcv);
-	pthread_mutex_unlock(&s->wmu);
-	pthread_mutex_lock(&s->mu);
-	s->merger_done = true;
-	pthread_cond_broadcast(&s->work_cv);
-	kick(s);
-	pthread_mutex_unlock(&s->mu);
+	merger_end(s);
 	return NULL;
 }
 
@@ -1656,6 +1663,10 @@ void *pm_sorted_thread(void *arg)
 			writer_main(w);
 		else
 			reader_main(w);
+	} else if (w->id == 0) {
+		/* Cancelled before the merge began: the writer may have
+		 * started waiting for batches all the same. */
+		merger_end(m->sorted);
 	}
 	atomic_fetch_add(&m->workers_done, 1);
 	m->wake_loop(m);

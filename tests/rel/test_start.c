@@ -405,6 +405,18 @@ START_TEST(thread_creation_fails)
 	    strstr(r.err, "pmerge: cannot create worker thread 2 of "), "%s",
 	    r.err);
 	hu_result_free(&r);
+	/* Nor without a reader: the merger and the writer, started, stop
+	 * however far they got (a writer left waiting for a merger that saw
+	 * the cancel first was a hang). */
+	o.env = hu_fault_env("pthread_create:EAGAIN:after=2", NULL);
+	for (int i = 0; i < 500; i++) {
+		hu_pm(&r, &o, "-m", "-j4", "a", "b", NULL);
+		hu_expect_exit(&r, 1);
+		ck_assert_msg(
+		    strstr(r.err, "pmerge: cannot create worker thread 3 of "),
+		    "%s", r.err);
+		hu_result_free(&r);
+	}
 	free(want);
 	tu_leave_scratch(dir);
 }
