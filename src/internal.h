@@ -292,7 +292,7 @@ int pm_sink_put_from(struct pm_sink *s, const char *buf, size_t len, int in,
  * size thus takes about as long as one of floor bytes that really copies, so
  * a stop or a progress line waits no longer.  Any thread.
  */
-#define PM_PIECE_NS (4u * 1000 * 1000)
+#define PM_PIECE_NS  (4u * 1000 * 1000)
 #define PM_PIECE_MAX (1ull << 30)
 uint64_t pm_copy_piece(uint64_t floor, uint64_t done, uint64_t ns);
 int pm_sink_copy(struct pm_sink *s, int in, uint64_t *in_off, uint64_t len,
@@ -604,6 +604,11 @@ struct pm_worker {
 	uint64_t sizes_seen;
 	bool irregular_seen;
 	size_t handed; /* streams it gave the stream reader */
+	/* While the gate is shut (pm_gate_open): its voluntary context
+	 * switches at the last look, the inputs read since, and how many
+	 * looks saw it sleep. */
+	long nvcsw;
+	unsigned reads, slept;
 };
 
 /* Shared state of one merge.  Workers read cfg and write only atomics,
@@ -622,6 +627,9 @@ struct pm_stream_id {
  * once every input is resolved: 0, or -ECANCELED when the merge stops.
  */
 int pm_worker_resolve(struct pm_merge *m);
+/* The same for a worker of a merge of whole files, which also looks at
+ * whether its stats wait for the device (pm_gate_watch). */
+int pm_worker_resolve_watched(struct pm_merge *m, struct pm_worker *w);
 /*
  * Input idx is a stream named before (m->after): waits until that earlier
  * input has been read.  0, or -ECANCELED.  Any worker thread.
@@ -664,6 +672,13 @@ struct pm_merge {
 	size_t *after; /* NULL when no stream repeats; SIZE_MAX: none */
 	unsigned char
 	    *done; /* with after: input i has been read (resolve_mu) */
+	/*
+	 * The default -j of a merge of whole files (README, "Choosing -j"):
+	 * workers with an id of active or more wait at the gate, on
+	 * resolve_cv, until pm_gate_open lets every worker in.  n_workers
+	 * from the start otherwise.
+	 */
+	atomic_uint active;
 	_Atomic uint64_t bytes_total;
 	atomic_bool total_known; /* every input is regular; set when resolved */
 	atomic_bool irregular;   /* an input that is not a regular file */
@@ -729,6 +744,22 @@ int pm_compress_start(struct pm_merge *m, unsigned threads);
  * (-errno) or 0.  Does nothing without -Z; call it before commit or abort.
  */
 int pm_compress_finish(struct pm_merge *m);
+
+/*
+ * Lets every worker in (m->active): a read or a stat waited for the device,
+ * an input is a stream or larger than the buffer, or no input is left for
+ * the workers still waiting.  Any worker thread; cheap once open.
+ */
+void pm_gate_open(struct pm_merge *m);
+/* How many small inputs (or stats) a worker gets through between two looks
+ * at whether it waited for the device, while the gate is shut. */
+#define PM_GATE_LOOK 16
+/*
+ * While the gate is shut: when w's thread has waited (a voluntary context
+ * switch: the device) since the last look, for the second time, opens it. reset
+ * only takes a new baseline, after a wait of another kind (the turn, the lock).
+ */
+void pm_gate_watch(struct pm_worker *w, bool reset);
 
 /* True when src is the output itself (standard output or -a). */
 bool pm_input_is_output(const struct pm_merge *m, const struct pm_source *src);

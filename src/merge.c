@@ -15,6 +15,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <signal.h>
+#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
@@ -203,6 +204,18 @@ static int alloc_workers(struct run *r)
 	        : 1;
 	if (m->run_max > PM_RUN_MAX)
 		m->run_max = PM_RUN_MAX;
+	atomic_store(&m->active, m->n_workers);
+	if (!cfg->jobs && m->run_max > 1 && !cfg->tail) {
+		/* README, "Choosing -j": while the inputs come from the page
+		 * cache, one worker more than there are processors. */
+		cpu_set_t set;
+		long cpus = sched_getaffinity(0, sizeof(set), &set) == 0
+		                ? CPU_COUNT(&set)
+		                : sysconf(_SC_NPROCESSORS_ONLN);
+
+		if (cpus > 0 && (unsigned long)cpus + 1 < m->n_workers)
+			atomic_store(&m->active, (unsigned)cpus + 1);
+	}
 	/* Without it the small inputs are looked at once more (fstat): no
 	 * failure, so it is not one. */
 	if (m->run_max > 1 && !cfg->tail && !pm_output_in_place(m)) {

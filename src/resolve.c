@@ -104,8 +104,12 @@ static int check_input(struct pm_merge *m, size_t idx)
 	    faccessat(AT_FDCWD, name, R_OK, AT_EACCESS) < 0 && errno != ENOSYS)
 		return errno;
 	/* "-" shares its offset with whoever gave it to us, even regular. */
-	if ((is_stdin || !S_ISREG(st.st_mode)) && !note_stream(m, &st, idx))
-		return -ENOMEM;
+	if (is_stdin || !S_ISREG(st.st_mode)) {
+		if (!note_stream(m, &st, idx))
+			return -ENOMEM;
+		/* A stream may keep its reader waiting: let every worker in. */
+		pm_gate_open(m);
+	}
 	/* Read by the workers once every input is checked (resolve_mu). */
 	if (m->known_size && !is_stdin && S_ISREG(st.st_mode))
 		m->known_size[idx] = (uint64_t)st.st_size;
@@ -163,28 +167,54 @@ static void finish(struct pm_merge *m)
 
 int pm_worker_resolve(struct pm_merge *m)
 {
-	size_t n = m->cfg->n_inputs, idx;
+	return pm_worker_resolve_watched(m, NULL);
+}
+
+/* Checks input idx, reporting what fails it. */
+static void check_one(struct pm_merge *m, size_t idx)
+{
 	const struct pmerge_callbacks *cb = &m->cfg->cb;
+	int err = atomic_load_explicit(&m->cancelled, memory_order_relaxed)
+	              ? 0
+	              : check_input(m, idx);
+
+	if (err < 0) {
+		int expected = 0;
+		atomic_compare_exchange_strong(&m->output_error, &expected,
+		                               -err);
+		pm_merge_cancel(m);
+	} else if (err > 0) {
+		atomic_fetch_add(&m->failed_inputs, 1);
+		if (cb->input_error)
+			cb->input_error(cb->user, m->cfg->inputs[idx], err);
+	}
+}
+
+int pm_worker_resolve_watched(struct pm_merge *m, struct pm_worker *w)
+{
+	size_t n = m->cfg->n_inputs, idx;
+	/*
+	 * A few inputs at a time: two shared counters touched per input
+	 * cost more than its stat when the files are cached.  Small steps
+	 * for few inputs, so that cold stats still overlap.
+	 */
+	size_t step = n / (8 * (size_t)(m->n_workers ? m->n_workers : 1));
 	int rc = 0;
 
-	while ((idx = atomic_fetch_add(&m->next_check, 1)) < n) {
-		int err =
-		    atomic_load_explicit(&m->cancelled, memory_order_relaxed)
-		        ? 0
-		        : check_input(m, idx);
+	if (step > PM_GATE_LOOK)
+		step = PM_GATE_LOOK;
+	if (step < 1)
+		step = 1;
+	if (w)
+		pm_gate_watch(w, true);
+	while ((idx = atomic_fetch_add(&m->next_check, step)) < n) {
+		size_t end = n - idx < step ? n : idx + step;
 
-		if (err < 0) {
-			int expected = 0;
-			atomic_compare_exchange_strong(&m->output_error,
-			                               &expected, -err);
-			pm_merge_cancel(m);
-		} else if (err > 0) {
-			atomic_fetch_add(&m->failed_inputs, 1);
-			if (cb->input_error)
-				cb->input_error(cb->user, m->cfg->inputs[idx],
-				                err);
-		}
-		if (atomic_fetch_add(&m->checked, 1) + 1 == n)
+		for (size_t i = idx; i < end; i++)
+			check_one(m, i);
+		if (w)
+			pm_gate_watch(w, false);
+		if (atomic_fetch_add(&m->checked, end - idx) + (end - idx) == n)
 			finish(m);
 	}
 	pthread_mutex_lock(&m->resolve_mu);

@@ -13,6 +13,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 /* A large copy is split so that the progress counters move meanwhile. */
@@ -701,6 +702,10 @@ static void merge_opened(struct pm_append *a, struct input *in, int rc)
 	first_offset = src->offset;
 	/* Paths below use the descriptor itself (copy_file_range, mmap). */
 	pm_source_blocking(src);
+	/* A stream, or a file read in pieces: the reads that count are not
+	 * watched, so every worker reads (README, "Choosing -j"). */
+	if (!src->regular || src->size - src->offset > w->bufsize)
+		pm_gate_open(m);
 	if (pm_input_is_output(m, src)) {
 		pm_input_failed(m, name, PMERGE_ERR_INPUT_IS_OUTPUT);
 		pm_append_whole(a, NULL, 0);
@@ -809,9 +814,65 @@ static void send_run(struct pm_worker *w, size_t from, size_t last,
 {
 	struct pm_append a;
 
+	/* What the reads since the last look waited, before the turn's. */
+	pm_gate_watch(w, false);
 	pm_append_init_run(&a, w, from, last, lens);
 	pm_append_whole(&a, w->buf, fill);
 	pm_append_pass(&a);
+	pm_gate_watch(w, true);
+}
+
+void pm_gate_open(struct pm_merge *m)
+{
+	if (atomic_load_explicit(&m->active, memory_order_relaxed) >=
+	    m->n_workers)
+		return;
+	pthread_mutex_lock(&m->resolve_mu);
+	atomic_store(&m->active, m->n_workers);
+	pthread_cond_broadcast(&m->resolve_cv);
+	pthread_mutex_unlock(&m->resolve_mu);
+}
+
+void pm_gate_watch(struct pm_worker *w, bool reset)
+{
+	struct pm_merge *m = w->m;
+	struct rusage ru;
+
+	if (atomic_load_explicit(&m->active, memory_order_relaxed) >=
+	        m->n_workers ||
+	    getrusage(RUSAGE_THREAD, &ru) < 0)
+		return;
+	/*
+	 * Reads from the page cache do not sleep; one from the device does
+	 * (a preemption is an involuntary switch, not counted here).  One
+	 * look that saw a sleep may be something else (a page fault of the
+	 * buffer waiting for another thread's mmap): two are the device.
+	 */
+	if (!reset && ru.ru_nvcsw != w->nvcsw && ++w->slept == 2)
+		pm_gate_open(m);
+	w->nvcsw = ru.ru_nvcsw;
+	w->reads = 0;
+}
+
+/* While the gate is shut: one more small input read; a look now and then. */
+static void gate_count(struct pm_worker *w)
+{
+	if (++w->reads >= PM_GATE_LOOK)
+		pm_gate_watch(w, false);
+}
+
+/* Waits while the gate keeps w out.  False when the merge is cancelled. */
+static bool gate_wait(struct pm_worker *w)
+{
+	struct pm_merge *m = w->m;
+	bool go;
+
+	pthread_mutex_lock(&m->resolve_mu);
+	while (w->id >= atomic_load(&m->active) && !atomic_load(&m->cancelled))
+		pthread_cond_wait(&m->resolve_cv, &m->resolve_mu);
+	go = !atomic_load(&m->cancelled);
+	pthread_mutex_unlock(&m->resolve_mu);
+	return go;
 }
 
 /*
@@ -843,6 +904,7 @@ static void merge_run(struct pm_worker *w, size_t first, size_t count)
 			if (idx > from)
 				send_run(w, from, idx - 1, lens, fill);
 			merge_input(w, idx);
+			pm_gate_watch(w, true);
 			fill = 0;
 			from = idx + 1;
 			continue;
@@ -864,6 +926,7 @@ static void merge_run(struct pm_worker *w, size_t first, size_t count)
 				w->st.inputs++;
 				lens[idx - from] = got;
 				fill += got;
+				gate_count(w);
 				continue;
 			}
 		} else {
@@ -889,6 +952,7 @@ static void merge_run(struct pm_worker *w, size_t first, size_t count)
 				w->st.inputs++;
 				lens[idx - from] = (uint64_t)n;
 				fill += (size_t)n;
+				gate_count(w);
 				continue;
 			}
 			/* A read error: the input's own path reports it. */
@@ -900,6 +964,7 @@ static void merge_run(struct pm_worker *w, size_t first, size_t count)
 		pm_append_init(&a, w, idx);
 		merge_opened(&a, &in, rc);
 		pm_append_pass(&a);
+		pm_gate_watch(w, true);
 		fill = 0;
 		from = idx + 1;
 	}
@@ -938,8 +1003,9 @@ void *pm_worker_main(void *arg)
 	struct pm_merge *m = w->m;
 	size_t first, count;
 
-	if (pm_worker_resolve(m) < 0)
+	if (!gate_wait(w) || pm_worker_resolve_watched(m, w) < 0)
 		goto out;
+	pm_gate_watch(w, true); /* it may have waited for the others' stats */
 	while (!atomic_load_explicit(&m->cancelled, memory_order_relaxed) &&
 	       (count = claim_run(m, &first)) > 0) {
 		size_t handed = w->handed;
@@ -952,6 +1018,8 @@ void *pm_worker_main(void *arg)
 		/* The stream reader counts the inputs handed to it. */
 		atomic_fetch_add(&m->inputs_done, count - (w->handed - handed));
 	}
+	/* None left: those still at the gate may end too. */
+	pm_gate_open(m);
 out:
 	atomic_fetch_add(&m->workers_done, 1);
 	if (m->live)

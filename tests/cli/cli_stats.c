@@ -1,6 +1,7 @@
 /*
- * --stats=json: the document README.md and the man page describe, read by a real JSON parser
- * (check_stats.py) and held against what the test knows about the merge.
+ * --stats=json: the document README.md and the man page describe, read by a
+ * real JSON parser (check_stats.py) and held against what the test knows about
+ * the merge.
  */
 #include "cliutil.h"
 
@@ -133,10 +134,73 @@ START_TEST(stats_checker_rejects)
 }
 END_TEST
 
+/* Workers that merged at least one input, from --stats=json on stderr. */
+static const char *busy_workers =
+    "python3 -c 'import json,sys; "
+    "print(sum(w[\"inputs\"] > 0 for w in json.load(sys.stdin)[\"workers\"]))'";
+
+/*
+ * The default -j with many small files in the page cache: one worker more
+ * than the processors pmerge may run on (one, under taskset) reads them,
+ * the others wait (README, "Choosing -j").  An explicit -j 8 uses them all.
+ * A read that does wait for the device lets them in, so of three tries one
+ * at least must show it.
+ */
+START_TEST(default_jobs_warm_small_files)
+{
+	char *dir = tu_enter_scratch();
+	struct tu_run r;
+
+	cu_sh(&r,
+	      "i=0; "
+	      "while [ $i -lt 2000 ]; do echo \"line $i\" > in$i; "
+	      "i=$((i+1)); done; cat in* > want; best=9; "
+	      "for t in 1 2 3; do taskset -c 0 pmerge --stats=json -o out "
+	      "in* 2> s.json && cmp -s want out || exit 3; "
+	      "n=$(%s < s.json); [ $n -lt $best ] && best=$n; done; "
+	      "echo $best; taskset -c 0 pmerge -j 8 --stats=json -o out in* "
+	      "2> s.json && cmp -s want out || exit 4; %s < s.json",
+	      busy_workers, busy_workers);
+	cu_expect_exit(&r, 0);
+	int warm = -1, all = -1;
+	ck_assert_int_eq(sscanf(r.out, "%d %d", &warm, &all), 2);
+	ck_assert_msg(warm >= 1 && warm <= 2, "%d workers took inputs", warm);
+	ck_assert_msg(all > 2, "-j 8: only %d workers took inputs", all);
+	tu_run_free(&r);
+	tu_leave_scratch(dir);
+}
+END_TEST
+
+/*
+ * Streams keep every worker of the default -j: 8 FIFOs whose writers each
+ * wait until all 8 are open for reading before they write and close are
+ * merged (with fewer workers reading at once they would wait forever).
+ */
+START_TEST(default_jobs_streams)
+{
+	char *dir = tu_enter_scratch();
+	struct tu_run r;
+
+	cu_sh(&r, ": > opened; "
+	          "for i in 1 2 3 4 5 6 7 8; do mkfifo f$i; "
+	          "( exec 3> f$i; echo >> opened; "
+	          "while [ $(wc -l < opened) -lt 8 ]; do sleep 0.01; done; "
+	          "echo line $i >&3 ) & done; "
+	          "taskset -c 0 timeout 20 pmerge f1 f2 f3 f4 f5 f6 f7 f8");
+	cu_expect_exit(&r, 0);
+	ck_assert_str_eq(r.out, "line 1\nline 2\nline 3\nline 4\nline 5\n"
+	                        "line 6\nline 7\nline 8\n");
+	tu_run_free(&r);
+	tu_leave_scratch(dir);
+}
+END_TEST
+
 TCase *cli_tcase_stats_json(void)
 {
 	TCase *tc = tcase_create("stats-json");
 	tcase_add_loop_test(tc, stats_json, 0, N_SJ);
 	tcase_add_test(tc, stats_checker_rejects);
+	tcase_add_test(tc, default_jobs_warm_small_files);
+	tcase_add_test(tc, default_jobs_streams);
 	return tc;
 }
