@@ -142,9 +142,10 @@ static const char *busy_workers =
 /*
  * The default -j with many small files in the page cache: one worker more
  * than the processors pmerge may run on (one, under taskset) reads them,
- * the others wait (README, "Choosing -j").  An explicit -j 8 uses them all.
- * A read that does wait for the device lets them in, so of three tries one
- * at least must show it.
+ * the others wait (README, "Choosing -j").  A read that does wait for the
+ * device lets them in, so of three tries one at least must show it.  (How
+ * many of an explicit -j 8 get inputs depends on how soon each thread runs:
+ * on one processor the first two may claim them all.)
  */
 START_TEST(default_jobs_warm_small_files)
 {
@@ -158,14 +159,12 @@ START_TEST(default_jobs_warm_small_files)
 	      "for t in 1 2 3; do taskset -c 0 pmerge --stats=json -o out "
 	      "in* 2> s.json && cmp -s want out || exit 3; "
 	      "n=$(%s < s.json); [ $n -lt $best ] && best=$n; done; "
-	      "echo $best; taskset -c 0 pmerge -j 8 --stats=json -o out in* "
-	      "2> s.json && cmp -s want out || exit 4; %s < s.json",
-	      busy_workers, busy_workers);
+	      "echo $best",
+	      busy_workers);
 	cu_expect_exit(&r, 0);
-	int warm = -1, all = -1;
-	ck_assert_int_eq(sscanf(r.out, "%d %d", &warm, &all), 2);
+	int warm = -1;
+	ck_assert_int_eq(sscanf(r.out, "%d", &warm), 1);
 	ck_assert_msg(warm >= 1 && warm <= 2, "%d workers took inputs", warm);
-	ck_assert_msg(all > 2, "-j 8: only %d workers took inputs", all);
 	tu_run_free(&r);
 	tu_leave_scratch(dir);
 }
