@@ -173,7 +173,9 @@ END_TEST
 /*
  * Streams keep every worker of the default -j: 8 FIFOs whose writers each
  * wait until all 8 are open for reading before they write and close are
- * merged (with fewer workers reading at once they would wait forever).
+ * merged (with fewer workers reading at once they would wait forever, and
+ * pmerge's timeout ends the test; the writers still there are killed, so
+ * that a failure leaves nothing running).
  */
 START_TEST(default_jobs_streams)
 {
@@ -184,8 +186,9 @@ START_TEST(default_jobs_streams)
 	          "for i in 1 2 3 4 5 6 7 8; do mkfifo f$i; "
 	          "( exec 3> f$i; echo >> opened; "
 	          "while [ $(wc -l < opened) -lt 8 ]; do sleep 0.01; done; "
-	          "echo line $i >&3 ) & done; "
-	          "taskset -c 0 timeout 20 pmerge f1 f2 f3 f4 f5 f6 f7 f8");
+	          "echo line $i >&3 ) & pids=\"$pids $!\"; done; "
+	          "taskset -c 0 timeout 20 pmerge f1 f2 f3 f4 f5 f6 f7 f8; "
+	          "rc=$?; kill $pids 2>/dev/null; exit $rc");
 	cu_expect_exit(&r, 0);
 	ck_assert_str_eq(r.out, "line 1\nline 2\nline 3\nline 4\nline 5\n"
 	                        "line 6\nline 7\nline 8\n");
