@@ -136,6 +136,23 @@ static bool is_inotify(pid_t pid, const char *fd, void *arg)
 	return false;
 }
 
+bool lv_wait_stderr(const struct lv *p, const char *needle, double timeout_s)
+{
+	double end = tu_now_s() + timeout_s;
+
+	for (;;) {
+		char *err = lv_stderr(p);
+		bool found = strstr(err, needle) != NULL;
+
+		free(err);
+		if (found)
+			return true;
+		if (tu_now_s() > end)
+			return false;
+		usleep(10000);
+	}
+}
+
 bool lv_wait_watches(const struct lv *p, size_t n, double timeout_s)
 {
 	double end = tu_now_s() + timeout_s;

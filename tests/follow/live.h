@@ -35,6 +35,8 @@ bool lv_wait_for(struct lv *p, const char *needle, size_t count,
 size_t lv_count(const struct lv *p, const char *needle);
 /* Its standard error so far (malloc'ed). */
 char *lv_stderr(const struct lv *p);
+/* Waits until its standard error holds needle. */
+bool lv_wait_stderr(const struct lv *p, const char *needle, double timeout_s);
 /* Waits until the process holds at least n inotify watches. */
 bool lv_wait_watches(const struct lv *p, size_t n, double timeout_s);
 /* Waits until it has at least n descriptors open on regular files

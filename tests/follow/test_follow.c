@@ -280,6 +280,9 @@ START_TEST(follow_late_file)
 	follow(&p, (const char *[]){"--tag", NULL},
 	       (const char *[]){"early", "late", NULL}, 1);
 	ck_assert(lv_wait_for(&p, "early\te1\n", 1, WAIT_S));
+	/* Created only once pmerge has found it missing: before that, the
+	 * name could be opened at its first try, with nothing to note. */
+	ck_assert(lv_wait_stderr(&p, "cannot open late for reading", WAIT_S));
 	append_at("late", "l1\n");
 	ck_assert(lv_wait_for(&p, "late\tl1\n", 1, WAIT_S));
 	append_at("late", "l2\n");
